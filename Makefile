@@ -1,0 +1,102 @@
+# scanlite — one Makefile. Toggles:
+#   SANITIZE=1  address + undefined sanitizers      DEBUG=1  -O0
+#   WERROR=1    warnings are errors (CI)            PY=...   Python with Debian's torch
+# Targets: all (./scanlite, libscanlite.a), deps, test, run, bench, clean.
+SANITIZE ?= 0
+DEBUG ?= 0
+WERROR ?= 0
+PY ?= /usr/bin/python3
+
+CC ?= cc
+BUILD := build
+ifeq ($(SANITIZE),1)
+BUILD := build-san
+endif
+
+OPT := -O2
+ifeq ($(DEBUG),1)
+OPT := -O0
+endif
+CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -MMD -MP -I. \
+          -I/usr/include/stb -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+          -fno-strict-aliasing -pthread
+LDFLAGS := -pthread
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+LIBS := -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lstb \
+        -lmicrohttpd -lsqlite3 -lcrypt -lm
+
+# Debian packages: runtime/build, then test-only.
+DEPS_BUILD := libopenblas-dev libstb-dev libmicrohttpd-dev libsqlite3-dev libcrypt-dev pkg-config
+DEPS_TEST := python3-torch python3-torchvision python3-onnx python3-numpy curl
+
+LIB_SRC := $(wildcard nn/*.c nn/ops/*.c io/*.c)
+SRV_SRC := $(wildcard server/*.c)
+TOOL_SRC := $(wildcard tools/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
+TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+LIBA := $(BUILD)/libscanlite.a
+SRVA := $(BUILD)/libscanlite_srv.a
+
+.PHONY: all deps test run bench clean
+all: deps scanlite libscanlite.a
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+ifeq ($(SRV_OBJ),)
+$(SRVA):
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@
+else
+$(SRVA): $(SRV_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+endif
+
+libscanlite.a: $(LIBA)
+	cp $< $@
+
+# The binary of the current build flavour; ./scanlite is the default build's.
+$(BUILD)/scanlite: $(TOOL_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(SRVA) $(LIBA) $(LIBS)
+
+scanlite: $(BUILD)/scanlite
+	cp $< $@
+
+$(BUILD)/tests/%: tests/%.c $(SRVA) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SRVA) $(LIBA) $(LIBS)
+
+deps:
+	@sh tools/deps.sh $(DEPS_BUILD) -- $(DEPS_TEST)
+
+test: deps $(BUILD)/scanlite $(TEST_BIN)
+	@BUILD=$(BUILD) PY=$(PY) SANITIZE=$(SANITIZE) sh tests/run.sh
+
+run: deps scanlite
+	@sh tools/run.sh
+
+bench: deps scanlite
+	@PY=$(PY) sh bench/run.sh
+
+clean:
+	rm -rf build build-san scanlite libscanlite.a
+
+-include $(LIB_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)

@@ -1,0 +1,29 @@
+/* io_slm.h — the scanlite model file (.slm): writer and hostile-input
+ * reader. The format is specified in docs/FORMAT.md. */
+#ifndef IO_SLM_H
+#define IO_SLM_H
+
+#include <stddef.h>
+
+#include "../nn/nn_graph.h"
+#include "../nn/nn_status.h"
+
+/* Limits on a file we are asked to read (named so the reasons are clear). */
+#define IO_SLM_MAX_FILE ((size_t)4 << 30)   /* 4 GiB: larger than any CNN we serve */
+#define IO_SLM_MAX_META 4096                /* metadata entries */
+#define IO_SLM_MAX_STRING (1u << 20)        /* one metadata value (labels of big datasets) */
+
+/* Writes g (values, nodes, attributes, metadata, constant data) to path,
+ * atomically (temporary file + rename). */
+nn_status io_slm_write(const nn_graph *g, const char *path, nn_err *e);
+
+/* Reads and fully checks a model file: mmaps it, constants point into the
+ * mapping (the graph owns the mapping via g->backing). sha256_hex (65 bytes,
+ * may be NULL) receives the SHA-256 of the file bytes. The result has
+ * passed nn_graph_validate. */
+nn_status io_slm_read(const char *path, nn_graph **out, char *sha256_hex, nn_err *e);
+
+/* Same from memory; constants are copied (the graph does not keep buf). */
+nn_status io_slm_read_memory(const void *buf, size_t len, nn_graph **out, nn_err *e);
+
+#endif

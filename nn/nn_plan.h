@@ -1,0 +1,53 @@
+/* nn_plan.h — planning and running a graph for one batch size.
+ *
+ * Load -> plan -> run -> free. nn_plan_create infers every value's shape
+ * for the given batch, prepares each op (packing, scratch), computes value
+ * lifetimes and places every activation in one arena (values whose
+ * lifetimes do not overlap share memory). nn_plan_run performs no
+ * allocation. A plan is used by one thread at a time; several plans may
+ * share one graph, which they never modify. */
+#ifndef NN_PLAN_H
+#define NN_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn_graph.h"
+#include "nn_pool.h"
+#include "nn_status.h"
+#include "nn_tensor.h"
+
+typedef struct nn_plan_opts {
+    int threads;        /* >= 1; threads of the plan's own pool */
+    int reference;      /* 1: run every op's naive reference kernel */
+    /* Values whose contents must stay readable after nn_plan_run (they get
+     * memory of their own in the arena), e.g. a feature map for Grad-CAM. */
+    const int *keep_values;
+    int n_keep_values;
+} nn_plan_opts;
+
+typedef struct nn_plan nn_plan;
+
+/* g must have passed nn_graph_validate (and optionally nn_graph_optimize)
+ * and must outlive the plan. batch >= 1 replaces NN_DIM_BATCH in input
+ * shapes (a fixed input dim 0 must equal batch). */
+nn_status nn_plan_create(const nn_graph *g, int batch, const nn_plan_opts *opts,
+                         nn_plan **out, nn_err *e);
+void nn_plan_free(nn_plan *p);
+
+int nn_plan_num_inputs(const nn_plan *p);
+int nn_plan_num_outputs(const nn_plan *p);
+/* Graph input i: shape set; write numel floats to data before running. */
+nn_tensor *nn_plan_input(nn_plan *p, int i);
+/* Graph output i: valid after nn_plan_run until the next run. */
+const nn_tensor *nn_plan_output(const nn_plan *p, int i);
+/* Any value (shape always; data meaningful for constants, inputs, outputs
+ * and keep_values after a run). */
+const nn_tensor *nn_plan_value(const nn_plan *p, int value_index);
+
+nn_status nn_plan_run(nn_plan *p, nn_err *e);
+
+size_t nn_plan_arena_bytes(const nn_plan *p);
+int64_t nn_plan_macs(const nn_plan *p);       /* multiply-accumulates of one run */
+
+#endif

@@ -1,0 +1,26 @@
+/* nn_pool.h — a persistent pthread pool for data-parallel loops.
+ *
+ * Workers sleep on a condition variable when idle (no spinning). The
+ * calling thread takes part in every loop. Work is split into contiguous
+ * ranges deterministically from (n, threads), so results do not depend on
+ * scheduling. A pool runs one loop at a time; one pool per session. */
+#ifndef NN_POOL_H
+#define NN_POOL_H
+
+#include <stdint.h>
+
+#include "nn_status.h"
+
+typedef struct nn_pool nn_pool;
+
+/* fn is called with disjoint [begin, end) ranges covering [0, n). */
+typedef void (*nn_pool_fn)(void *arg, int64_t begin, int64_t end);
+
+nn_status nn_pool_create(int threads, nn_pool **out, nn_err *e);
+void nn_pool_free(nn_pool *p);
+int nn_pool_threads(const nn_pool *p);
+/* Splits [0, n) into at most threads ranges of at least `grain` items and
+ * runs them; returns when all are done. n <= 0 does nothing. */
+void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,144 @@
+/* op_harness.h — runs one op as a one-node graph through nn_plan with the
+ * reference kernels and with the fast kernels (1 and 2 threads) and returns
+ * the worst relative error (tassert.h's t_max_rel_err) of fast vs reference.
+ *
+ * Usage:
+ *   oh_case c = oh_begin(NN_OP_CONV, "x", xshape);   // graph input, batch = xshape.d[0]
+ *   oh_const(&c, "w", wshape);                        // random constant input
+ *   nn_node_set_ints(oh_node(&c), "strides", s, 2);   // attributes
+ *   double err = oh_finish(&c);                       // < 0: plan/infer failed
+ * Constants and the input are filled from a fixed-seed generator. */
+#ifndef OP_HARNESS_H
+#define OP_HARNESS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn_graph.h"
+#include "nn/nn_ops.h"
+#include "nn/nn_plan.h"
+#include "tassert.h"
+
+typedef struct oh_case {
+    nn_graph *g;
+    int op;
+    int inputs[NN_MAX_IO];
+    int n_inputs;
+    int node_made;
+    unsigned seed;
+    nn_err err;
+    int batch;
+} oh_case;
+
+static inline float oh_rand(unsigned *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return ((float)((*s >> 8) & 0xffff) / 32768.0f) - 1.0f;
+}
+
+static inline oh_case oh_begin(int op, const nn_shape *xshape)
+{
+    oh_case c;
+    memset(&c, 0, sizeof c);
+    c.g = nn_graph_create();
+    c.op = op;
+    c.seed = 12345u;
+    c.batch = xshape->ndim > 0 ? (int)xshape->d[0] : 1;
+    c.inputs[c.n_inputs++] = nn_graph_add_input(c.g, "x", xshape, &c.err);
+    return c;
+}
+
+/* Adds a random constant input (pass NULL shape for an absent optional). */
+static inline void oh_const(oh_case *c, const char *name, const nn_shape *shape)
+{
+    if (!shape) {
+        c->inputs[c->n_inputs++] = -1;
+        return;
+    }
+    int64_t n = nn_shape_numel(shape);
+    float *d = nn_aligned_alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        d[i] = oh_rand(&c->seed);
+    c->inputs[c->n_inputs++] = nn_graph_add_const(c->g, name, shape, d, 1, &c->err);
+}
+
+/* Adds a second activation input (graph input) for binary ops. */
+static inline void oh_input(oh_case *c, const char *name, const nn_shape *shape)
+{
+    c->inputs[c->n_inputs++] = nn_graph_add_input(c->g, name, shape, &c->err);
+}
+
+static inline nn_node *oh_node(oh_case *c)
+{
+    if (!c->node_made) {
+        int y = nn_graph_add_value(c->g, "y", &c->err);
+        nn_graph_add_node(c->g, c->op, "op", c->inputs, c->n_inputs, y, &c->err);
+        nn_graph_add_output(c->g, y, &c->err);
+        c->node_made = 1;
+    }
+    return &c->g->nodes[c->g->n_nodes - 1];
+}
+
+static inline int oh_run(oh_case *c, int reference, int threads, float **out, int64_t *n)
+{
+    nn_plan_opts o;
+    nn_plan *p = NULL;
+    memset(&o, 0, sizeof o);
+    o.threads = threads;
+    o.reference = reference;
+    if (nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
+        return -1;
+    unsigned s = 777u;
+    for (int i = 0; i < nn_plan_num_inputs(p); i++) {
+        nn_tensor *t = nn_plan_input(p, i);
+        int64_t k = nn_shape_numel(&t->shape);
+        for (int64_t j = 0; j < k; j++)
+            t->data[j] = oh_rand(&s);
+    }
+    if (nn_plan_run(p, &c->err) != NN_OK) {
+        nn_plan_free(p);
+        return -1;
+    }
+    const nn_tensor *y = nn_plan_output(p, 0);
+    *n = nn_shape_numel(&y->shape);
+    *out = malloc((size_t)(*n > 0 ? *n : 1) * sizeof(float));
+    memcpy(*out, y->data, (size_t)*n * sizeof(float));
+    nn_plan_free(p);
+    return 0;
+}
+
+/* Returns the worst fast-vs-reference relative error over 1 and 2
+ * threads, or -1 when the graph does not validate or plan (c->err says
+ * why). Frees the graph. */
+static inline double oh_finish(oh_case *c)
+{
+    float *ref = NULL, *fast = NULL;
+    int64_t nr = 0, nf = 0;
+    double worst = -1;
+    oh_node(c);
+    if (nn_graph_validate(c->g, &c->err) != NN_OK)
+        goto done;
+    if (oh_run(c, 1, 1, &ref, &nr) != 0)
+        goto done;
+    worst = 0;
+    for (int th = 1; th <= 2; th++) {
+        if (oh_run(c, 0, th, &fast, &nf) != 0 || nf != nr) {
+            worst = -1;
+            goto done;
+        }
+        double e = t_max_rel_err(fast, ref, (long)nr);
+        if (e > worst)
+            worst = e;
+        free(fast);
+        fast = NULL;
+    }
+done:
+    free(ref);
+    free(fast);
+    nn_graph_free(c->g);
+    c->g = NULL;
+    return worst;
+}
+
+#endif
