@@ -1,0 +1,388 @@
+/* nn_plan.c — planning and running a validated graph for one batch size
+ * (see nn_plan.h).
+ *
+ * nn_plan_create: tensor views for every value (constants point at the
+ * graph's data), shape inference in node order via each op's infer, op
+ * prepare with weights visible, value lifetimes [first node, last node]
+ * and a first-fit placement of all activations into ONE aligned arena,
+ * followed by one shared scratch region (nodes run one at a time). An
+ * output never shares memory with its inputs because lifetimes are closed
+ * intervals. nn_plan_run only calls kernels. */
+#include "nn_plan.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_ops.h"
+
+struct nn_plan {
+    const nn_graph *g;          /* not owned; outlives the plan */
+    int batch;
+    int reference;
+    nn_tensor *vals;            /* [g->n_values]; data in graph or arena */
+    const nn_op_def **defs;     /* [g->n_nodes] */
+    nn_op_ctx *ctx;             /* [g->n_nodes]; built at plan time */
+    int n_prepared;             /* ctx[0..n_prepared) may hold state */
+    float *arena;               /* owned: activations then scratch */
+    size_t arena_bytes;
+    nn_pool *pool;              /* owned */
+    int64_t macs;
+};
+
+/* One activation to place: lifetime [start, end] in node indices (-1 and
+ * n_nodes for values that must live across the whole run). */
+typedef struct slot {
+    int value;
+    int start, end;
+    size_t bytes;               /* multiple of NN_ALIGN */
+    size_t off;
+} slot;
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+/* Our pool supplies the parallelism; OpenBLAS must not add its own. */
+static void blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
+static size_t align_up(size_t n)
+{
+    return (n + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+}
+
+/* Bytes of a tensor of shape s rounded up to NN_ALIGN, or (size_t)-1. */
+static size_t shape_bytes(const nn_shape *s)
+{
+    int64_t n = nn_shape_numel(s);
+    size_t b;
+    if (n < 0 || nn_size_mul((size_t)n, sizeof(float), &b) != 0 || b > SIZE_MAX / 2)
+        return (size_t)-1;
+    return align_up(b);
+}
+
+static int cmp_slot_size(const void *a, const void *b)
+{
+    const slot *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    return x->value - y->value;
+}
+
+static int cmp_slot_off(const void *a, const void *b)
+{
+    const slot *const *x = a, *const *y = b;
+    if ((*x)->off != (*y)->off)
+        return (*x)->off < (*y)->off ? -1 : 1;
+    return 0;
+}
+
+/* Places slots largest first at the lowest offset free of every already
+ * placed slot whose lifetime overlaps; returns the end of the highest. */
+static size_t place_slots(slot *s, int n, const slot **tmp)
+{
+    size_t total = 0;
+    qsort(s, (size_t)n, sizeof *s, cmp_slot_size);
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        size_t off = 0;
+        for (int j = 0; j < i; j++)
+            if (s[j].start <= s[i].end && s[i].start <= s[j].end && s[j].bytes > 0)
+                tmp[k++] = &s[j];
+        qsort(tmp, (size_t)k, sizeof *tmp, cmp_slot_off);
+        for (int j = 0; j < k; j++) {
+            if (off + s[i].bytes <= tmp[j]->off)
+                break;
+            if (tmp[j]->off + tmp[j]->bytes > off)
+                off = tmp[j]->off + tmp[j]->bytes;
+        }
+        s[i].off = off;
+        if (off + s[i].bytes > total)
+            total = off + s[i].bytes;
+    }
+    return total;
+}
+
+/* Prefixes an op's message with the node unless it already names it. */
+static nn_status node_fail(nn_err *e, const nn_node *n, nn_status st)
+{
+    if (e && !strstr(e->msg, n->name)) {
+        char msg[NN_ERR_MSG_MAX];
+        memcpy(msg, e->msg, sizeof msg);
+        nn_err_set(e, st, "node '%s' (%s): %s", n->name, nn_op_name(n->op), msg);
+    }
+    return st;
+}
+
+/* Sets every value's view: constants, inputs (batch substituted). */
+static nn_status init_values(nn_plan *p, unsigned char *defined, nn_err *e)
+{
+    const nn_graph *g = p->g;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].is_const) {
+            p->vals[v].shape = g->values[v].shape;
+            p->vals[v].data = g->values[v].data;
+            defined[v] = 1;
+        }
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        nn_shape s = g->values[v].shape;
+        if (s.ndim > 0 && s.d[0] == NN_DIM_BATCH)
+            s.d[0] = p->batch;
+        else if (s.ndim > 0 && s.d[0] != p->batch)
+            return nn_err_set(e, NN_ERR_SHAPE, "input '%s': fixed batch %lld, planned for %d",
+                              g->values[v].name, (long long)s.d[0], p->batch);
+        if (shape_bytes(&s) == (size_t)-1)
+            return nn_err_set(e, NN_ERR_LIMIT, "input '%s': too large", g->values[v].name);
+        p->vals[v].shape = s;
+        defined[v] = 1;
+    }
+    return NN_OK;
+}
+
+/* Infers and prepares node k; adds its scratch need and MACs. */
+static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, size_t *scratch,
+                           nn_err *e)
+{
+    const nn_node *n = &p->g->nodes[k];
+    const nn_shape *in[NN_MAX_IO];
+    nn_op_ctx *c = &p->ctx[k];
+    const nn_op_def *def = nn_op_get((nn_op_type)n->op);
+    size_t need = 0;
+    nn_status st;
+
+    if (!def || !def->infer || !(def->run || def->run_ref) || n->n_inputs > NN_MAX_IO)
+        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node '%s': op %d has no kernel", n->name, n->op);
+    for (int i = 0; i < n->n_inputs; i++) {
+        int v = n->inputs[i];
+        if (v >= 0 && !defined[v])
+            return nn_err_set(e, NN_ERR_INVALID, "node '%s' (%s): input %d used before it is "
+                              "produced (graph not validated?)", n->name, nn_op_name(n->op), i);
+        in[i] = v >= 0 ? &p->vals[v].shape : NULL;
+        c->in[i] = v >= 0 ? &p->vals[v] : NULL;
+    }
+    if (defined[n->output])
+        return nn_err_set(e, NN_ERR_INVALID, "node '%s': output produced twice", n->name);
+    p->defs[k] = def;
+    c->node = n;
+    c->n_in = n->n_inputs;
+    c->out = &p->vals[n->output];
+    c->pool = p->pool;
+    memset(&c->out->shape, 0, sizeof c->out->shape);
+    st = def->infer(n, in, n->n_inputs, &c->out->shape, e);
+    if (st != NN_OK)
+        return node_fail(e, n, st);
+    if (shape_bytes(&c->out->shape) == (size_t)-1)
+        return nn_err_set(e, NN_ERR_LIMIT, "node '%s' (%s): output too large", n->name,
+                          nn_op_name(n->op));
+    defined[n->output] = 1;
+    p->n_prepared = k + 1;
+    if (def->prepare) {
+        st = def->prepare(c, &need, e);
+        if (st != NN_OK)
+            return node_fail(e, n, st);
+        if (need > *scratch)
+            *scratch = need;
+    }
+    if (def->macs)
+        p->macs += def->macs(n, in, n->n_inputs, &c->out->shape);
+    return NN_OK;
+}
+
+/* Lifetimes, placement, the arena allocation and the data pointers. */
+static nn_status plan_memory(nn_plan *p, const nn_plan_opts *o, const unsigned char *defined,
+                             size_t scratch, nn_err *e)
+{
+    const nn_graph *g = p->g;
+    int nv = g->n_values, ns = 0, *slot_of = NULL;
+    slot *s = NULL;
+    const slot **tmp = NULL;
+    size_t total, scratch_off;
+    nn_status st = NN_OK;
+
+    s = calloc((size_t)(nv ? nv : 1), sizeof *s);
+    tmp = calloc((size_t)(nv ? nv : 1), sizeof *tmp);
+    slot_of = malloc((size_t)(nv ? nv : 1) * sizeof *slot_of);
+    if (!s || !tmp || !slot_of) {
+        st = nn_err_set(e, NN_ERR_NOMEM, "plan memory");
+        goto done;
+    }
+    for (int v = 0; v < nv; v++) {
+        slot_of[v] = -1;
+        if (!defined[v] || g->values[v].is_const)
+            continue;
+        slot_of[v] = ns;
+        s[ns].value = v;
+        s[ns].start = s[ns].end = -1;
+        s[ns].bytes = shape_bytes(&p->vals[v].shape);
+        ns++;
+    }
+    for (int k = 0; k < g->n_nodes; k++) {
+        const nn_node *n = &g->nodes[k];
+        s[slot_of[n->output]].start = s[slot_of[n->output]].end = k;
+        for (int i = 0; i < n->n_inputs; i++)
+            if (n->inputs[i] >= 0 && slot_of[n->inputs[i]] >= 0)
+                s[slot_of[n->inputs[i]]].end = k;
+    }
+    for (int i = 0; i < g->n_inputs; i++)
+        s[slot_of[g->inputs[i]]].start = -1, s[slot_of[g->inputs[i]]].end = g->n_nodes;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (slot_of[g->outputs[i]] >= 0)
+            s[slot_of[g->outputs[i]]].start = -1, s[slot_of[g->outputs[i]]].end = g->n_nodes;
+    for (int i = 0; o && i < o->n_keep_values; i++)
+        if (slot_of[o->keep_values[i]] >= 0)
+            s[slot_of[o->keep_values[i]]].start = -1, s[slot_of[o->keep_values[i]]].end = g->n_nodes;
+
+    total = place_slots(s, ns, tmp);
+    scratch_off = total;
+    if (nn_size_add(total, align_up(scratch), &total) != 0) {
+        st = nn_err_set(e, NN_ERR_LIMIT, "activation arena too large");
+        goto done;
+    }
+    p->arena_bytes = total;
+    p->arena = nn_aligned_alloc(total ? total : NN_ALIGN);
+    if (!p->arena) {
+        st = nn_err_set(e, NN_ERR_NOMEM, "activation arena of %zu bytes", total);
+        goto done;
+    }
+    for (int i = 0; i < ns; i++)
+        p->vals[s[i].value].data = p->arena + s[i].off / sizeof(float);
+    for (int k = 0; k < g->n_nodes; k++)
+        p->ctx[k].scratch = p->arena + scratch_off / sizeof(float);
+done:
+    free(s);
+    free(tmp);
+    free(slot_of);
+    return st;
+}
+
+nn_status nn_plan_create(const nn_graph *g, int batch, const nn_plan_opts *opts,
+                         nn_plan **out, nn_err *e)
+{
+    nn_plan *p = NULL;
+    unsigned char *defined = NULL;
+    int threads = opts && opts->threads > 0 ? opts->threads : 1;
+    size_t scratch = 0;
+    nn_status st;
+
+    if (!out)
+        return nn_err_set(e, NN_ERR_INVALID, "nn_plan_create: no output pointer");
+    *out = NULL;
+    if (!g || batch < 1)
+        return nn_err_set(e, NN_ERR_INVALID, "nn_plan_create: no graph or batch %d < 1", batch);
+    for (int i = 0; opts && i < opts->n_keep_values; i++)
+        if (!opts->keep_values || opts->keep_values[i] < 0 ||
+            opts->keep_values[i] >= g->n_values)
+            return nn_err_set(e, NN_ERR_INVALID, "keep value %d out of range", i);
+    pthread_once(&blas_once, blas_single_thread);
+
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return nn_err_set(e, NN_ERR_NOMEM, "plan");
+    p->g = g;
+    p->batch = batch;
+    p->reference = opts ? opts->reference : 0;
+    p->vals = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof *p->vals);
+    p->defs = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->defs);
+    p->ctx = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->ctx);
+    defined = calloc((size_t)(g->n_values ? g->n_values : 1), 1);
+    if (!p->vals || !p->defs || !p->ctx || !defined) {
+        st = nn_err_set(e, NN_ERR_NOMEM, "plan");
+        goto fail;
+    }
+    st = nn_pool_create(threads, &p->pool, e);
+    if (st != NN_OK)
+        goto fail;
+    st = init_values(p, defined, e);
+    for (int k = 0; st == NN_OK && k < g->n_nodes; k++)
+        st = plan_node(p, k, defined, &scratch, e);
+    for (int i = 0; st == NN_OK && i < g->n_outputs; i++)
+        if (!defined[g->outputs[i]])
+            st = nn_err_set(e, NN_ERR_INVALID, "graph output '%s' is never produced",
+                            g->values[g->outputs[i]].name);
+    if (st != NN_OK)
+        goto fail;
+    st = plan_memory(p, opts, defined, scratch, e);
+    if (st != NN_OK)
+        goto fail;
+    free(defined);
+    *out = p;
+    return NN_OK;
+fail:
+    free(defined);
+    nn_plan_free(p);
+    return st;
+}
+
+void nn_plan_free(nn_plan *p)
+{
+    if (!p)
+        return;
+    for (int k = 0; k < p->n_prepared; k++)
+        if (p->defs[k] && p->defs[k]->release && p->ctx[k].state)
+            p->defs[k]->release(p->ctx[k].state);
+    nn_pool_free(p->pool);
+    nn_aligned_free(p->arena);
+    free(p->vals);
+    free(p->defs);
+    free(p->ctx);
+    free(p);
+}
+
+int nn_plan_num_inputs(const nn_plan *p)
+{
+    return p->g->n_inputs;
+}
+
+int nn_plan_num_outputs(const nn_plan *p)
+{
+    return p->g->n_outputs;
+}
+
+nn_tensor *nn_plan_input(nn_plan *p, int i)
+{
+    if (i < 0 || i >= p->g->n_inputs)
+        return NULL;
+    return &p->vals[p->g->inputs[i]];
+}
+
+const nn_tensor *nn_plan_output(const nn_plan *p, int i)
+{
+    if (i < 0 || i >= p->g->n_outputs)
+        return NULL;
+    return &p->vals[p->g->outputs[i]];
+}
+
+const nn_tensor *nn_plan_value(const nn_plan *p, int value_index)
+{
+    if (value_index < 0 || value_index >= p->g->n_values)
+        return NULL;
+    return &p->vals[value_index];
+}
+
+nn_status nn_plan_run(nn_plan *p, nn_err *e)
+{
+    if (!p)
+        return nn_err_set(e, NN_ERR_INVALID, "nn_plan_run: no plan");
+    for (int k = 0; k < p->g->n_nodes; k++) {
+        const nn_op_def *d = p->defs[k];
+        if (p->reference ? d->run_ref != NULL : d->run == NULL)
+            d->run_ref(&p->ctx[k]);
+        else
+            d->run(&p->ctx[k]);
+    }
+    return NN_OK;
+}
+
+size_t nn_plan_arena_bytes(const nn_plan *p)
+{
+    return p->arena_bytes;
+}
+
+int64_t nn_plan_macs(const nn_plan *p)
+{
+    return p->macs;
+}

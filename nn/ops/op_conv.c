@@ -1,0 +1,343 @@
+/* op_conv.c — 2-D Conv (ONNX opset 13): X [N, C, H, W], W [O, C/group,
+ * KH, KW], optional bias [O]; strides, pads [top, left, bottom, right],
+ * dilations, groups and a fused output activation.
+ * Fast paths: 1x1 stride-1 unpadded conv is one sgemm per (batch, group)
+ * on the input itself; other grouped convs im2col a block of output pixels
+ * into per-thread scratch and sgemm it against the OIHW weights (already
+ * the [O/g, C/g*KH*KW] matrix); one input channel per group (depthwise) is
+ * a direct loop. Bias and activation are applied in the store. */
+#include <cblas.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "nn/nn_ops.h"
+#include "nn/nn_pool.h"
+#include "nn/ops/op_util.h"
+
+/* Floats in one thread's im2col tile: fits in L2 next to the weights. */
+#define CONV_COL_FLOATS (1 << 17)
+
+enum { CONV_1X1, CONV_IM2COL, CONV_DIRECT };
+
+typedef struct conv_plan {
+    nn_geom2d g;
+    int64_t N, C, O, G;
+    int64_t cg, og;             /* channels per group: in, out */
+    int64_t kk;                 /* cg * kh * kw: the reduction length */
+    int64_t ohw;                /* output pixels per plane */
+    int mode;
+    int64_t nb;                 /* output pixels per tile */
+    int64_t tiles;              /* tiles per (batch, group) */
+    int slots;                  /* scratch slices (threads at prepare) */
+} conv_plan;
+
+static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shape *w,
+                           const nn_shape *b, conv_plan *p, nn_err *e)
+{
+    nn_status st;
+    memset(p, 0, sizeof *p);
+    if (x->ndim != 4 || w->ndim != 4)
+        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (Conv): input has %d dims and weight %d, only 2-D conv (4 and 4)",
+                          node->name, x->ndim, w->ndim);
+    p->N = x->d[0];
+    p->C = x->d[1];
+    p->O = w->d[0];
+    p->G = nn_node_get_int(node, "group", 1);
+    if (p->G < 1 || p->C < 1 || p->O < 1 || p->C % p->G != 0 || p->O % p->G != 0)
+        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Conv): group %lld does not divide C=%lld and O=%lld",
+                          node->name, (long long)p->G, (long long)p->C, (long long)p->O);
+    p->cg = p->C / p->G;
+    p->og = p->O / p->G;
+    if (w->d[1] != p->cg || w->d[2] < 1 || w->d[3] < 1)
+        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Conv): weight %lldx%lldx%lldx%lld, expected %lld input channels per group",
+                          node->name, (long long)w->d[0], (long long)w->d[1], (long long)w->d[2],
+                          (long long)w->d[3], (long long)p->cg);
+    if (b && (b->ndim != 1 || b->d[0] != p->O))
+        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Conv): bias is not [%lld]", node->name, (long long)p->O);
+    if ((st = nn_geom2d_parse(node, "Conv", w->d[2], w->d[3], 1, 0, &p->g, e)) != NN_OK)
+        return st;
+    if ((st = nn_geom2d_output(&p->g, node, "Conv", x->d[2], x->d[3], e)) != NN_OK)
+        return st;
+    p->ohw = p->g.oh * p->g.ow;
+    p->kk = p->cg * p->g.kh * p->g.kw;
+    if (p->g.ih * p->g.iw > INT_MAX || p->ohw > INT_MAX || p->kk > INT_MAX || p->O > INT_MAX)
+        return nn_err_set(e, NN_ERR_LIMIT, "node %s (Conv): sizes exceed BLAS int range", node->name);
+    if (p->cg == 1 && p->G > 1)
+        p->mode = CONV_DIRECT;
+    else if (p->g.kh == 1 && p->g.kw == 1 && p->g.sh == 1 && p->g.sw == 1 && p->g.pt == 0 &&
+             p->g.pl == 0 && p->g.pb == 0 && p->g.pr == 0)
+        p->mode = CONV_1X1;
+    else
+        p->mode = CONV_IM2COL;
+    return NN_OK;
+}
+
+static const nn_shape *conv_bias_shape(const nn_shape *const *in, int n_in)
+{
+    return n_in > 2 ? in[2] : NULL;
+}
+
+static nn_status conv_infer(const nn_node *node, const nn_shape *const *in, int n_in,
+                            nn_shape *out, nn_err *e)
+{
+    conv_plan p;
+    nn_status st = conv_geom(node, in[0], in[1], conv_bias_shape(in, n_in), &p, e);
+    if (st != NN_OK)
+        return st;
+    *out = nn_shape4(p.N, p.O, p.g.oh, p.g.ow);
+    return NN_OK;
+}
+
+static void conv_ctx_geom(const nn_op_ctx *ctx, conv_plan *p)
+{
+    const nn_tensor *b = ctx->n_in > 2 ? ctx->in[2] : NULL;
+    conv_geom(ctx->node, &ctx->in[0]->shape, &ctx->in[1]->shape, b ? &b->shape : NULL, p, NULL);
+}
+
+/* Picks the pixel tile: small enough for the im2col buffer to stay in
+ * cache, and cut further when (batch x groups) has fewer tiles than threads. */
+static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
+{
+    conv_plan *p = malloc(sizeof *p);
+    int64_t units, want;
+    size_t bytes;
+    *scratch_bytes = 0;
+    if (!p)
+        return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): plan", ctx->node->name);
+    conv_ctx_geom(ctx, p);
+    p->slots = nn_pool_threads(ctx->pool);
+    p->nb = p->ohw;
+    if (p->mode == CONV_IM2COL) {
+        int64_t cap = CONV_COL_FLOATS / p->kk / 16 * 16;
+        if (cap < 16)
+            cap = 16;
+        if (p->nb > cap)
+            p->nb = cap;
+    }
+    units = p->N * p->G;
+    want = (p->slots + units - 1) / units;
+    if ((p->ohw + p->nb - 1) / p->nb < want)
+        p->nb = (p->ohw + want - 1) / want;
+    p->tiles = (p->ohw + p->nb - 1) / p->nb;
+    if (p->mode == CONV_IM2COL) {
+        if (nn_size_mul((size_t)p->kk, (size_t)p->nb, &bytes) != 0 ||
+            nn_size_mul(bytes, (size_t)p->slots * sizeof(float), &bytes) != 0) {
+            free(p);
+            return nn_err_set(e, NN_ERR_LIMIT, "node %s (Conv): im2col scratch too large", ctx->node->name);
+        }
+        *scratch_bytes = bytes;
+    }
+    nn_blas_single_thread();
+    ctx->state = p;
+    return NN_OK;
+}
+
+static void conv_release(void *state)
+{
+    free(state);
+}
+
+/* col [kk, np] (row r = (c, ky, kx)) for output pixels [p0, p0 + np) of
+ * one (batch, group): x is the group's [cg, H, W] input. Zero padding. */
+static void conv_im2col(const conv_plan *p, const float *x, int64_t p0, int64_t np, float *col)
+{
+    const nn_geom2d *g = &p->g;
+    int64_t r = 0;
+    for (int64_t c = 0; c < p->cg; c++) {
+        const float *xc = x + c * g->ih * g->iw;
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            for (int64_t kx = 0; kx < g->kw; kx++, r++) {
+                float *dst = col + r * np;
+                int64_t off = kx * g->dw - g->pl, vx0, vx1;
+                int64_t q = p0, oy = p0 / g->ow, ox = p0 % g->ow;
+                nn_geom_taps(off, g->sw, g->ow, g->iw, &vx0, &vx1);
+                while (q < p0 + np) {
+                    int64_t end = ox + (p0 + np - q);   /* segment [ox, end) of row oy */
+                    int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+                    if (end > g->ow)
+                        end = g->ow;
+                    if (iy < 0 || iy >= g->ih) {
+                        memset(dst, 0, (size_t)(end - ox) * sizeof(float));
+                    } else {
+                        const float *src = xc + iy * g->iw + off;
+                        int64_t a = ox > vx0 ? ox : vx0, b = end < vx1 ? end : vx1;
+                        int64_t i = ox;
+                        for (; i < a && i < end; i++)
+                            dst[i - ox] = 0.0f;
+                        if (g->sw == 1 && a < b) {
+                            memcpy(dst + (a - ox), src + a, (size_t)(b - a) * sizeof(float));
+                            i = b;
+                        }
+                        for (; i < b; i++)
+                            dst[i - ox] = src[i * g->sw];
+                        for (; i < end; i++)
+                            dst[i - ox] = 0.0f;
+                    }
+                    dst += end - ox;
+                    q += end - ox;
+                    ox = 0;
+                    oy++;
+                }
+            }
+        }
+    }
+}
+
+typedef struct conv_task {
+    const conv_plan *p;
+    const float *x, *w, *bias;
+    float *y, *scratch;
+    nn_act_params act;
+    int slots;
+} conv_task;
+
+/* One tile: output pixels [p0, p0 + np) of every channel of group gi. */
+static void conv_tile(const conv_task *t, int64_t n, int64_t gi, int64_t p0, int64_t np,
+                      float *col)
+{
+    const conv_plan *p = t->p;
+    const float *x = t->x + (n * p->C + gi * p->cg) * p->g.ih * p->g.iw;
+    const float *w = t->w + gi * p->og * p->kk;
+    float *y = t->y + (n * p->O + gi * p->og) * p->ohw + p0;
+    const float *bm;
+    int64_t ldb;
+    if (p->mode == CONV_1X1) {
+        bm = x + p0;
+        ldb = p->ohw;
+    } else {
+        conv_im2col(p, x, p0, np, col);
+        bm = col;
+        ldb = np;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->og, (int)np, (int)p->kk, 1.0f,
+                w, (int)p->kk, bm, (int)ldb, 0.0f, y, (int)p->ohw);
+    for (int64_t o = 0; o < p->og; o++)
+        nn_store_bias_act(y + o * p->ohw, np, t->bias ? t->bias[gi * p->og + o] : 0.0f, &t->act);
+}
+
+/* Slot s owns a contiguous share of the tiles and scratch slice s. */
+static void conv_slots_run(void *arg, int64_t begin, int64_t end)
+{
+    const conv_task *t = arg;
+    const conv_plan *p = t->p;
+    int64_t items = p->N * p->G * p->tiles;
+    for (int64_t s = begin; s < end; s++) {
+        float *col = t->scratch ? t->scratch + s * p->kk * p->nb : NULL;
+        for (int64_t it = s * items / t->slots; it < (s + 1) * items / t->slots; it++) {
+            int64_t tile = it % p->tiles, ng = it / p->tiles;
+            int64_t p0 = tile * p->nb;
+            int64_t np = p0 + p->nb < p->ohw ? p->nb : p->ohw - p0;
+            conv_tile(t, ng / p->G, ng % p->G, p0, np, col);
+        }
+    }
+}
+
+/* Depthwise-style planes: one input channel per group, direct loops that
+ * accumulate whole output rows (vectorisable for stride 1). */
+static void conv_direct_run(void *arg, int64_t begin, int64_t end)
+{
+    const conv_task *t = arg;
+    const conv_plan *p = t->p;
+    const nn_geom2d *g = &p->g;
+    for (int64_t pl = begin; pl < end; pl++) {
+        int64_t n = pl / p->O, o = pl % p->O;
+        const float *x = t->x + (n * p->C + o / p->og) * g->ih * g->iw;
+        const float *w = t->w + o * g->kh * g->kw;
+        float *y = t->y + pl * p->ohw;
+        float bias = t->bias ? t->bias[o] : 0.0f;
+        for (int64_t oy = 0; oy < g->oh; oy++) {
+            float *yr = y + oy * g->ow;
+            int64_t ky0, ky1;
+            for (int64_t ox = 0; ox < g->ow; ox++)
+                yr[ox] = bias;
+            nn_geom_taps(oy * g->sh - g->pt, g->dh, g->kh, g->ih, &ky0, &ky1);
+            for (int64_t ky = ky0; ky < ky1; ky++) {
+                const float *xr = x + (oy * g->sh - g->pt + ky * g->dh) * g->iw;
+                for (int64_t kx = 0; kx < g->kw; kx++) {
+                    float wv = w[ky * g->kw + kx];
+                    int64_t off = kx * g->dw - g->pl, x0, x1;
+                    nn_geom_taps(off, g->sw, g->ow, g->iw, &x0, &x1);
+                    if (g->sw == 1) {
+                        const float *xs = xr + off;
+                        for (int64_t ox = x0; ox < x1; ox++)
+                            yr[ox] += wv * xs[ox];
+                    } else {
+                        for (int64_t ox = x0; ox < x1; ox++)
+                            yr[ox] += wv * xr[ox * g->sw + off];
+                    }
+                }
+            }
+            nn_act_apply(&t->act, yr, g->ow);
+        }
+    }
+}
+
+static void conv_run(nn_op_ctx *ctx)
+{
+    const conv_plan *p = ctx->state;
+    conv_task t;
+    int threads = nn_pool_threads(ctx->pool);
+    t.p = p;
+    t.x = ctx->in[0]->data;
+    t.w = ctx->in[1]->data;
+    t.bias = ctx->n_in > 2 && ctx->in[2] ? ctx->in[2]->data : NULL;
+    t.y = ctx->out->data;
+    t.scratch = p->mode == CONV_IM2COL ? ctx->scratch : NULL;
+    t.act = nn_act_from_node(ctx->node);
+    t.slots = threads < p->slots ? threads : p->slots;
+    if (p->mode == CONV_DIRECT)
+        nn_pool_for(ctx->pool, p->N * p->O, 1, conv_direct_run, &t);
+    else
+        nn_pool_for(ctx->pool, t.slots, 1, conv_slots_run, &t);
+}
+
+/* Reference: the definition, one output element at a time. */
+static void conv_run_ref(nn_op_ctx *ctx)
+{
+    conv_plan p;
+    const nn_geom2d *g = &p.g;
+    const float *x = ctx->in[0]->data, *w = ctx->in[1]->data;
+    const float *bias = ctx->n_in > 2 && ctx->in[2] ? ctx->in[2]->data : NULL;
+    float *y = ctx->out->data;
+    nn_act_params act = nn_act_from_node(ctx->node);
+    conv_ctx_geom(ctx, &p);
+    for (int64_t n = 0; n < p.N; n++)
+        for (int64_t o = 0; o < p.O; o++)
+            for (int64_t oy = 0; oy < g->oh; oy++)
+                for (int64_t ox = 0; ox < g->ow; ox++) {
+                    int64_t gi = o / p.og;
+                    double s = bias ? bias[o] : 0.0;
+                    for (int64_t c = 0; c < p.cg; c++)
+                        for (int64_t ky = 0; ky < g->kh; ky++)
+                            for (int64_t kx = 0; kx < g->kw; kx++) {
+                                int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+                                int64_t ix = ox * g->sw - g->pl + kx * g->dw;
+                                if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw)
+                                    continue;
+                                s += (double)x[((n * p.C + gi * p.cg + c) * g->ih + iy) * g->iw + ix] *
+                                     w[((o * p.cg + c) * g->kh + ky) * g->kw + kx];
+                            }
+                    y[((n * p.O + o) * g->oh + oy) * g->ow + ox] = (float)s;
+                }
+    nn_act_apply(&act, y, p.N * p.O * p.ohw);
+}
+
+static int64_t conv_macs(const nn_node *node, const nn_shape *const *in, int n_in,
+                         const nn_shape *out)
+{
+    conv_plan p;
+    (void)out;
+    if (conv_geom(node, in[0], in[1], conv_bias_shape(in, n_in), &p, NULL) != NN_OK)
+        return 0;
+    return p.N * p.O * p.ohw * p.kk;
+}
+
+const nn_op_def nn_op_conv = {
+    .name = "conv",
+    .infer = conv_infer,
+    .prepare = conv_prepare,
+    .release = conv_release,
+    .run = conv_run,
+    .run_ref = conv_run_ref,
+    .macs = conv_macs,
+};

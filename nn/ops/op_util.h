@@ -1,0 +1,240 @@
+/* op_util.h — helpers private to the kernels in nn/ops: 2-D window
+ * geometry of Conv / MaxPool / AveragePool (attribute parsing and
+ * validation, output size with floor or ceil rounding, the valid kernel taps
+ * of one output position), the fused bias + activation store, and a tiled,
+ * pool-parallel sgemm (defined in op_gemm.c) shared by Gemm, MatMul. */
+#ifndef NN_OP_UTIL_H
+#define NN_OP_UTIL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "nn/nn_graph.h"
+#include "nn/nn_ops.h"
+#include "nn/nn_pool.h"
+
+/* Bound on kernel size, stride, pad and dilation: far above any real
+ * network and small enough that every window expression stays in int64. */
+#define NN_GEOM_MAX (1 << 20)
+
+/* Geometry of a 2-D sliding window over an [N, C, IH, IW] input. */
+typedef struct nn_geom2d {
+    int64_t kh, kw;             /* kernel taps */
+    int64_t sh, sw;             /* strides */
+    int64_t dh, dw;             /* dilations */
+    int64_t pt, pl, pb, pr;     /* pads: top, left, bottom, right */
+    int ceil_mode;
+    int64_t ih, iw, oh, ow;     /* input and output spatial sizes */
+} nn_geom2d;
+
+/* Reads exactly two positive ints of attribute `name` into a, b (defaults
+ * when absent). */
+static inline nn_status nn_geom_pair(const nn_node *node, const char *op, const char *name,
+                                     int64_t dflt, int64_t *a, int64_t *b, nn_err *e)
+{
+    int64_t v[4];
+    int n = nn_node_get_ints(node, name, v, 4);
+    if (n < 0) {
+        *a = *b = dflt;
+        return NN_OK;
+    }
+    if (n != 2)
+        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (%s): %s has %d values, expected 2 (2-D only)",
+                          node->name, op, name, n);
+    if (v[0] < 1 || v[1] < 1 || v[0] > NN_GEOM_MAX || v[1] > NN_GEOM_MAX)
+        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): %s (%lld, %lld) out of range 1..%d",
+                          node->name, op, name, (long long)v[0], (long long)v[1], NN_GEOM_MAX);
+    *a = v[0];
+    *b = v[1];
+    return NN_OK;
+}
+
+/* Parses kernel_shape, strides, pads, dilations, ceil_mode and auto_pad of
+ * a 2-D window op. kh, kw > 0: the kernel from the weight (kernel_shape
+ * must then agree if present); 0: kernel_shape is required.
+ * allow_dilation / allow_ceil: whether the op has that attribute (a
+ * non-default value is rejected otherwise). Leaves ih..ow zero. */
+static inline nn_status nn_geom2d_parse(const nn_node *node, const char *op, int64_t kh,
+                                        int64_t kw, int allow_dilation, int allow_ceil,
+                                        nn_geom2d *g, nn_err *e)
+{
+    int64_t pads[5];
+    int n;
+    nn_status st;
+    const char *ap = nn_node_get_string(node, "auto_pad", "NOTSET");
+    memset(g, 0, sizeof *g);
+    if (strcmp(ap, "NOTSET") != 0)
+        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (%s): auto_pad %s (converter must resolve it)",
+                          node->name, op, ap);
+    if (nn_node_attr(node, "kernel_shape")) {
+        if ((st = nn_geom_pair(node, op, "kernel_shape", 1, &g->kh, &g->kw, e)) != NN_OK)
+            return st;
+        if (kh > 0 && (g->kh != kh || g->kw != kw))
+            return nn_err_set(e, NN_ERR_SHAPE, "node %s (%s): kernel_shape %lldx%lld but weight is %lldx%lld",
+                              node->name, op, (long long)g->kh, (long long)g->kw,
+                              (long long)kh, (long long)kw);
+    } else if (kh > 0) {
+        if (kh > NN_GEOM_MAX || kw > NN_GEOM_MAX)
+            return nn_err_set(e, NN_ERR_LIMIT, "node %s (%s): kernel too large", node->name, op);
+        g->kh = kh;
+        g->kw = kw;
+    } else {
+        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): kernel_shape missing", node->name, op);
+    }
+    if ((st = nn_geom_pair(node, op, "strides", 1, &g->sh, &g->sw, e)) != NN_OK)
+        return st;
+    if ((st = nn_geom_pair(node, op, "dilations", 1, &g->dh, &g->dw, e)) != NN_OK)
+        return st;
+    if (!allow_dilation && (g->dh != 1 || g->dw != 1))
+        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (%s): dilations not supported", node->name, op);
+    n = nn_node_get_ints(node, "pads", pads, 5);
+    if (n >= 0) {
+        if (n != 4)
+            return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (%s): pads has %d values, expected 4",
+                              node->name, op, n);
+        for (int i = 0; i < 4; i++)
+            if (pads[i] < 0 || pads[i] > NN_GEOM_MAX)
+                return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): pad %lld out of range 0..%d",
+                                  node->name, op, (long long)pads[i], NN_GEOM_MAX);
+        g->pt = pads[0];
+        g->pl = pads[1];
+        g->pb = pads[2];
+        g->pr = pads[3];
+    }
+    g->ceil_mode = (int)nn_node_get_int(node, "ceil_mode", 0);
+    if (g->ceil_mode != 0 && g->ceil_mode != 1)
+        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): ceil_mode %d not 0/1", node->name, op, g->ceil_mode);
+    if (!allow_ceil && g->ceil_mode)
+        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (%s): ceil_mode not supported", node->name, op);
+    return NN_OK;
+}
+
+/* Output size along one axis; <= 0 when no window fits. Ceil mode follows
+ * ONNX/PyTorch: the last window must start inside the input or the begin
+ * padding. */
+static inline int64_t nn_geom_out_dim(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb,
+                                      int64_t pe, int ceil_mode)
+{
+    int64_t span = in + pb + pe - d * (k - 1) - 1;
+    int64_t o;
+    if (span < 0)
+        return 0;
+    o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (o - 1) * s >= in + pb)
+        o--;
+    return o;
+}
+
+/* Sets g->ih, iw, oh, ow for an input of ih x iw; rejects empty outputs. */
+static inline nn_status nn_geom2d_output(nn_geom2d *g, const nn_node *node, const char *op,
+                                         int64_t ih, int64_t iw, nn_err *e)
+{
+    g->ih = ih;
+    g->iw = iw;
+    g->oh = nn_geom_out_dim(ih, g->kh, g->sh, g->dh, g->pt, g->pb, g->ceil_mode);
+    g->ow = nn_geom_out_dim(iw, g->kw, g->sw, g->dw, g->pl, g->pr, g->ceil_mode);
+    if (g->oh <= 0 || g->ow <= 0)
+        return nn_err_set(e, NN_ERR_SHAPE, "node %s (%s): %lldx%lld input gives an empty %lldx%lld output",
+                          node->name, op, (long long)ih, (long long)iw, (long long)g->oh,
+                          (long long)g->ow);
+    return NN_OK;
+}
+
+/* The taps [*k0, *k1) of a window starting at input coordinate `start`
+ * (= out * stride - pad_begin) whose input coordinate start + k*d lies in
+ * [0, in). Empty range: *k0 >= *k1. */
+static inline void nn_geom_taps(int64_t start, int64_t d, int64_t k, int64_t in, int64_t *k0,
+                                int64_t *k1)
+{
+    int64_t lo = 0, hi;
+    if (start < 0)
+        lo = (-start + d - 1) / d;
+    if (start > in - 1)
+        hi = 0;
+    else
+        hi = (in - 1 - start) / d + 1;
+    *k0 = lo;
+    *k1 = hi < k ? hi : k;
+}
+
+/* The outputs [*o0, *o1) of [0, nout) whose whole window lies in [0, in):
+ * the interior where kernels need no bounds checks. */
+static inline void nn_geom_interior(int64_t nout, int64_t s, int64_t pad, int64_t d, int64_t k,
+                                    int64_t in, int64_t *o0, int64_t *o1)
+{
+    int64_t ext = d * (k - 1) + 1;
+    int64_t lo = (pad + s - 1) / s;             /* o*s - pad >= 0 */
+    int64_t hi;                                 /* o*s - pad + ext <= in */
+    if (in + pad - ext < 0)
+        hi = 0;
+    else
+        hi = (in + pad - ext) / s + 1;
+    if (hi > nout)
+        hi = nout;
+    if (lo > hi)
+        lo = hi;
+    *o0 = lo;
+    *o1 = hi;
+}
+
+/* x[0..n) = act(x + bias): the one pass of the fused store. */
+static inline void nn_store_bias_act(float *x, int64_t n, float bias, const nn_act_params *a)
+{
+    switch (a->act) {
+    case NN_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i] + bias;
+            x[i] = v > 0.0f ? v : 0.0f;
+        }
+        break;
+    case NN_ACT_CLIP:
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i] + bias;
+            v = v < a->lo ? a->lo : v;
+            x[i] = v > a->hi ? a->hi : v;
+        }
+        break;
+    case NN_ACT_NONE:
+        if (bias != 0.0f)
+            for (int64_t i = 0; i < n; i++)
+                x[i] += bias;
+        break;
+    }
+}
+
+/* A batch of row-major products C_b = alpha * op(A_b) op(B_b) [+ epilogue],
+ * C_b [M, N] with leading dimension ldc, op(A) [M, K], op(B) [K, N].
+ * Batches: nbatch = prod(bdim[0..bnd)); the batch index unravelled over
+ * bdim gives element offsets sum(idx[i] * astride[i]) into A and
+ * sum(idx[i] * bstride[i]) into B (0 strides broadcast); C_b starts at
+ * b * cstride. Epilogue on each stored element C[m, n]:
+ * C = act(C + beta * bias[m * bias_rs + n * bias_cs]) (bias may be NULL). */
+typedef struct nn_gemm_job {
+    int trans_a, trans_b;
+    int64_t M, N, K;
+    float alpha;
+    const float *A;
+    int64_t lda;
+    const float *B;
+    int64_t ldb;
+    float *C;
+    int64_t ldc;
+    int bnd;
+    int64_t bdim[NN_MAX_DIMS], astride[NN_MAX_DIMS], bstride[NN_MAX_DIMS];
+    int64_t cstride;
+    const float *bias;
+    int64_t bias_rs, bias_cs;
+    float beta;
+    nn_act_params act;
+} nn_gemm_job;
+
+/* Runs the job with cblas_sgemm on tiles of C spread over the pool's
+ * threads (never splitting K, so results do not depend on the thread
+ * count beyond sgemm's blocking). Defined in op_gemm.c. */
+void nn_gemm_job_run(const nn_gemm_job *job, nn_pool *pool);
+
+/* Makes OpenBLAS single-threaded (parallelism comes from nn_pool);
+ * idempotent and thread-safe. Defined in op_gemm.c. */
+void nn_blas_single_thread(void);
+
+#endif

@@ -1,0 +1,137 @@
+/* cmd_predict.c — `scanlite predict -m MODEL IMAGE...`: label, confidence
+ * and top-k per image, as text or JSON (an array, one object per image in
+ * order; a failed image gets {"file", "error"}). Exit 1 if any image
+ * failed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/scanlite.h"
+#include "tools/cli.h"
+
+static const char *usage_text =
+    "usage: scanlite predict -m MODEL.slm IMAGE... [--top-k K] [--json] [--threads N]\n"
+    "  --top-k K     how many classes to list (default 3)\n"
+    "  --json        JSON array, one object per image\n"
+    "  --threads N   threads for the network (default 1)\n";
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *model_path = NULL, *v;
+    const char **images = calloc((size_t)argc, sizeof *images);
+    long top_k = 3, threads = 1;
+    int n_images = 0, json = 0, failures = 0, rc = 1;
+    sl_model *m = NULL;
+    sl_session *s = NULL;
+    sl_error err;
+
+    if (!images)
+        return cli_fail("predict", "out of memory");
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage_text, stdout);
+            free(images);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--json")) {
+            json = 1;
+            continue;
+        }
+        if ((r = cli_opt("predict", argc, argv, &i, "-m", &v)) ||
+            (r = cli_opt("predict", argc, argv, &i, "--model", &v))) {
+            if (r < 0)
+                goto usage;
+            model_path = v;
+            continue;
+        }
+        if ((r = cli_opt("predict", argc, argv, &i, "--top-k", &v))) {
+            if (r < 0 || cli_parse_int(v, 1, SL_TOPK_MAX, &top_k)) {
+                cli_fail("predict", "--top-k wants 1..%d", SL_TOPK_MAX);
+                goto usage;
+            }
+            continue;
+        }
+        if ((r = cli_opt("predict", argc, argv, &i, "--threads", &v))) {
+            if (r < 0 || cli_parse_int(v, 1, 256, &threads)) {
+                cli_fail("predict", "--threads wants 1..256");
+                goto usage;
+            }
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            cli_fail("predict", "unknown option '%s' (see --help)", argv[i]);
+            goto usage;
+        }
+        images[n_images++] = argv[i];
+    }
+    if (!model_path || n_images == 0) {
+        fputs(usage_text, stderr);
+        goto usage;
+    }
+    if (sl_model_load(model_path, &m, &err) != SL_OK) {
+        cli_fail("predict", "%s", err.message);
+        goto done;
+    }
+    if (sl_session_create(m, (int)threads, &s, &err) != SL_OK) {
+        cli_fail("predict", "%s", err.message);
+        goto done;
+    }
+    if (json)
+        putchar('[');
+    for (int i = 0; i < n_images; i++) {
+        char ebuf[sizeof err.message];
+        size_t len = 0;
+        void *bytes = cli_read_file(images[i], &len, ebuf, sizeof ebuf);
+        sl_prediction p;
+        sl_status st = SL_ERR_IO;
+        if (bytes)
+            st = sl_predict_image(s, bytes, len, (int)top_k, &p, &err);
+        else
+            snprintf(err.message, sizeof err.message, "%s", ebuf);
+        free(bytes);
+        if (json) {
+            printf("%s\n {\"file\":", i ? "," : "");
+            cli_json_str(stdout, images[i]);
+        }
+        if (st != SL_OK) {
+            failures++;
+            if (json) {
+                printf(",\"error\":");
+                cli_json_str(stdout, err.message);
+                putchar('}');
+            } else {
+                fprintf(stderr, "scanlite predict: %s: %s\n", images[i], err.message);
+            }
+            continue;
+        }
+        if (json) {
+            printf(",\"model\":");
+            cli_json_str(stdout, sl_model_name(m));
+            printf(",\"model_sha256\":\"%s\",\"label\":", sl_model_sha256(m));
+            cli_json_str(stdout, sl_model_label(m, p.label));
+            printf(",\"confidence\":%.6g,\"top_k\":[", p.confidence);
+            for (int k = 0; k < p.k; k++) {
+                printf("%s{\"label\":", k ? "," : "");
+                cli_json_str(stdout, sl_model_label(m, p.top[k].index));
+                printf(",\"p\":%.6g}", p.top[k].p);
+            }
+            printf("],\"image_size\":[%d,%d],\"timings_ms\":{\"decode\":%.3f,\"infer\":%.3f}}", p.image_w,
+                   p.image_h, p.ms_decode, p.ms_infer);
+        } else {
+            printf("%s: %s (%.4f)\n", images[i], sl_model_label(m, p.label), p.confidence);
+            for (int k = 0; k < p.k; k++)
+                printf("  %d. %-30s %.4f\n", k + 1, sl_model_label(m, p.top[k].index), p.top[k].p);
+        }
+    }
+    if (json)
+        printf("\n]\n");
+    rc = failures ? 1 : 0;
+    goto done;
+usage:
+    rc = 2;
+done:
+    sl_session_free(s);
+    sl_model_free(m);
+    free(images);
+    return rc;
+}
