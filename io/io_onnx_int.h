@@ -138,6 +138,26 @@ nn_status ox_extra_outputs_unused(ox_ctx *cx, const ox_node *n, nn_err *e);
  * comma-separated list allowed. */
 nn_status ox_check_attrs(const ox_node *n, const char *allowed, nn_err *e);
 
+/* Decoding (io_onnx_proto.c). */
+nn_status ox_pb_str_into(const io_pb_field *f, char *buf, size_t cap, const char *what,
+                         nn_err *e);
+nn_status ox_want_wire(const io_pb_field *f, io_pb_wire w, const char *what, nn_err *e);
+/* Decodes NodeProto field nf into n (n->index set by the caller); free
+ * with ox_node_clear also after a failure. */
+nn_status ox_node_decode(const io_pb_reader *parent, const io_pb_field *nf, ox_node *n,
+                         nn_err *e);
+void ox_node_clear(ox_node *n);
+/* ValueInfoProto: name, and with want_type the tensor element type and
+ * shape (dim 0 symbolic or 0 -> NN_DIM_BATCH; other symbolic dims are
+ * unsupported). */
+nn_status ox_valueinfo_decode(const io_pb_reader *parent, const io_pb_field *vf,
+                              int want_type, char *name, size_t cap, int64_t *elem,
+                              nn_shape *shape, int *has_shape, nn_err *e);
+
+/* Context (io_onnx_ctx.c): the sym of name, added undefined when absent. */
+ox_sym *ox_sym_get(ox_ctx *cx, const char *name, nn_err *e);
+void ox_ctx_free(ox_ctx *cx);
+
 /* Constant folding (io_onnx_fold.c): returns 1 when n was folded, 0 when
  * n is not foldable (some data input is not a constant or the op does not
  * fold), -1 with e set on error. */

@@ -7,6 +7,7 @@
  * as contiguous fp32. */
 #include "io/io_pth_state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,9 +33,26 @@ typedef struct pth_storage {
 typedef struct pth_src {
     io_zip *zip;                /* zip form */
     char root[NN_NAME_MAX];     /* "<root>/" prefix of zip entries */
-    pth_storage *legacy;        /* legacy form: one per key-list entry */
+    pth_storage *legacy;        /* legacy form: one per key-list entry, sorted by key */
     size_t n_legacy;
+    uint64_t out_bytes;         /* fp32 bytes produced so far */
+    uint64_t max_out_bytes;     /* bound: tensors are views of the file's storages */
 } pth_src;
+
+static int cmp_legacy(const void *a, const void *b)
+{
+    return strcmp(((const pth_storage *)a)->key, ((const pth_storage *)b)->key);
+}
+
+static int cmp_storage_obj(const void *a, const void *b)
+{
+    return strcmp((*(const io_pk_obj *const *)a)->s, (*(const io_pk_obj *const *)b)->s);
+}
+
+static int cmp_tensor_name(const void *a, const void *b)
+{
+    return strcmp(((const io_pth_tensor *)a)->name, ((const io_pth_tensor *)b)->name);
+}
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static uint32_t rd32(const uint8_t *p)
@@ -96,20 +114,20 @@ static nn_status locate_storage(const pth_src *src, const io_pk_obj *s, pth_stor
     size_t esz = io_pk_dtype_size(s->dtype);
     out->key = s->s;
     out->dtype = s->dtype;
-    if (!src->zip) {
-        for (size_t k = 0; k < src->n_legacy; k++) {
-            if (strcmp(src->legacy[k].key, s->s) == 0) {
-                if (src->legacy[k].dtype != s->dtype)
-                    return nn_err_set(e, NN_ERR_FORMAT, "pth: storage %s used with two types", s->s);
-                *out = src->legacy[k];
-                return NN_OK;
-            }
-        }
-        return nn_err_set(e, NN_ERR_FORMAT, "pth: storage %s missing from the key list", s->s);
-    }
-    char path[2 * NN_NAME_MAX];
     if (s->len > NN_NAME_MAX || strlen(s->s) != s->len)
         return nn_err_set(e, NN_ERR_FORMAT, "pth: bad storage key");
+    if (!src->zip) {
+        pth_storage want = { .key = s->s };
+        const pth_storage *f = src->n_legacy ? bsearch(&want, src->legacy, src->n_legacy,
+                                                       sizeof want, cmp_legacy) : NULL;
+        if (!f)
+            return nn_err_set(e, NN_ERR_FORMAT, "pth: storage %s missing from the key list", s->s);
+        if (f->dtype != s->dtype)
+            return nn_err_set(e, NN_ERR_FORMAT, "pth: storage %s used with two types", s->s);
+        *out = *f;
+        return NN_OK;
+    }
+    char path[2 * NN_NAME_MAX];
     snprintf(path, sizeof path, "%sdata/%s", src->root, s->s);
     int i = io_zip_find(src->zip, path);
     if (i < 0)
@@ -125,8 +143,8 @@ static nn_status locate_storage(const pth_src *src, const io_pk_obj *s, pth_stor
 }
 
 /* Copies tensor t (a view into storage s) as contiguous fp32 into *data. */
-static nn_status gather_tensor(const char *name, const io_pk_obj *t, const pth_storage *s,
-                               nn_shape *shape, float **data, nn_err *e)
+static nn_status gather_tensor(pth_src *src, const char *name, const io_pk_obj *t,
+                               const pth_storage *s, nn_shape *shape, float **data, nn_err *e)
 {
     uint64_t numel = 1, last = (uint64_t)t->offset;
     int contiguous = 1;
@@ -149,11 +167,16 @@ static nn_status gather_tensor(const char *name, const io_pk_obj *t, const pth_s
             contiguous = 0;
         expect *= sz;
     }
-    if (last >= s->numel)
-        return nn_err_set(e, NN_ERR_FORMAT, "pth: %s reaches element %llu of storage %s (%llu elements)",
-                          name, (unsigned long long)last, s->key, (unsigned long long)s->numel);
-    size_t bytes;
-    if (nn_size_mul((size_t)numel, sizeof(float), &bytes) || !(*data = nn_aligned_alloc(bytes)))
+    if (last >= s->numel || numel > s->numel)
+        return nn_err_set(e, NN_ERR_FORMAT, "pth: %s (%llu elements, last at %llu) does not fit storage %s (%llu elements)",
+                          name, (unsigned long long)numel, (unsigned long long)last, s->key,
+                          (unsigned long long)s->numel);
+    size_t bytes = (size_t)numel * sizeof(float);   /* numel <= storage elements < file size */
+    if (bytes > src->max_out_bytes - src->out_bytes)
+        return nn_err_set(e, NN_ERR_LIMIT, "pth: tensors overlap: more data than the file holds at %s",
+                          name);
+    src->out_bytes += bytes;
+    if (!(*data = nn_aligned_alloc(bytes)))
         return nn_err_set(e, NN_ERR_NOMEM, "pth: out of memory for %s", name);
     float *dst = *data;
     if (contiguous) {
@@ -179,8 +202,26 @@ static int is_float_dtype(io_pk_dtype dt)
     return dt == IO_DT_F32 || dt == IO_DT_F64 || dt == IO_DT_F16 || dt == IO_DT_BF16;
 }
 
+/* Fails when two tensors share a name (after "module." stripping). */
+static nn_status check_unique(const io_pth_state *st, nn_err *e)
+{
+    nn_status rc = NN_OK;
+    if (st->n < 2)
+        return NN_OK;
+    io_pth_tensor *c = malloc((size_t)st->n * sizeof *c);
+    if (!c)
+        return nn_err_set(e, NN_ERR_NOMEM, "pth: out of memory");
+    memcpy(c, st->t, (size_t)st->n * sizeof *c);
+    qsort(c, (size_t)st->n, sizeof *c, cmp_tensor_name);
+    for (int i = 1; i < st->n && rc == NN_OK; i++)
+        if (strcmp(c[i - 1].name, c[i].name) == 0)
+            rc = nn_err_set(e, NN_ERR_FORMAT, "pth: duplicate tensor %s", c[i].name);
+    free(c);
+    return rc;
+}
+
 /* Adds every tensor of the state dict sd to st. */
-static nn_status collect(const pth_src *src, const io_pk_obj *sd, io_pth_state *st, nn_err *e)
+static nn_status collect(pth_src *src, const io_pk_obj *sd, io_pth_state *st, nn_err *e)
 {
     nn_status rc;
     if (sd->n > IO_PTH_MAX_TENSORS)
@@ -200,8 +241,6 @@ static nn_status collect(const pth_src *src, const io_pk_obj *sd, io_pth_state *
         }
         if (strlen(name) == 0 || strlen(name) >= NN_NAME_MAX)
             return nn_err_set(e, NN_ERR_FORMAT, "pth: bad tensor name %.80s", k->s);
-        if (io_pth_state_find(st, name))
-            return nn_err_set(e, NN_ERR_FORMAT, "pth: duplicate tensor %s", name);
         pth_storage s;
         if ((rc = locate_storage(src, v->storage, &s, e)) != NN_OK)
             return rc;
@@ -218,10 +257,10 @@ static nn_status collect(const pth_src *src, const io_pk_obj *sd, io_pth_state *
         if (!(t->name = strdup(name)))
             return nn_err_set(e, NN_ERR_NOMEM, "pth: out of memory");
         st->n++;
-        if ((rc = gather_tensor(name, v, &s, &t->shape, &t->data, e)) != NN_OK)
+        if ((rc = gather_tensor(src, name, v, &s, &t->shape, &t->data, e)) != NN_OK)
             return rc;
     }
-    return NN_OK;
+    return check_unique(st, e);
 }
 
 /* The state dict inside a checkpoint's root object. */
@@ -279,6 +318,7 @@ static nn_status read_zip(const uint8_t *b, size_t len, io_pth_state *st, nn_err
         rc = nn_err_set(e, NN_ERR_FORMAT, "pth: data.pkl does not hold a dict");
         goto done;
     }
+    src.max_out_bytes = 2 * (uint64_t)len;
     rc = collect(&src, sd, st, e);
 done:
     io_pickle_free(pk);
@@ -313,17 +353,42 @@ static nn_status read_legacy_header(const uint8_t *b, size_t len, size_t *pos, n
     return NN_OK;
 }
 
-/* dtype of storage `key` among every storage the main pickle references. */
-static int storage_dtype(const io_pickle *pk, const io_pk_obj *key, io_pk_dtype *dt)
+/* Sets the dtype of each legacy key-list entry from the storages the main
+ * pickle references (sorted once, then searched per key). */
+static nn_status legacy_dtypes(const io_pickle *pk, const io_pk_obj *keys, pth_src *src, nn_err *e)
 {
+    size_t n = 0, cap = 0;
+    const io_pk_obj **all = NULL;
+    nn_status rc = NN_OK;
     for (size_t i = 0; i < io_pickle_object_count(pk); i++) {
         const io_pk_obj *o = io_pickle_object(pk, i);
-        if (o->type == IO_PK_STORAGE && o->len == key->len && memcmp(o->s, key->s, key->len) == 0) {
-            *dt = o->dtype;
-            return 1;
+        if (o->type != IO_PK_STORAGE)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 256;
+            const io_pk_obj **na = realloc(all, nc * sizeof *na);
+            if (!na) {
+                free(all);
+                return nn_err_set(e, NN_ERR_NOMEM, "pth: out of memory");
+            }
+            all = na;
+            cap = nc;
         }
+        all[n++] = o;
     }
-    return 0;
+    if (n)
+        qsort(all, n, sizeof *all, cmp_storage_obj);
+    for (int k = 0; k < keys->n && rc == NN_OK; k++) {
+        const io_pk_obj *key = keys->items[k], *const *f = NULL;
+        if (key->type == IO_PK_STR && n)
+            f = bsearch(&key, all, n, sizeof *all, cmp_storage_obj);
+        if (!f)
+            rc = nn_err_set(e, NN_ERR_FORMAT, "pth: legacy storage key %d is unknown", k);
+        else
+            src->legacy[k].dtype = (*f)->dtype;
+    }
+    free(all);
+    return rc;
 }
 
 static nn_status read_legacy(const uint8_t *b, size_t len, io_pth_state *st, nn_err *e)
@@ -350,13 +415,11 @@ static nn_status read_legacy(const uint8_t *b, size_t len, io_pth_state *st, nn_
         rc = nn_err_set(e, NN_ERR_NOMEM, "pth: out of memory");
         goto done;
     }
+    if (keys->n && (rc = legacy_dtypes(main_pk, keys, &src, e)) != NN_OK)
+        goto done;
     for (int k = 0; k < keys->n; k++) {
         const io_pk_obj *key = keys->items[k];
         pth_storage *s = &src.legacy[k];
-        if (key->type != IO_PK_STR || !storage_dtype(main_pk, key, &s->dtype)) {
-            rc = nn_err_set(e, NN_ERR_FORMAT, "pth: legacy storage key %d is unknown", k);
-            goto done;
-        }
         uint64_t n, bytes;
         if (len - pos < 8 || (n = rd64(b + pos)) > (uint64_t)(len - pos - 8) ||
             (bytes = n * io_pk_dtype_size(s->dtype)) > (uint64_t)(len - pos - 8)) {
@@ -369,6 +432,9 @@ static nn_status read_legacy(const uint8_t *b, size_t len, io_pth_state *st, nn_
         pos += 8 + (size_t)bytes;
         src.n_legacy++;
     }
+    if (src.n_legacy)
+        qsort(src.legacy, src.n_legacy, sizeof *src.legacy, cmp_legacy);
+    src.max_out_bytes = 2 * (uint64_t)len;
     const io_pk_obj *sd = find_state_dict(io_pickle_root(main_pk));
     if (!sd) {
         rc = nn_err_set(e, NN_ERR_FORMAT, "pth: legacy checkpoint does not hold a dict");

@@ -103,7 +103,7 @@ static nn_status take(slm_parser *ps, slm_cur *c, size_t n, const char *what,
 
 static nn_status rd_u32(slm_parser *ps, slm_cur *c, const char *what, uint32_t *v)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     nn_status st = take(ps, c, 4, what, &p);
     if (st == NN_OK)
         *v = slm_get_u32(p);
@@ -121,7 +121,7 @@ static nn_status rd_i32(slm_parser *ps, slm_cur *c, const char *what, int32_t *v
 
 static nn_status rd_u64(slm_parser *ps, slm_cur *c, const char *what, uint64_t *v)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     nn_status st = take(ps, c, 8, what, &p);
     if (st == NN_OK)
         *v = slm_get_u64(p);
@@ -152,7 +152,7 @@ static nn_status rd_str(slm_parser *ps, slm_cur *c, const char *what, size_t min
                         const char **s, size_t *n)
 {
     uint32_t len;
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     nn_status st = rd_u32(ps, c, what, &len);
     if (st != NN_OK)
         return st;
@@ -233,10 +233,15 @@ static nn_status cur_end(slm_parser *ps, slm_cur *c)
     return NN_OK;
 }
 
-/* Re-reports an nn_err from the graph builder with the file/where prefix. */
+/* Re-reports an nn_err from the graph builder or validator with the
+ * file/where prefix. What the builder calls a bad argument is, coming from
+ * file bytes, a malformed file. */
 static nn_status builder_fail(slm_parser *ps, const nn_err *inner)
 {
-    return pfail(ps, inner->status, "%s", inner->msg);
+    nn_status st = inner->status;
+    if (st == NN_ERR_INVALID || st == NN_ERR_SHAPE)
+        st = NN_ERR_FORMAT;
+    return pfail(ps, st, "%s", inner->msg);
 }
 
 /* ---- header ------------------------------------------------------------- */
@@ -339,4 +344,454 @@ static nn_status parse_meta(slm_parser *ps)
             return pfail(ps, st, "cannot store the entry (%s)", nn_status_str(st));
     }
     return cur_end(ps, &c);
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+/* Constant data of value i: dtype, offset, length checked against shape and
+ * the data section; *data points into the file. */
+static nn_status parse_const_data(slm_parser *ps, slm_cur *c, const nn_shape *shape,
+                                  const uint8_t **data, size_t *bytes)
+{
+    uint32_t dtype;
+    uint64_t off, len;
+    int64_t numel = nn_shape_numel(shape);
+    size_t want;
+    nn_status st;
+
+    if ((st = rd_u32(ps, c, "dtype", &dtype)) != NN_OK ||
+        (st = rd_u64(ps, c, "data offset", &off)) != NN_OK ||
+        (st = rd_u64(ps, c, "data length", &len)) != NN_OK)
+        return st;
+    if (dtype != SLM_DTYPE_F32)
+        return pfail(ps, NN_ERR_UNSUPPORTED, "dtype %u not supported (only %d = f32)", dtype,
+                     SLM_DTYPE_F32);
+    if (numel < 1 || nn_size_mul((size_t)numel, sizeof(float), &want) != 0)
+        return pfail(ps, NN_ERR_LIMIT, "shape has too many elements");
+    if (len != want)
+        return pfail(ps, NN_ERR_FORMAT, "data length %llu, expected %zu (%lld floats)",
+                     (unsigned long long)len, want, (long long)numel);
+    if (off % SLM_DATA_ALIGN != 0)
+        return pfail(ps, NN_ERR_FORMAT, "data offset %llu is not %d-byte aligned",
+                     (unsigned long long)off, SLM_DATA_ALIGN);
+    if (off > ps->size[SLM_SEC_DATA] || len > ps->size[SLM_SEC_DATA] - off)
+        return pfail(ps, NN_ERR_FORMAT, "data [%llu, +%llu) lies outside the data section "
+                     "(%llu bytes)", (unsigned long long)off, (unsigned long long)len,
+                     (unsigned long long)ps->size[SLM_SEC_DATA]);
+    *data = ps->base + ps->off[SLM_SEC_DATA] + off;
+    *bytes = want;
+    return NN_OK;
+}
+
+/* Adds constant `name` with its data either pointed to (zero copy) or
+ * copied into graph-owned aligned memory. */
+static int add_const(slm_parser *ps, const char *name, const nn_shape *shape,
+                     const uint8_t *data, size_t bytes, nn_err *inner)
+{
+    float *d;
+    if (ps->zero_copy)
+        return nn_graph_add_const(ps->g, name, shape, (float *)(uintptr_t)data, 0, inner);
+    d = nn_aligned_alloc(bytes);
+    if (!d) {
+        nn_err_set(inner, NN_ERR_NOMEM, "out of memory for %zu bytes of constant data", bytes);
+        return -1;
+    }
+    memcpy(d, data, bytes);
+    return nn_graph_add_const(ps->g, name, shape, d, 1, inner);
+}
+
+static nn_status parse_value(slm_parser *ps, slm_cur *c, uint32_t i)
+{
+    char name[NN_NAME_MAX];
+    uint32_t kind, ndim;
+    nn_shape shape;
+    nn_err inner;
+    nn_status st;
+    int idx;
+
+    memset(&shape, 0, sizeof shape);
+    set_where(ps, "value", (long)i, NULL);
+    if ((st = rd_name(ps, c, "name", name)) != NN_OK)
+        return st;
+    set_where(ps, "value", (long)i, name);
+    if ((st = rd_u32(ps, c, "kind", &kind)) != NN_OK || (st = rd_u32(ps, c, "ndim", &ndim)) != NN_OK)
+        return st;
+    if (kind > SLM_KIND_CONST)
+        return pfail(ps, NN_ERR_FORMAT, "unknown value kind %u", kind);
+    if (ndim > NN_MAX_DIMS)
+        return pfail(ps, NN_ERR_LIMIT, "ndim %u exceeds the limit of %d", ndim, NN_MAX_DIMS);
+    if (kind == SLM_KIND_INTERMEDIATE && ndim != 0)
+        return pfail(ps, NN_ERR_FORMAT, "intermediate value declares %u dims (must be 0)", ndim);
+    shape.ndim = (int)ndim;
+    for (uint32_t d = 0; d < ndim; d++) {
+        if ((st = rd_i64(ps, c, "dim", &shape.d[d])) != NN_OK)
+            return st;
+        if (shape.d[d] < 1 && !(kind == SLM_KIND_INPUT && d == 0 && shape.d[d] == NN_DIM_BATCH))
+            return pfail(ps, NN_ERR_FORMAT, "dim %u is %lld (dims must be >= 1%s)", d,
+                         (long long)shape.d[d],
+                         kind == SLM_KIND_INPUT ? ", or -1 for the batch in dim 0" : "");
+    }
+    nn_err_clear(&inner);
+    if (kind == SLM_KIND_CONST) {
+        const uint8_t *data = NULL;
+        size_t bytes = 0;
+        if ((st = parse_const_data(ps, c, &shape, &data, &bytes)) != NN_OK)
+            return st;
+        idx = add_const(ps, name, &shape, data, bytes, &inner);
+    } else if (kind == SLM_KIND_INPUT) {
+        idx = nn_graph_add_input(ps->g, name, &shape, &inner);
+    } else {
+        idx = nn_graph_add_value(ps->g, name, &inner);
+    }
+    if (idx < 0)
+        return builder_fail(ps, &inner);
+    if (idx != (int)i)
+        return pfail(ps, NN_ERR_INVALID, "graph builder returned index %d", idx);
+    ps->kind[i] = (uint8_t)kind;
+    return NN_OK;
+}
+
+static nn_status parse_values(slm_parser *ps)
+{
+    slm_cur c;
+    uint32_t count;
+    nn_status st;
+
+    cur_open(ps, SLM_SEC_VALUES, &c);
+    /* smallest entry: name length + 1 byte, kind, ndim */
+    if ((st = rd_count(ps, &c, "value count", NN_GRAPH_MAX_VALUES, 13, &count)) != NN_OK)
+        return st;
+    ps->kind = calloc(count ? count : 1, 1);
+    ps->seen = calloc(count ? count : 1, 1);
+    if (!ps->kind || !ps->seen)
+        return pfail(ps, NN_ERR_NOMEM, "out of memory for %u values", count);
+    for (uint32_t i = 0; i < count; i++)
+        if ((st = parse_value(ps, &c, i)) != NN_OK)
+            return st;
+    return cur_end(ps, &c);
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+static nn_status parse_attr(slm_parser *ps, slm_cur *c, nn_node *node)
+{
+    char name[NN_NAME_MAX];
+    uint32_t type, n;
+    nn_status st;
+    int64_t iv;
+    float fv;
+    char *s = NULL;
+
+    if ((st = rd_name(ps, c, "attribute name", name)) != NN_OK)
+        return st;
+    if (nn_node_attr(node, name))
+        return pfail(ps, NN_ERR_FORMAT, "attribute '%s' appears twice", name);
+    if ((st = rd_u32(ps, c, "attribute type", &type)) != NN_OK)
+        return st;
+    switch (type) {
+    case NN_ATTR_INT:
+        if ((st = rd_i64(ps, c, "attribute value", &iv)) != NN_OK)
+            return st;
+        st = nn_node_set_int(node, name, iv);
+        break;
+    case NN_ATTR_FLOAT:
+        if ((st = rd_f32(ps, c, "attribute value", &fv)) != NN_OK)
+            return st;
+        st = nn_node_set_float(node, name, fv);
+        break;
+    case NN_ATTR_INTS:
+    case NN_ATTR_FLOATS:
+        if ((st = rd_count(ps, c, "attribute list length", NN_ATTR_MAX_LIST,
+                           type == NN_ATTR_INTS ? 8 : 4, &n)) != NN_OK)
+            return st;
+        for (uint32_t k = 0; k < n; k++) {
+            st = type == NN_ATTR_INTS ? rd_i64(ps, c, "list element", &ps->ints[k])
+                                      : rd_f32(ps, c, "list element", &ps->floats[k]);
+            if (st != NN_OK)
+                return st;
+        }
+        st = type == NN_ATTR_INTS ? nn_node_set_ints(node, name, ps->ints, (int)n)
+                                  : nn_node_set_floats(node, name, ps->floats, (int)n);
+        break;
+    case NN_ATTR_STRING:
+        if ((st = rd_str_dup(ps, c, "attribute value", &s)) != NN_OK)
+            return st;
+        st = nn_node_set_string(node, name, s);
+        free(s);
+        break;
+    default:
+        return pfail(ps, NN_ERR_FORMAT, "attribute '%s' has unknown type %u", name, type);
+    }
+    if (st != NN_OK)
+        return pfail(ps, st, "cannot store attribute '%s' (%s)", name, nn_status_str(st));
+    return NN_OK;
+}
+
+static nn_status parse_node(slm_parser *ps, slm_cur *c, uint32_t i)
+{
+    char op_name[NN_NAME_MAX], name[NN_NAME_MAX];
+    int inputs[NN_MAX_IO];
+    int32_t output;
+    uint32_t n_in, n_attrs;
+    int n_values = ps->g->n_values;
+    nn_node *node;
+    nn_err inner;
+    nn_status st;
+    int op;
+
+    set_where(ps, "node", (long)i, NULL);
+    if ((st = rd_name(ps, c, "op name", op_name)) != NN_OK ||
+        (st = rd_name(ps, c, "node name", name)) != NN_OK)
+        return st;
+    set_where(ps, "node", (long)i, name);
+    op = nn_op_from_name(op_name);
+    if (op < 0) {
+        char sn[64];
+        short_name(sn, sizeof sn, op_name);
+        return pfail(ps, NN_ERR_UNSUPPORTED, "unknown op '%s' (not implemented by this scanlite)",
+                     sn);
+    }
+    if ((st = rd_i32(ps, c, "output index", &output)) != NN_OK)
+        return st;
+    if (output < 0 || output >= n_values)
+        return pfail(ps, NN_ERR_FORMAT, "output index %d out of range (%d values)", output,
+                     n_values);
+    if (ps->kind[output] != SLM_KIND_INTERMEDIATE)
+        return pfail(ps, NN_ERR_FORMAT, "output '%s' is a %s", ps->g->values[output].name,
+                     ps->kind[output] == SLM_KIND_CONST ? "constant" : "graph input");
+    if (ps->seen[output])
+        return pfail(ps, NN_ERR_FORMAT, "output '%s' is produced by an earlier node too",
+                     ps->g->values[output].name);
+    ps->seen[output] = 1;
+    if ((st = rd_count(ps, c, "input count", NN_MAX_IO, 4, &n_in)) != NN_OK)
+        return st;
+    for (uint32_t k = 0; k < n_in; k++) {
+        int32_t v;
+        if ((st = rd_i32(ps, c, "input index", &v)) != NN_OK)
+            return st;
+        if (v < -1 || v >= n_values)
+            return pfail(ps, NN_ERR_FORMAT, "input index %d out of range (%d values)", v,
+                         n_values);
+        inputs[k] = v;
+    }
+    nn_err_clear(&inner);
+    node = nn_graph_add_node(ps->g, op, name, inputs, (int)n_in, output, &inner);
+    if (!node)
+        return builder_fail(ps, &inner);
+    /* smallest attribute: name length + 1 byte, type, 4-byte payload */
+    if ((st = rd_count(ps, c, "attribute count", SLM_MAX_ATTRS, 13, &n_attrs)) != NN_OK)
+        return st;
+    for (uint32_t a = 0; a < n_attrs; a++)
+        if ((st = parse_attr(ps, c, node)) != NN_OK)
+            return st;
+    return NN_OK;
+}
+
+static nn_status parse_nodes(slm_parser *ps)
+{
+    slm_cur c;
+    uint32_t count;
+    nn_status st;
+
+    cur_open(ps, SLM_SEC_NODES, &c);
+    memset(ps->seen, 0, ps->g->n_values > 0 ? (size_t)ps->g->n_values : 1);
+    /* smallest entry: op and node name (length + 1 byte each), output,
+     * input count, attribute count */
+    if ((st = rd_count(ps, &c, "node count", NN_GRAPH_MAX_NODES, 22, &count)) != NN_OK)
+        return st;
+    for (uint32_t i = 0; i < count; i++)
+        if ((st = parse_node(ps, &c, i)) != NN_OK)
+            return st;
+    return cur_end(ps, &c);
+}
+
+/* ---- graph inputs and outputs ------------------------------------------- */
+
+static nn_status parse_io(slm_parser *ps)
+{
+    nn_graph *g = ps->g;
+    slm_cur c;
+    uint32_t n_in, n_out;
+    nn_err inner;
+    nn_status st;
+    int n_input_values = 0;
+
+    cur_open(ps, SLM_SEC_IO, &c);
+    memset(ps->seen, 0, g->n_values > 0 ? (size_t)g->n_values : 1);
+    for (int v = 0; v < g->n_values; v++)
+        n_input_values += ps->kind[v] == SLM_KIND_INPUT;
+    if ((st = rd_count(ps, &c, "graph input count", (uint32_t)g->n_values, 4, &n_in)) != NN_OK)
+        return st;
+    if ((int)n_in != n_input_values || g->n_inputs != n_input_values)
+        return pfail(ps, NN_ERR_FORMAT, "%u graph inputs listed but %d values are inputs", n_in,
+                     n_input_values);
+    for (uint32_t k = 0; k < n_in; k++) {
+        int32_t v;
+        set_where(ps, "graph input", (long)k, NULL);
+        if ((st = rd_i32(ps, &c, "value index", &v)) != NN_OK)
+            return st;
+        if (v < 0 || v >= g->n_values || ps->kind[v] != SLM_KIND_INPUT || ps->seen[v])
+            return pfail(ps, NN_ERR_FORMAT, "value index %d is not an input value listed once", v);
+        ps->seen[v] = 1;
+        g->inputs[k] = v;   /* same set as the builder's, in the file's order */
+    }
+    ps->where[0] = '\0';
+    if ((st = rd_count(ps, &c, "graph output count", (uint32_t)g->n_values, 4, &n_out)) != NN_OK)
+        return st;
+    for (uint32_t k = 0; k < n_out; k++) {
+        int32_t v;
+        set_where(ps, "graph output", (long)k, NULL);
+        if ((st = rd_i32(ps, &c, "value index", &v)) != NN_OK)
+            return st;
+        if (v < 0 || v >= g->n_values)
+            return pfail(ps, NN_ERR_FORMAT, "value index %d out of range (%d values)", v,
+                         g->n_values);
+        if (ps->seen[v] == 2)
+            return pfail(ps, NN_ERR_FORMAT, "value '%s' is listed twice", g->values[v].name);
+        ps->seen[v] = 2;
+        nn_err_clear(&inner);
+        if (nn_graph_add_output(g, v, &inner) != NN_OK)
+            return builder_fail(ps, &inner);
+    }
+    return cur_end(ps, &c);
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+/* Parses base[0..len) into *out. zero_copy: constants point into base,
+ * which the caller keeps alive (and attaches as g->backing). */
+static nn_status slm_parse(const uint8_t *base, size_t len, const char *src, int zero_copy,
+                           nn_graph **out, nn_err *e)
+{
+    slm_parser ps;
+    nn_err inner;
+    nn_status st;
+
+    memset(&ps, 0, sizeof ps);
+    ps.base = base;
+    ps.len = len;
+    ps.src = src;
+    ps.zero_copy = zero_copy;
+    ps.e = e;
+    *out = NULL;
+    if (!slm_host_is_le())
+        return pfail(&ps, NN_ERR_UNSUPPORTED,
+                     "big-endian hosts are not supported (.slm data is little-endian fp32)");
+    if (len > IO_SLM_MAX_FILE)
+        return pfail(&ps, NN_ERR_LIMIT, "file is %zu bytes (limit %zu)", len, IO_SLM_MAX_FILE);
+    if ((st = parse_header(&ps)) != NN_OK)
+        return st;
+    ps.g = nn_graph_create();
+    ps.ints = malloc(NN_ATTR_MAX_LIST * sizeof *ps.ints);
+    ps.floats = malloc(NN_ATTR_MAX_LIST * sizeof *ps.floats);
+    if (!ps.g || !ps.ints || !ps.floats) {
+        st = pfail(&ps, NN_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = parse_meta(&ps)) != NN_OK || (st = parse_values(&ps)) != NN_OK ||
+        (st = parse_nodes(&ps)) != NN_OK || (st = parse_io(&ps)) != NN_OK)
+        goto fail;
+    nn_err_clear(&inner);
+    if ((st = nn_graph_validate(ps.g, &inner)) != NN_OK) {
+        st = builder_fail(&ps, &inner);
+        goto fail;
+    }
+    *out = ps.g;
+    ps.g = NULL;
+fail:
+    nn_graph_free(ps.g);
+    free(ps.kind);
+    free(ps.seen);
+    free(ps.ints);
+    free(ps.floats);
+    return st;
+}
+
+static const char *path_base(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+nn_status io_slm_read_memory(const void *buf, size_t len, nn_graph **out, nn_err *e)
+{
+    if (!out || (!buf && len))
+        return nn_err_set(e, NN_ERR_INVALID, "io_slm_read_memory: NULL argument");
+    return slm_parse(buf, len, "(memory)", 0, out, e);
+}
+
+/* The read-only mapping a graph from io_slm_read keeps as g->backing. */
+typedef struct slm_mapping {
+    void *addr;
+    size_t len;
+} slm_mapping;
+
+static void slm_mapping_free(void *p)
+{
+    slm_mapping *m = p;
+    if (!m)
+        return;
+    munmap(m->addr, m->len);
+    free(m);
+}
+
+nn_status io_slm_read(const char *path, nn_graph **out, char *sha256_hex, nn_err *e)
+{
+    const char *src;
+    struct stat stt;
+    slm_mapping *m = NULL;
+    nn_status st;
+    int fd;
+
+    if (!path || !out)
+        return nn_err_set(e, NN_ERR_INVALID, "io_slm_read: NULL argument");
+    *out = NULL;
+    src = path_base(path);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return nn_err_set(e, NN_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
+    if (fstat(fd, &stt) != 0) {
+        st = nn_err_set(e, NN_ERR_IO, "%s: cannot stat: %s", src, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(stt.st_mode)) {
+        st = nn_err_set(e, NN_ERR_IO, "%s: not a regular file", src);
+        goto fail;
+    }
+    if ((uint64_t)stt.st_size > (uint64_t)IO_SLM_MAX_FILE) {
+        st = nn_err_set(e, NN_ERR_LIMIT, "%s: file is %lld bytes (limit %zu)", src,
+                        (long long)stt.st_size, IO_SLM_MAX_FILE);
+        goto fail;
+    }
+    if (stt.st_size == 0) {
+        st = nn_err_set(e, NN_ERR_FORMAT, "%s: empty file", src);
+        goto fail;
+    }
+    m = calloc(1, sizeof *m);
+    if (!m) {
+        st = nn_err_set(e, NN_ERR_NOMEM, "%s: out of memory", src);
+        goto fail;
+    }
+    m->len = (size_t)stt.st_size;
+    m->addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m->addr == MAP_FAILED) {
+        st = nn_err_set(e, NN_ERR_IO, "%s: mmap failed: %s", src, strerror(errno));
+        free(m);
+        m = NULL;
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    if (sha256_hex)
+        io_sha256_hex(m->addr, m->len, sha256_hex);
+    if ((st = slm_parse(m->addr, m->len, src, 1, out, e)) != NN_OK)
+        goto fail;
+    (*out)->backing = m;
+    (*out)->backing_free = slm_mapping_free;
+    return NN_OK;
+fail:
+    if (fd >= 0)
+        close(fd);
+    slm_mapping_free(m);
+    return st;
 }

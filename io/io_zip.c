@@ -152,6 +152,15 @@ static nn_status read_central(const uint8_t *b, size_t len, uint64_t cd_end, uin
     return NN_OK;
 }
 
+/* Orders entry indices by name, then index (so duplicates keep file order). */
+static int cmp_by_name(const void *a, const void *b, void *ctx)
+{
+    const io_zip *z = ctx;
+    int ia = *(const int *)a, ib = *(const int *)b;
+    int c = strcmp(z->entries[ia].name, z->entries[ib].name);
+    return c ? c : (ia > ib) - (ia < ib);
+}
+
 nn_status io_zip_open(const void *buf, size_t len, io_zip **out, nn_err *e)
 {
     const uint8_t *b = buf;
@@ -189,6 +198,13 @@ nn_status io_zip_open(const void *buf, size_t len, io_zip **out, nn_err *e)
         if ((st = read_central(b, len, cd_end, &p, &z->entries[i], e)) != NN_OK)
             goto fail;
     }
+    if (count && !(z->by_name = malloc((size_t)count * sizeof *z->by_name))) {
+        st = nn_err_set(e, NN_ERR_NOMEM, "zip: out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < z->n_entries; i++)
+        z->by_name[i] = i;
+    qsort_r(z->by_name, (size_t)z->n_entries, sizeof *z->by_name, cmp_by_name, z);
     *out = z;
     return NN_OK;
 fail:
@@ -203,14 +219,22 @@ void io_zip_close(io_zip *z)
     for (int i = 0; i < z->n_entries; i++)
         free(z->entries[i].name);
     free(z->entries);
+    free(z->by_name);
     free(z);
 }
 
 int io_zip_find(const io_zip *z, const char *name)
 {
-    for (int i = 0; i < z->n_entries; i++)
-        if (strcmp(z->entries[i].name, name) == 0)
-            return i;
+    int lo = 0, hi = z->n_entries;   /* first sorted position with name >= `name` */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(z->entries[z->by_name[mid]].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < z->n_entries && strcmp(z->entries[z->by_name[lo]].name, name) == 0)
+        return z->by_name[lo];
     return -1;
 }
 
@@ -231,12 +255,12 @@ static uint32_t crc32_of(const uint8_t *p, size_t n)
     return c ^ 0xFFFFFFFFu;
 }
 
-nn_status io_zip_entry_data(const io_zip *z, int i, const uint8_t **data, size_t *size,
+nn_status io_zip_entry_data(io_zip *z, int i, const uint8_t **data, size_t *size,
                             nn_err *e)
 {
     if (i < 0 || i >= z->n_entries)
         return nn_err_set(e, NN_ERR_INVALID, "zip: entry index %d out of range", i);
-    const io_zip_entry *en = &z->entries[i];
+    io_zip_entry *en = &z->entries[i];
     if (en->method != 0)
         return nn_err_set(e, NN_ERR_UNSUPPORTED, "zip: entry %s uses compression method %d (only stored is supported)",
                           en->name, en->method);
@@ -255,10 +279,13 @@ nn_status io_zip_entry_data(const io_zip *z, int i, const uint8_t **data, size_t
         return nn_err_set(e, NN_ERR_FORMAT, "zip: data of %s (%llu bytes at %llu) outside the file",
                           en->name, (unsigned long long)en->usize, (unsigned long long)data_off);
     const uint8_t *d = z->buf + data_off;
-    uint32_t got = crc32_of(d, (size_t)en->usize);
-    if (got != en->crc32)
-        return nn_err_set(e, NN_ERR_FORMAT, "zip: CRC mismatch in %s (%08x, directory says %08x)",
-                          en->name, got, en->crc32);
+    if (!en->verified) {
+        uint32_t got = crc32_of(d, (size_t)en->usize);
+        if (got != en->crc32)
+            return nn_err_set(e, NN_ERR_FORMAT, "zip: CRC mismatch in %s (%08x, directory says %08x)",
+                              en->name, got, en->crc32);
+        en->verified = 1;
+    }
     *data = d;
     *size = (size_t)en->usize;
     return NN_OK;

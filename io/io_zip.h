@@ -26,6 +26,7 @@ typedef struct io_zip_entry {
     uint64_t usize;         /* uncompressed size */
     uint32_t crc32;         /* of the uncompressed data, from the directory */
     int method;             /* 0 = stored, 8 = deflate, ... */
+    int verified;           /* 1 once the CRC has been checked */
 } io_zip_entry;
 
 typedef struct io_zip {
@@ -33,6 +34,7 @@ typedef struct io_zip {
     size_t len;
     int n_entries;
     io_zip_entry *entries;  /* owned */
+    int *by_name;           /* owned: entry indices sorted by name */
 } io_zip;
 
 /* Parses the central directory of buf[0..len). On success *out owns the
@@ -40,12 +42,14 @@ typedef struct io_zip {
 nn_status io_zip_open(const void *buf, size_t len, io_zip **out, nn_err *e);
 void io_zip_close(io_zip *z);
 
-/* Index of the entry named exactly `name`, or -1. */
+/* Index of the entry named exactly `name` (the first of duplicates), or
+ * -1. O(log n). */
 int io_zip_find(const io_zip *z, const char *name);
 
 /* Points *data at the bytes of entry i inside the buffer (no copy) after
- * checking its local header. Stored entries only. */
-nn_status io_zip_entry_data(const io_zip *z, int i, const uint8_t **data, size_t *size,
+ * checking its local header and (on first access) its CRC-32. Stored
+ * entries only. */
+nn_status io_zip_entry_data(io_zip *z, int i, const uint8_t **data, size_t *size,
                             nn_err *e);
 
 /* 1 when buf starts with a ZIP local-file or end-of-directory signature. */

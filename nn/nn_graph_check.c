@@ -1,6 +1,9 @@
 /* nn_graph_check.c — structural validation of a graph from any source
  * (with a stable topological sort of its nodes) and compaction after
- * rewrites. Messages name the node, its op and the offending input. */
+ * rewrites. Messages name the node, its op and the offending input.
+ * An intermediate value that no node produces is an error as soon as a
+ * node or the graph output list refers to it; left unreferenced it is
+ * inert (the planner ignores it) and nn_graph_compact drops it. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -84,14 +84,16 @@ nn_status nn_pool_create(int threads, nn_pool **out, nn_err *e)
     }
     for (int i = 1; i < threads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
+        if (wa) {
+            wa->pool = p;     /* set before the thread can read it */
+            wa->index = i;
+        }
         if (!wa || pthread_create(&p->tids[i], NULL, worker_main, wa) != 0) {
             free(wa);
             p->threads = i;   /* only join what started */
             nn_pool_free(p);
             return nn_err_set(e, NN_ERR_NOMEM, "cannot start pool thread %d", i);
         }
-        wa->pool = p;
-        wa->index = i;
     }
     *out = p;
     return NN_OK;

@@ -90,7 +90,7 @@ void db_time_now(char out[DB_TIME_LEN], int64_t offset_s)
     gmtime_r(&t, &tm);
     char base[24];
     strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, DB_TIME_LEN, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+    snprintf(out, DB_TIME_LEN, "%.19s.%03uZ", base, (unsigned)(ts.tv_nsec / 1000000) % 1000u);
 }
 
 int db_bind_text(sqlite3_stmt *st, int i, const char *s)

@@ -59,7 +59,9 @@ static int image_file_store(db *d, const char *sha, const void *bytes, size_t le
     struct stat sb;
     if (stat(path, &sb) == 0 && (size_t)sb.st_size == len)
         return 0;
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld.%lx", path, (long)getpid(), (unsigned long)pthread_self());
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld.%lx", path, (long)getpid(),
+                         (unsigned long)pthread_self()) >= sizeof tmp)
+        return db_fail_msg("data directory path too long");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return db_fail_msg("create %s: %s", tmp, strerror(errno));

@@ -18,22 +18,22 @@ need_testdata() {
 fails=0
 # check NAME CMD...: runs CMD, counts a failure (and prints it) on non-zero exit.
 check() {
-    name=$1; shift
-    if "$@"; then :; else echo "FAIL: $name"; fails=$((fails + 1)); fi
+    _what=$1; shift
+    if "$@"; then :; else echo "FAIL: $_what"; fails=$((fails + 1)); fi
 }
 
 # expect_fail NAME CMD...: CMD must exit non-zero, not crash (exit < 128),
 # and print exactly one line on stderr.
 expect_fail() {
-    name=$1; shift
-    "$@" >"$OUT/ef.out" 2>"$OUT/ef.err"
-    rc=$?
-    lines=$(wc -l <"$OUT/ef.err")
-    if [ $rc -eq 0 ] || [ $rc -ge 128 ] || [ "$lines" -lt 1 ]; then
-        echo "FAIL: $name: exit $rc, stderr: $(head -c 300 "$OUT/ef.err")"
+    _what=$1; shift
+    "$@" >"$OUT/ef.out" 2>"$OUT/ef.err" </dev/null
+    _rc=$?
+    _lines=$(wc -l <"$OUT/ef.err")
+    if [ $_rc -eq 0 ] || [ $_rc -ge 128 ] || [ "$_lines" -lt 1 ]; then
+        echo "FAIL: $_what: exit $_rc, stderr: $(head -c 300 "$OUT/ef.err")"
         fails=$((fails + 1))
     else
-        echo "ok: $name -> $(head -n 1 "$OUT/ef.err")"
+        echo "ok: $_what -> $(head -n 1 "$OUT/ef.err")"
     fi
 }
 

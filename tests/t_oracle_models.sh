@@ -6,7 +6,7 @@
 # 1e-4 of PyTorch's (max abs, relative to max |logit|).
 . "$(dirname "$0")/lib.sh"
 need_torch
-"$PY" "$(dirname "$0")/py/oracle_gen.py" models "$OUT" || exit 1
+"$PY" -W ignore "$(dirname "$0")/py/oracle_gen.py" models "$OUT" || exit 1
 TOL=1e-4
 prev=""
 while read -r name b c h w opset; do

@@ -5,7 +5,7 @@
 # within 1e-4 of PyTorch's.
 . "$(dirname "$0")/lib.sh"
 need_torch
-"$PY" "$(dirname "$0")/py/oracle_gen.py" pth "$OUT" || exit 1
+"$PY" -W ignore "$(dirname "$0")/py/oracle_gen.py" pth "$OUT" || exit 1
 TOL=1e-4
 run_cmp() { # MODEL CASE BATCH
     if "$SCANLITE" run -m "$1" --input "$OUT/$2.b$3.in.f32" --output "$OUT/out.f32" --threads 2; then

@@ -46,6 +46,11 @@ static void test_builder(void)
     T_CHECK(nn_graph_add_value(g, "w", &e) == -1 && strstr(e.msg, "duplicate"));
     T_CHECK(nn_graph_add_const_copy(g, "x", &s1, &one, &e) == -1);
     T_CHECK(nn_graph_add_value(g, "", &e) == -1);
+    /* a refused constant's data is freed when ownership was offered
+     * (the sanitizer build checks neither leak nor double free) */
+    float *owned = nn_aligned_alloc(sizeof(float));
+    T_CHECK(nn_graph_add_const(g, "w", &s1, owned, 1, &e) == -1);
+    T_CHECK(nn_graph_add_const(g, "w2", &s1, NULL, 1, &e) == -1);
     /* output of a node must be an unproduced intermediate */
     int ins[1] = {0};
     T_CHECK(nn_graph_add_node(g, NN_OP_RELU, "bad", ins, 1, 1, &e) == NULL);

@@ -205,6 +205,232 @@ static void test_threads(void)
     free(b);
     free(c);
     nn_graph_free(g);
+
+    /* elementwise chain: bitwise identical across thread counts */
+    g = chain_graph(NN_DIM_BATCH);
+    a = run_graph(g, 64, 1, 0, &n1);
+    b = run_graph(g, 64, 2, 0, &n2);
+    T_CHECK(a && b && n1 == n2 && n1 == 64 * 4 * 16 * 16);
+    if (a && b && n1 == n2)
+        T_CHECK(memcmp(a, b, (size_t)n1 * sizeof(float)) == 0);
+    free(a);
+    free(b);
+    nn_graph_free(g);
+}
+
+/* ---- nn_graph_optimize: same numbers before and after ----------------- */
+
+/* Graph builders take a variant and reset the generator so that two calls
+ * build identical graphs (one is optimized, one kept as the oracle). */
+typedef nn_graph *(*graph_fn)(int variant);
+
+static int bn_node(nn_graph *g, const char *name, int x, int64_t c)
+{
+    int64_t d[1] = {c};
+    nn_shape s = nn_shape_make(1, d);
+    char nm[64];
+    int in[5];
+    in[0] = x;
+    snprintf(nm, sizeof nm, "%s.scale", name);
+    in[1] = add_const_rand(g, nm, s, 0.5f, 1.5f);
+    snprintf(nm, sizeof nm, "%s.bias", name);
+    in[2] = add_const_rand(g, nm, s, -0.5f, 0.5f);
+    snprintf(nm, sizeof nm, "%s.mean", name);
+    in[3] = add_const_rand(g, nm, s, -0.3f, 0.3f);
+    snprintf(nm, sizeof nm, "%s.var", name);
+    in[4] = add_const_rand(g, nm, s, 0.2f, 2.0f);
+    int y = node(g, NN_OP_BATCHNORM, name, in, 5);
+    nn_node_set_float(&g->nodes[g->n_nodes - 1], "epsilon", 1e-3f);
+    return y;
+}
+
+/* variant 0: conv(bias)+bn+relu; 1: conv(no bias, stride 2, groups 2)+bn+clip;
+ * 2: conv+bn (bn output is the graph output, no act) */
+static nn_graph *conv_bn_graph(int variant)
+{
+    nn_err e;
+    nn_graph *g = nn_graph_create();
+    nn_shape xs = nn_shape4(NN_DIM_BATCH, 4, 9, 9);
+    int64_t bd[1] = {6};
+    int in[3], n_in = variant == 1 ? 2 : 3;
+    rng_state = 7u;
+    in[0] = nn_graph_add_input(g, "x", &xs, &e);
+    in[1] = add_const_rand(g, "conv.w", nn_shape4(6, variant == 1 ? 2 : 4, 3, 3), -0.5f, 0.5f);
+    if (n_in == 3)
+        in[2] = add_const_rand(g, "conv.b", nn_shape_make(1, bd), -0.5f, 0.5f);
+    int c = node(g, NN_OP_CONV, "conv", in, n_in);
+    int64_t pads[4] = {1, 1, 1, 1}, strides[2] = {2, 2};
+    nn_node_set_ints(&g->nodes[0], "pads", pads, 4);
+    if (variant == 1) {
+        nn_node_set_ints(&g->nodes[0], "strides", strides, 2);
+        nn_node_set_int(&g->nodes[0], "group", 2);
+    }
+    int b = bn_node(g, "bn", c, 6);
+    int y = b;
+    if (variant == 0) {
+        y = node(g, NN_OP_RELU, "relu", &b, 1);
+    } else if (variant == 1) {
+        y = node(g, NN_OP_CLIP, "clip", &b, 1);
+        nn_node_set_float(&g->nodes[g->n_nodes - 1], "min", 0.0f);
+        nn_node_set_float(&g->nodes[g->n_nodes - 1], "max", 0.6f);
+    }
+    nn_graph_add_output(g, y, &e);
+    return g;
+}
+
+/* variant 0: gemm(transB, alpha, beta, C[O]) + bn + relu; 1: gemm(B [K,O],
+ * no C) + bn + clip(-0.2, 0.4) */
+static nn_graph *gemm_bn_graph(int variant)
+{
+    nn_err e;
+    nn_graph *g = nn_graph_create();
+    int64_t xd[2] = {NN_DIM_BATCH, 20}, w0[2] = {12, 20}, w1[2] = {20, 12}, cd[1] = {12};
+    nn_shape xs = nn_shape_make(2, xd);
+    int in[3], n_in = variant == 0 ? 3 : 2;
+    rng_state = 11u;
+    in[0] = nn_graph_add_input(g, "x", &xs, &e);
+    in[1] = add_const_rand(g, "fc.w", nn_shape_make(2, variant == 0 ? w0 : w1), -0.5f, 0.5f);
+    if (n_in == 3)
+        in[2] = add_const_rand(g, "fc.b", nn_shape_make(1, cd), -0.5f, 0.5f);
+    int f = node(g, NN_OP_GEMM, "fc", in, n_in);
+    if (variant == 0) {
+        nn_node_set_int(&g->nodes[0], "transB", 1);
+        nn_node_set_float(&g->nodes[0], "alpha", 0.7f);
+        nn_node_set_float(&g->nodes[0], "beta", 1.3f);
+    }
+    int b = bn_node(g, "bn", f, 12);
+    int y = node(g, variant == 0 ? NN_OP_RELU : NN_OP_CLIP, "act", &b, 1);
+    if (variant == 1) {
+        nn_node_set_float(&g->nodes[g->n_nodes - 1], "min", -0.2f);
+        nn_node_set_float(&g->nodes[g->n_nodes - 1], "max", 0.4f);
+    }
+    nn_graph_add_output(g, y, &e);
+    return g;
+}
+
+/* x -> Identity -> i1 -> Relu -> r -> Dropout -> d -> Add(d, x) -> a ->
+ * Identity -> y (graph output). variant 1: a second output "x2" = Identity(x). */
+static nn_graph *passthrough_graph(int variant)
+{
+    nn_err e;
+    nn_graph *g = nn_graph_create();
+    nn_shape xs = nn_shape4(NN_DIM_BATCH, 2, 3, 3);
+    int x = nn_graph_add_input(g, "x", &xs, &e);
+    int i1 = node(g, NN_OP_IDENTITY, "i1", &x, 1);
+    int r = node(g, NN_OP_RELU, "r", &i1, 1);
+    int d = node(g, NN_OP_DROPOUT, "d", &r, 1);
+    int ad[2] = {d, x};
+    int a = node(g, NN_OP_ADD, "a", ad, 2);
+    int y = node(g, NN_OP_IDENTITY, "y", &a, 1);
+    nn_graph_add_output(g, y, &e);
+    if (variant == 1)
+        nn_graph_add_output(g, node(g, NN_OP_IDENTITY, "x2", &x, 1), &e);
+    return g;
+}
+
+/* Optimizes a copy and compares its output 0 with the original's (fast
+ * and reference kernels, batch 3). Returns the optimized graph. */
+static nn_graph *check_same(graph_fn fn, int variant, double tol)
+{
+    nn_err e;
+    nn_graph *a = fn(variant), *b = fn(variant);
+    int64_t na = 0, nb = 0, nr = 0;
+    T_CHECKF(nn_graph_validate(a, &e) == NN_OK, "%s", e.msg);
+    T_CHECKF(nn_graph_optimize(b, &e) == NN_OK, "%s", e.msg);
+    T_CHECK(b->n_nodes < a->n_nodes);
+    T_CHECK(strcmp(b->values[b->outputs[0]].name, a->values[a->outputs[0]].name) == 0);
+    float *ya = run_graph(a, 3, 1, 1, &na);
+    float *yb = run_graph(b, 3, 2, 0, &nb);
+    float *yr = run_graph(b, 3, 1, 1, &nr);
+    T_CHECK(ya && yb && yr && na == nb && na == nr && na > 0);
+    if (ya && yb && yr && na == nb && na == nr) {
+        double e1 = t_max_rel_err(yb, ya, (long)na), e2 = t_max_rel_err(yr, ya, (long)na);
+        T_CHECKF(e1 < tol && e2 < tol, "variant %d: fast %g ref %g", variant, e1, e2);
+        int nonzero = 0;
+        for (int64_t i = 0; i < na; i++)
+            nonzero += ya[i] != 0.0f;
+        T_CHECK(nonzero > na / 4);
+    }
+    free(ya);
+    free(yb);
+    free(yr);
+    nn_graph_free(a);
+    return b;
+}
+
+static void test_fold_conv_bn(void)
+{
+    nn_graph *g = check_same(conv_bn_graph, 0, 1e-5);
+    T_CHECK(g->n_nodes == 1 && g->nodes[0].op == NN_OP_CONV);
+    T_CHECK(nn_node_get_int(&g->nodes[0], "fused_act", 0) == NN_ACT_RELU);
+    T_CHECK(g->nodes[0].n_inputs == 3);
+    /* old weights, biases and BN parameters are gone: 6*4*9 + 6 */
+    T_CHECKF(nn_graph_param_count(g) == 6 * 4 * 9 + 6, "%lld", (long long)nn_graph_param_count(g));
+    T_CHECK(nn_graph_find_value(g, "conv.w") < 0 && nn_graph_find_value(g, "bn.var") < 0);
+    nn_graph_free(g);
+
+    g = check_same(conv_bn_graph, 1, 1e-5);
+    T_CHECK(g->n_nodes == 1 && g->nodes[0].n_inputs == 3);
+    T_CHECK(nn_node_get_int(&g->nodes[0], "fused_act", 0) == NN_ACT_CLIP);
+    T_CHECK(nn_node_get_float(&g->nodes[0], "fused_min", -1) == 0.0f);
+    T_CHECK(nn_node_get_float(&g->nodes[0], "fused_max", -1) == 0.6f);
+    nn_graph_free(g);
+
+    g = check_same(conv_bn_graph, 2, 1e-5);
+    T_CHECK(g->n_nodes == 1 && nn_node_get_int(&g->nodes[0], "fused_act", 0) == NN_ACT_NONE);
+    nn_graph_free(g);
+}
+
+static void test_fold_gemm_bn(void)
+{
+    for (int v = 0; v < 2; v++) {
+        nn_graph *g = check_same(gemm_bn_graph, v, 1e-5);
+        T_CHECK(g->n_nodes == 1 && g->nodes[0].op == NN_OP_GEMM);
+        T_CHECK(nn_node_get_int(&g->nodes[0], "fused_act", 0) == (v ? NN_ACT_CLIP : NN_ACT_RELU));
+        nn_graph_free(g);
+    }
+}
+
+static void test_drop_passthrough(void)
+{
+    nn_graph *g = check_same(passthrough_graph, 0, 1e-6);
+    /* left: Relu, Add (writing "y" directly) */
+    T_CHECKF(g->n_nodes == 2, "%d nodes", g->n_nodes);
+    T_CHECK(nn_graph_find_value(g, "y") == g->outputs[0]);
+    T_CHECK(g->nodes[1].op == NN_OP_ADD && g->nodes[1].output == g->outputs[0]);
+    nn_graph_free(g);
+    /* Identity from a graph input to a graph output must stay */
+    g = check_same(passthrough_graph, 1, 1e-6);
+    T_CHECK(g->n_nodes == 3 && g->nodes[2].op == NN_OP_IDENTITY);
+    T_CHECK(nn_graph_find_value(g, "x2") == g->outputs[1]);
+    nn_graph_free(g);
+}
+
+/* Patterns that must be left alone: the conv output has a second consumer
+ * or is itself a graph output; Relu after a non-fusable op. */
+static void test_no_rewrite(void)
+{
+    nn_err e;
+    nn_graph *g = conv_bn_graph(0);
+    int c = nn_graph_find_value(g, "conv");
+    nn_graph_add_output(g, c, &e);
+    T_CHECK(nn_graph_optimize(g, &e) == NN_OK);
+    T_CHECK(g->n_nodes == 2);                          /* bn+relu fused, conv kept */
+    T_CHECK(g->nodes[0].op == NN_OP_CONV && nn_node_get_int(&g->nodes[0], "fused_act", 0) == 0);
+    T_CHECK(g->nodes[1].op == NN_OP_BATCHNORM &&
+            nn_node_get_int(&g->nodes[1], "fused_act", 0) == NN_ACT_RELU);
+    nn_graph_free(g);
+
+    g = nn_graph_create();
+    nn_shape xs = nn_shape4(1, 2, 4, 4);
+    int x = nn_graph_add_input(g, "x", &xs, &e);
+    int m = node(g, NN_OP_MAXPOOL, "mp", &x, 1);
+    int64_t k[2] = {2, 2};
+    nn_node_set_ints(&g->nodes[0], "kernel_shape", k, 2);
+    int r = node(g, NN_OP_RELU, "r", &m, 1);
+    nn_graph_add_output(g, r, &e);
+    T_CHECK(nn_graph_optimize(g, &e) == NN_OK && g->n_nodes == 2);
+    nn_graph_free(g);
 }
 
 int main(void)
@@ -212,5 +438,9 @@ int main(void)
     T_RUN(test_arena_reuse);
     T_RUN(test_batch_and_keep);
     T_RUN(test_threads);
+    T_RUN(test_fold_conv_bn);
+    T_RUN(test_fold_gemm_bn);
+    T_RUN(test_drop_passthrough);
+    T_RUN(test_no_rewrite);
     return t_summary("test_plan");
 }

@@ -3,7 +3,7 @@
  * axis normalisation, the per-tensor element limit, a parallel copy, and
  * numpy-style (multidirectional) broadcasting shared by Add and Mul.
  * Everything is static inline because each op file uses a different subset;
- * nothing here allocates. Messages name the node: "node <name> (<Op>): ...". */
+ * nothing here allocates. Messages name the node: "node '<name>' (<Op>): ...". */
 #ifndef NN_OPS_ELTWISE_UTIL_H
 #define NN_OPS_ELTWISE_UTIL_H
 
@@ -23,6 +23,9 @@
 /* Elements per pool task for streaming kernels (~64 KiB of output), large
  * enough to amortise waking a worker. */
 #define EU_GRAIN 16384
+/* Longest run of Add/Mul output written before its fused activation is
+ * applied (16 KiB: stays in L1). */
+#define EU_ACT_BLOCK 4096
 
 static inline const char *eu_name(const nn_node *n)
 {
@@ -38,13 +41,14 @@ static inline nn_status eu_attr_int(const nn_node *n, const char *op, const char
     if (!a)
         return NN_OK;
     if (a->type != NN_ATTR_INT)
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): attribute %s must be an int",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (%s): attribute %s must be an int",
                           eu_name(n), op, key);
     *v = a->i;
     return NN_OK;
 }
 
-/* Optional FLOAT attribute: dflt when absent; rejects another type and NaN. */
+/* Optional FLOAT attribute: dflt when absent; an INT is accepted and
+ * converted (as nn_node_get_float does); rejects other types and NaN. */
 static inline nn_status eu_attr_float(const nn_node *n, const char *op, const char *key,
                                       float dflt, float *v, nn_err *e)
 {
@@ -52,11 +56,15 @@ static inline nn_status eu_attr_float(const nn_node *n, const char *op, const ch
     *v = dflt;
     if (!a)
         return NN_OK;
+    if (a->type == NN_ATTR_INT) {
+        *v = (float)a->i;
+        return NN_OK;
+    }
     if (a->type != NN_ATTR_FLOAT)
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): attribute %s must be a float",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (%s): attribute %s must be a float",
                           eu_name(n), op, key);
     if (isnan(a->f))
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): attribute %s is NaN",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (%s): attribute %s is NaN",
                           eu_name(n), op, key);
     *v = a->f;
     return NN_OK;
@@ -71,10 +79,10 @@ static inline nn_status eu_attr_ints(const nn_node *n, const char *op, const cha
     if (!a)
         return NN_OK;
     if (a->type != NN_ATTR_INTS || a->n < 0 || (a->n > 0 && !a->ints))
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): attribute %s must be a list of ints",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (%s): attribute %s must be a list of ints",
                           eu_name(n), op, key);
     if (a->n > max)
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): attribute %s has %d values, at most %d allowed",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (%s): attribute %s has %d values, at most %d allowed",
                           eu_name(n), op, key, a->n, max);
     if (a->n > 0)
         memcpy(v, a->ints, (size_t)a->n * sizeof *v);
@@ -91,7 +99,7 @@ static inline nn_status eu_attr_string(const nn_node *n, const char *op, const c
     if (!a)
         return NN_OK;
     if (a->type != NN_ATTR_STRING || !a->s)
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): attribute %s must be a string",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (%s): attribute %s must be a string",
                           eu_name(n), op, key);
     *v = a->s;
     return NN_OK;
@@ -105,7 +113,7 @@ static inline nn_status eu_axis(const nn_node *n, const char *op, int64_t axis, 
     int64_t hi = inclusive ? rank : rank - 1;
     *out = 0;
     if (axis < -(int64_t)rank || axis > hi)
-        return nn_err_set(e, NN_ERR_SHAPE, "node %s (%s): axis %lld out of range for rank %d",
+        return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (%s): axis %lld out of range for rank %d",
                           eu_name(n), op, (long long)axis, rank);
     *out = (int)(axis < 0 ? axis + rank : axis);
     return NN_OK;
@@ -116,14 +124,14 @@ static inline nn_status eu_check_inputs(const nn_node *n, const char *op,
                                         const nn_shape *const *in, int n_in, int want, nn_err *e)
 {
     if (n_in < want)
-        return nn_err_set(e, NN_ERR_SHAPE, "node %s (%s): %d inputs, expected %d",
+        return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (%s): %d inputs, expected %d",
                           eu_name(n), op, n_in, want);
     for (int i = 0; i < want; i++) {
         if (!in[i])
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (%s): input %d is absent",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (%s): input %d is absent",
                               eu_name(n), op, i);
         if (in[i]->ndim < 0 || in[i]->ndim > NN_MAX_DIMS)
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (%s): input %d has rank %d",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (%s): input %d has rank %d",
                               eu_name(n), op, i, in[i]->ndim);
     }
     return NN_OK;
@@ -136,18 +144,18 @@ static inline nn_status eu_check_out(const nn_node *n, const char *op, const nn_
     int64_t numel;
     char buf[96];
     if (s->ndim < 0 || s->ndim > NN_MAX_DIMS)
-        return nn_err_set(e, NN_ERR_LIMIT, "node %s (%s): output rank %d exceeds %d",
+        return nn_err_set(e, NN_ERR_LIMIT, "node '%s' (%s): output rank %d exceeds %d",
                           eu_name(n), op, s->ndim, NN_MAX_DIMS);
     for (int i = 0; i < s->ndim; i++)
         if (s->d[i] < 1) {
             nn_shape_str(s, buf, sizeof buf);
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (%s): output shape %s is empty",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (%s): output shape %s is empty",
                               eu_name(n), op, buf);
         }
     numel = nn_shape_numel(s);
     if (numel < 0 || numel > EU_MAX_ELEMS) {
         nn_shape_str(s, buf, sizeof buf);
-        return nn_err_set(e, NN_ERR_LIMIT, "node %s (%s): output shape %s exceeds %lld elements",
+        return nn_err_set(e, NN_ERR_LIMIT, "node '%s' (%s): output shape %s exceeds %lld elements",
                           eu_name(n), op, buf, (long long)EU_MAX_ELEMS);
     }
     return NN_OK;
@@ -172,6 +180,85 @@ static inline nn_status eu_unary_infer(const nn_node *n, const char *op,
         return st;
     *out = *in[0];
     return eu_check_out(n, op, out, e);
+}
+
+/* ---- vectorised exp (Sigmoid, Softmax) ----
+ * GNU C vector extensions (GCC and Clang; SSE2 on the x86-64 baseline, NEON
+ * on arm64), because -O2 does not auto-vectorise loops of unknown length. */
+
+typedef float eu_v4f __attribute__((vector_size(16)));
+typedef int32_t eu_v4i __attribute__((vector_size(16)));
+typedef uint32_t eu_v4u __attribute__((vector_size(16)));
+
+/* Lane-wise mask ? a : b (mask lanes all ones or all zeros). */
+static inline eu_v4f eu_v4_select(eu_v4i mask, eu_v4f a, eu_v4f b)
+{
+    return (eu_v4f)((mask & (eu_v4i)a) | (~mask & (eu_v4i)b));
+}
+
+/* exp(x) per lane, relative error ~1e-7 for x in [-87.3, 88] (x is clamped
+ * to that range, so smaller x give ~1.2e-38 and larger x give exp(88)):
+ * x = n*ln2 + r with |r| <= ln2/2 (ln2 split in two parts for precision),
+ * exp(r) by a degree-7 polynomial (Cephes coefficients), 2^n built from the
+ * exponent bits. */
+static inline eu_v4f eu_exp4(eu_v4f x)
+{
+    const eu_v4f hi = {88.0f, 88.0f, 88.0f, 88.0f};
+    const eu_v4f lo = {-87.3365447505531f, -87.3365447505531f, -87.3365447505531f, -87.3365447505531f};
+    eu_v4f fx, tr, r, r2, y;
+    eu_v4u n;
+    x = eu_v4_select(x > hi, hi, x);
+    x = eu_v4_select(x < lo, lo, x);
+    /* n = floor(x * log2(e) + 0.5): truncate, then fix the negative lanes. */
+    fx = x * 1.44269504088896341f + 0.5f;
+    tr = __builtin_convertvector(__builtin_convertvector(fx, eu_v4i), eu_v4f);
+    fx = eu_v4_select(tr > fx, tr - 1.0f, tr);
+    r = x - fx * 0.693359375f + fx * 2.12194440e-4f;
+    r2 = r * r;
+    y = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r2 + r + 1.0f;
+    /* Unsigned, so that even a NaN lane (whatever its integer) stays defined. */
+    n = ((eu_v4u)__builtin_convertvector(fx, eu_v4i) + 127u) << 23;
+    return y * (eu_v4f)n;
+}
+
+static inline eu_v4f eu_v4_load(const float *p)
+{
+    eu_v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void eu_v4_store(float *p, eu_v4f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* y[i] = exp(y[i]) for i < n; returns the sum of the results. */
+static inline float eu_exp_inplace(float *y, int64_t n)
+{
+    eu_v4f acc = {0, 0, 0, 0};
+    int64_t i = 0;
+    float sum;
+    for (; i + 4 <= n; i += 4) {
+        eu_v4f v = eu_exp4(eu_v4_load(y + i));
+        eu_v4_store(y + i, v);
+        acc += v;
+    }
+    sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    if (i < n) {
+        eu_v4f t = {0, 0, 0, 0};
+        memcpy(&t, y + i, (size_t)(n - i) * sizeof(float));
+        t = eu_exp4(t);
+        memcpy(y + i, &t, (size_t)(n - i) * sizeof(float));
+        for (int64_t k = 0; k < n - i; k++)
+            sum += t[k];
+    }
+    return sum;
 }
 
 /* ---- copy (Identity, Dropout, Flatten, Reshape) ---- */
@@ -230,7 +317,7 @@ static inline nn_status eu_bcast_infer(const nn_node *n, const char *op,
             char sa[96], sb[96];
             nn_shape_str(a, sa, sizeof sa);
             nn_shape_str(b, sb, sizeof sb);
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (%s): shapes %s and %s do not broadcast",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (%s): shapes %s and %s do not broadcast",
                               eu_name(n), op, sa, sb);
         }
         out->d[j] = da == 1 ? db : da;
@@ -240,10 +327,10 @@ static inline nn_status eu_bcast_infer(const nn_node *n, const char *op,
         (st = eu_attr_float(n, op, "fused_max", 6.0f, &hi, e)) != NN_OK)
         return st;
     if (act != NN_ACT_NONE && act != NN_ACT_RELU && act != NN_ACT_CLIP)
-        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (%s): unknown fused_act %lld",
+        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node '%s' (%s): unknown fused_act %lld",
                           eu_name(n), op, (long long)act);
     if (act == NN_ACT_CLIP && lo > hi)
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): fused_min %g > fused_max %g",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (%s): fused_min %g > fused_max %g",
                           eu_name(n), op, (double)lo, (double)hi);
     return eu_check_out(n, op, out, e);
 }
@@ -334,13 +421,16 @@ typedef struct eu_bcast_job {
     const float *a, *b;
 } eu_bcast_job;
 
-/* Output elements [begin, end) in row segments of the innermost merged dim. */
+/* Output elements [begin, end) in row segments of the innermost merged dim;
+ * with a fused activation, segments are at most EU_ACT_BLOCK long so that
+ * the activation pass finds them still in L1. */
 static inline void eu_bcast_range(void *arg, int64_t begin, int64_t end)
 {
     const eu_bcast_job *j = arg;
     const eu_bcast *p = &j->p;
     int nd = p->nd, last = nd - 1;
     int64_t idx[NN_MAX_DIMS], oa = 0, ob = 0, rem = begin;
+    int64_t cap = j->act.act != NN_ACT_NONE ? EU_ACT_BLOCK : INT64_MAX;
     for (int d = last; d >= 0; d--) {
         idx[d] = rem % p->dim[d];
         rem /= p->dim[d];
@@ -351,6 +441,8 @@ static inline void eu_bcast_range(void *arg, int64_t begin, int64_t end)
         int64_t len = p->dim[last] - idx[last];
         if (len > end - i)
             len = end - i;
+        if (len > cap)
+            len = cap;
         eu_bin_row(j->op, j->y + i, j->a + oa, p->sa[last], j->b + ob, p->sb[last], len);
         nn_act_apply(&j->act, j->y + i, len);
         i += len;

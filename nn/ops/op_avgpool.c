@@ -77,8 +77,11 @@ static void avgpool_planes(void *arg, int64_t begin, int64_t end)
                 for (int64_t kx = 0; kx < g->kw; kx++) {
                     int64_t off = kx - g->pl, x0, x1;
                     nn_geom_taps(off, g->sw, g->ow, g->iw, &x0, &x1);
-                    for (int64_t ox = x0; ox < x1; ox++)
-                        yr[ox] += xr[ox * g->sw + off];
+                    if (g->sw == 1 && x0 < x1)
+                        nn_row_add(yr + x0, xr + off + x0, x1 - x0);
+                    else
+                        for (int64_t ox = x0; ox < x1; ox++)
+                            yr[ox] += xr[ox * g->sw + off];
                 }
             }
             ch = avgpool_count(oy * g->sh - g->pt, g->kh, g->ih, g->pb, t->include_pad);

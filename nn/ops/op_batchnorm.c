@@ -49,8 +49,7 @@ static void bn_planes(void *arg, int64_t begin, int64_t end)
         float b = bias[c] - mean[c] * a;
         const float *x = ctx->in[0]->data + pl * t->plane;
         float *y = ctx->out->data + pl * t->plane;
-        for (int64_t i = 0; i < t->plane; i++)
-            y[i] = x[i] * a;
+        nn_row_scale(y, x, a, t->plane);
         nn_store_bias_act(y, t->plane, b, &t->act);
     }
 }

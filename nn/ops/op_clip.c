@@ -15,7 +15,7 @@ static nn_status clip_bounds(const nn_node *node, float *lo, float *hi, nn_err *
         (st = eu_attr_float(node, "Clip", "max", INFINITY, hi, e)) != NN_OK)
         return st;
     if (*lo > *hi)
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (Clip): min %g > max %g",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Clip): min %g > max %g",
                           eu_name(node), (double)*lo, (double)*hi);
     return NN_OK;
 }

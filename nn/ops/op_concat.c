@@ -13,12 +13,12 @@ static nn_status concat_infer(const nn_node *node, const nn_shape *const *in, in
     int axis;
     nn_status st;
     if (n_in < 1 || n_in > NN_MAX_IO)
-        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Concat): %d inputs, expected 1..%d",
+        return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Concat): %d inputs, expected 1..%d",
                           eu_name(node), n_in, NN_MAX_IO);
     if ((st = eu_check_inputs(node, "Concat", in, n_in, n_in, e)) != NN_OK)
         return st;
     if (!nn_node_attr(node, "axis"))
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (Concat): attribute axis is missing",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Concat): attribute axis is missing",
                           eu_name(node));
     if ((st = eu_attr_int(node, "Concat", "axis", 0, &axis_attr, e)) != NN_OK ||
         (st = eu_axis(node, "Concat", axis_attr, in[0]->ndim, 0, &axis, e)) != NN_OK)
@@ -32,16 +32,16 @@ static nn_status concat_infer(const nn_node *node, const nn_shape *const *in, in
             char a[96], b[96];
             nn_shape_str(in[0], a, sizeof a);
             nn_shape_str(in[i], b, sizeof b);
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (Concat): input %d shape %s does not match input 0 shape %s off axis %d",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Concat): input %d shape %s does not match input 0 shape %s off axis %d",
                               eu_name(node), i, b, a, axis);
         }
         if (in[i]->d[axis] < 1 || in[i]->d[axis] > EU_MAX_ELEMS)
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (Concat): input %d has dim %lld on axis %d",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Concat): input %d has dim %lld on axis %d",
                               eu_name(node), i, (long long)in[i]->d[axis], axis);
         if (i > 0)
             out->d[axis] += in[i]->d[axis];
         if (out->d[axis] > EU_MAX_ELEMS)
-            return nn_err_set(e, NN_ERR_LIMIT, "node %s (Concat): output dim %d exceeds %lld",
+            return nn_err_set(e, NN_ERR_LIMIT, "node '%s' (Concat): output dim %d exceeds %lld",
                               eu_name(node), axis, (long long)EU_MAX_ELEMS);
     }
     return eu_check_out(node, "Concat", out, e);

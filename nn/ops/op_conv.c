@@ -14,8 +14,12 @@
 #include "nn/nn_pool.h"
 #include "nn/ops/op_util.h"
 
-/* Floats in one thread's im2col tile: fits in L2 next to the weights. */
-#define CONV_COL_FLOATS (1 << 17)
+/* Floats in one thread's im2col tile (2 MB): large enough for sgemm to
+ * run at full speed, small enough to stay mostly in L2/L3. */
+#define CONV_COL_FLOATS (1 << 19)
+/* Narrowest pixel tile worth giving sgemm; below it threads split the
+ * output channels instead (each im2cols the same tile). */
+#define CONV_MIN_TILE 64
 
 enum { CONV_1X1, CONV_IM2COL, CONV_DIRECT };
 
@@ -28,6 +32,8 @@ typedef struct conv_plan {
     int mode;
     int64_t nb;                 /* output pixels per tile */
     int64_t tiles;              /* tiles per (batch, group) */
+    int64_t ob;                 /* output channels per block (<= og) */
+    int64_t oblocks;            /* blocks per group */
     int slots;                  /* scratch slices (threads at prepare) */
 } conv_plan;
 
@@ -94,8 +100,9 @@ static void conv_ctx_geom(const nn_op_ctx *ctx, conv_plan *p)
     conv_geom(ctx->node, &ctx->in[0]->shape, &ctx->in[1]->shape, b ? &b->shape : NULL, p, NULL);
 }
 
-/* Picks the pixel tile: small enough for the im2col buffer to stay in
- * cache, and cut further when (batch x groups) has fewer tiles than threads. */
+/* Work items are (batch, group, pixel tile, channel block). The tile is
+ * bounded by the im2col buffer size; when there are fewer items than
+ * threads, tiles are cut (down to CONV_MIN_TILE) and then channel blocks. */
 static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
 {
     conv_plan *p = malloc(sizeof *p);
@@ -109,16 +116,23 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
     p->nb = p->ohw;
     if (p->mode == CONV_IM2COL) {
         int64_t cap = CONV_COL_FLOATS / p->kk / 16 * 16;
-        if (cap < 16)
-            cap = 16;
+        if (cap < CONV_MIN_TILE)
+            cap = CONV_MIN_TILE;
         if (p->nb > cap)
             p->nb = cap;
     }
     units = p->N * p->G;
-    want = (p->slots + units - 1) / units;
-    if ((p->ohw + p->nb - 1) / p->nb < want)
-        p->nb = (p->ohw + want - 1) / want;
+    want = (p->slots + units - 1) / units;     /* items needed per unit */
     p->tiles = (p->ohw + p->nb - 1) / p->nb;
+    if (p->tiles < want && p->ohw / want >= CONV_MIN_TILE) {
+        p->nb = (p->ohw + want - 1) / want;
+        p->tiles = (p->ohw + p->nb - 1) / p->nb;
+    }
+    p->oblocks = p->tiles < want ? (want + p->tiles - 1) / p->tiles : 1;
+    if (p->oblocks > p->og)
+        p->oblocks = p->og;
+    p->ob = (p->og + p->oblocks - 1) / p->oblocks;
+    p->oblocks = (p->og + p->ob - 1) / p->ob;
     if (p->mode == CONV_IM2COL) {
         if (nn_size_mul((size_t)p->kk, (size_t)p->nb, &bytes) != 0 ||
             nn_size_mul(bytes, (size_t)p->slots * sizeof(float), &bytes) != 0) {
@@ -127,7 +141,6 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
         }
         *scratch_bytes = bytes;
     }
-    nn_blas_single_thread();
     ctx->state = p;
     return NN_OK;
 }
@@ -191,84 +204,148 @@ typedef struct conv_task {
     int slots;
 } conv_task;
 
-/* One tile: output pixels [p0, p0 + np) of every channel of group gi. */
+/* One item: output pixels [p0, p0 + np) of channels [o0, o1) of group
+ * gi (channel indices within the group). fill_col: build col for this
+ * tile (else it holds the tile from the slot's previous item). */
 static void conv_tile(const conv_task *t, int64_t n, int64_t gi, int64_t p0, int64_t np,
-                      float *col)
+                      int64_t o0, int64_t o1, float *col, int fill_col)
 {
     const conv_plan *p = t->p;
     const float *x = t->x + (n * p->C + gi * p->cg) * p->g.ih * p->g.iw;
-    const float *w = t->w + gi * p->og * p->kk;
-    float *y = t->y + (n * p->O + gi * p->og) * p->ohw + p0;
+    const float *w = t->w + (gi * p->og + o0) * p->kk;
+    float *y = t->y + (n * p->O + gi * p->og + o0) * p->ohw + p0;
     const float *bm;
     int64_t ldb;
     if (p->mode == CONV_1X1) {
         bm = x + p0;
         ldb = p->ohw;
     } else {
-        conv_im2col(p, x, p0, np, col);
+        if (fill_col)
+            conv_im2col(p, x, p0, np, col);
         bm = col;
         ldb = np;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->og, (int)np, (int)p->kk, 1.0f,
-                w, (int)p->kk, bm, (int)ldb, 0.0f, y, (int)p->ohw);
-    for (int64_t o = 0; o < p->og; o++)
-        nn_store_bias_act(y + o * p->ohw, np, t->bias ? t->bias[gi * p->og + o] : 0.0f, &t->act);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(o1 - o0), (int)np, (int)p->kk,
+                1.0f, w, (int)p->kk, bm, (int)ldb, 0.0f, y, (int)p->ohw);
+    for (int64_t o = o0; o < o1; o++)
+        nn_store_bias_act(y + (o - o0) * p->ohw, np, t->bias ? t->bias[gi * p->og + o] : 0.0f,
+                          &t->act);
 }
 
-/* Slot s owns a contiguous share of the tiles and scratch slice s. */
+/* Slot s owns a contiguous share of the items and scratch slice s. */
 static void conv_slots_run(void *arg, int64_t begin, int64_t end)
 {
     const conv_task *t = arg;
     const conv_plan *p = t->p;
-    int64_t items = p->N * p->G * p->tiles;
+    int64_t items = p->N * p->G * p->tiles * p->oblocks;
     for (int64_t s = begin; s < end; s++) {
         float *col = t->scratch ? t->scratch + s * p->kk * p->nb : NULL;
+        int64_t prev = -1;          /* (batch, group, tile) now in col */
         for (int64_t it = s * items / t->slots; it < (s + 1) * items / t->slots; it++) {
-            int64_t tile = it % p->tiles, ng = it / p->tiles;
-            int64_t p0 = tile * p->nb;
+            int64_t ob = it % p->oblocks, nt = it / p->oblocks;
+            int64_t tile = nt % p->tiles, ng = nt / p->tiles;
+            int64_t p0 = tile * p->nb, o0 = ob * p->ob;
             int64_t np = p0 + p->nb < p->ohw ? p->nb : p->ohw - p0;
-            conv_tile(t, ng / p->G, ng % p->G, p0, np, col);
+            int64_t o1 = o0 + p->ob < p->og ? o0 + p->ob : p->og;
+            conv_tile(t, ng / p->G, ng % p->G, p0, np, o0, o1, col, nt != prev);
+            prev = nt;
         }
     }
 }
 
-/* Depthwise-style planes: one input channel per group, direct loops that
- * accumulate whole output rows (vectorisable for stride 1). */
+/* Output pixel ox of a depthwise-style row (before bias): kernel rows
+ * [ky0, ky1) are in bounds and start at input row iy0; columns checked. */
+static float conv_direct_px(const nn_geom2d *g, const float *x, const float *w, int64_t iy0,
+                            int64_t ky0, int64_t ky1, int64_t ox)
+{
+    int64_t ix0 = ox * g->sw - g->pl, kx0, kx1;
+    float s = 0.0f;
+    nn_geom_taps(ix0, g->dw, g->kw, g->iw, &kx0, &kx1);
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+        const float *xr = x + (iy0 + ky * g->dh) * g->iw + ix0;
+        for (int64_t kx = kx0; kx < kx1; kx++)
+            s += w[ky * g->kw + kx] * xr[kx * g->dw];
+    }
+    return s;
+}
+
+/* One output row of a depthwise-style plane: every pixel sums its taps in
+ * registers (ky then kx) and is stored once; the interior [xi0, xi1),
+ * where all columns are in bounds, skips the checks and runs 16 (stride
+ * 1) or 4 pixels at a time. Then bias and activation. */
+static void conv_direct_row(const conv_task *t, const float *x, const float *w, float bias,
+                            float *yr, int64_t oy, int64_t xi0, int64_t xi1)
+{
+    const nn_geom2d *g = &t->p->g;
+    int64_t iy0 = oy * g->sh - g->pt, ky0, ky1, ox = 0;
+    nn_geom_taps(iy0, g->dh, g->kh, g->ih, &ky0, &ky1);
+    for (; ox < xi0; ox++)
+        yr[ox] = conv_direct_px(g, x, w, iy0, ky0, ky1, ox);
+    if (g->sw == 1) {
+        /* four independent accumulators hide the add latency */
+        for (; ox + 16 <= xi1; ox += 16) {
+            nn_f4 a0 = nn_f4_set1(0.0f), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t ky = ky0; ky < ky1; ky++) {
+                const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox - g->pl;
+                for (int64_t kx = 0; kx < g->kw; kx++) {
+                    nn_f4 wv = nn_f4_set1(w[ky * g->kw + kx]);
+                    const float *xk = xr + kx * g->dw;
+                    a0 += wv * nn_f4_load(xk);
+                    a1 += wv * nn_f4_load(xk + 4);
+                    a2 += wv * nn_f4_load(xk + 8);
+                    a3 += wv * nn_f4_load(xk + 12);
+                }
+            }
+            nn_f4_store(yr + ox, a0);
+            nn_f4_store(yr + ox + 4, a1);
+            nn_f4_store(yr + ox + 8, a2);
+            nn_f4_store(yr + ox + 12, a3);
+        }
+    }
+    /* 4 pixels at a time; stride > 1 gathers the 4 taps */
+    for (; ox + 4 <= xi1; ox += 4) {
+        nn_f4 acc = nn_f4_set1(0.0f);
+        for (int64_t ky = ky0; ky < ky1; ky++) {
+            const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox * g->sw - g->pl;
+            for (int64_t kx = 0; kx < g->kw; kx++) {
+                const float *xk = xr + kx * g->dw;
+                nn_f4 v = g->sw == 1 ? nn_f4_load(xk)
+                                     : (nn_f4){xk[0], xk[g->sw], xk[2 * g->sw], xk[3 * g->sw]};
+                acc += nn_f4_set1(w[ky * g->kw + kx]) * v;
+            }
+        }
+        nn_f4_store(yr + ox, acc);
+    }
+    for (; ox < xi1; ox++) {
+        float s = 0.0f;
+        for (int64_t ky = ky0; ky < ky1; ky++) {
+            const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox * g->sw - g->pl;
+            for (int64_t kx = 0; kx < g->kw; kx++)
+                s += w[ky * g->kw + kx] * xr[kx * g->dw];
+        }
+        yr[ox] = s;
+    }
+    for (; ox < g->ow; ox++)
+        yr[ox] = conv_direct_px(g, x, w, iy0, ky0, ky1, ox);
+    nn_store_bias_act(yr, g->ow, bias, &t->act);
+}
+
+/* Depthwise-style planes [begin, end) of the N*O planes: one input
+ * channel per group, direct loops. */
 static void conv_direct_run(void *arg, int64_t begin, int64_t end)
 {
     const conv_task *t = arg;
     const conv_plan *p = t->p;
     const nn_geom2d *g = &p->g;
+    int64_t xi0, xi1;
+    nn_geom_interior(g->ow, g->sw, g->pl, g->dw, g->kw, g->iw, &xi0, &xi1);
     for (int64_t pl = begin; pl < end; pl++) {
         int64_t n = pl / p->O, o = pl % p->O;
         const float *x = t->x + (n * p->C + o / p->og) * g->ih * g->iw;
         const float *w = t->w + o * g->kh * g->kw;
-        float *y = t->y + pl * p->ohw;
         float bias = t->bias ? t->bias[o] : 0.0f;
-        for (int64_t oy = 0; oy < g->oh; oy++) {
-            float *yr = y + oy * g->ow;
-            int64_t ky0, ky1;
-            for (int64_t ox = 0; ox < g->ow; ox++)
-                yr[ox] = bias;
-            nn_geom_taps(oy * g->sh - g->pt, g->dh, g->kh, g->ih, &ky0, &ky1);
-            for (int64_t ky = ky0; ky < ky1; ky++) {
-                const float *xr = x + (oy * g->sh - g->pt + ky * g->dh) * g->iw;
-                for (int64_t kx = 0; kx < g->kw; kx++) {
-                    float wv = w[ky * g->kw + kx];
-                    int64_t off = kx * g->dw - g->pl, x0, x1;
-                    nn_geom_taps(off, g->sw, g->ow, g->iw, &x0, &x1);
-                    if (g->sw == 1) {
-                        const float *xs = xr + off;
-                        for (int64_t ox = x0; ox < x1; ox++)
-                            yr[ox] += wv * xs[ox];
-                    } else {
-                        for (int64_t ox = x0; ox < x1; ox++)
-                            yr[ox] += wv * xr[ox * g->sw + off];
-                    }
-                }
-            }
-            nn_act_apply(&t->act, yr, g->ow);
-        }
+        for (int64_t oy = 0; oy < g->oh; oy++)
+            conv_direct_row(t, x, w, bias, t->y + pl * p->ohw + oy * g->ow, oy, xi0, xi1);
     }
 }
 

@@ -5,23 +5,10 @@
  * runs single-threaded on tiles of C and nn_pool spreads the tiles. */
 #include <cblas.h>
 #include <limits.h>
-#include <pthread.h>
 
 #include "nn/nn_ops.h"
 #include "nn/nn_pool.h"
 #include "nn/ops/op_util.h"
-
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-
-static void blas_set_one(void)
-{
-    openblas_set_num_threads(1);
-}
-
-void nn_blas_single_thread(void)
-{
-    pthread_once(&blas_once, blas_set_one);
-}
 
 typedef struct gemm_tiles {
     const nn_gemm_job *j;
@@ -171,15 +158,6 @@ static void gemm_ctx_geom(const nn_op_ctx *ctx, gemm_geom *g, const nn_tensor **
                   g, NULL);
 }
 
-static nn_status gemm_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
-{
-    (void)ctx;
-    (void)e;
-    *scratch_bytes = 0;
-    nn_blas_single_thread();
-    return NN_OK;
-}
-
 static void gemm_run(nn_op_ctx *ctx)
 {
     gemm_geom g;
@@ -249,7 +227,6 @@ static int64_t gemm_macs(const nn_node *node, const nn_shape *const *in, int n_i
 const nn_op_def nn_op_gemm = {
     .name = "gemm",
     .infer = gemm_infer,
-    .prepare = gemm_prepare,
     .run = gemm_run,
     .run_ref = gemm_run_ref,
     .macs = gemm_macs,

@@ -14,7 +14,7 @@ static nn_status leakyrelu_infer(const nn_node *node, const nn_shape *const *in,
     if (st != NN_OK)
         return st;
     if (!isfinite(alpha))
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (LeakyRelu): alpha is not finite",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (LeakyRelu): alpha is not finite",
                           eu_name(node));
     return eu_unary_infer(node, "LeakyRelu", in, n_in, out, e);
 }

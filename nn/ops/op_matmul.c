@@ -87,15 +87,6 @@ static nn_status matmul_infer(const nn_node *node, const nn_shape *const *in, in
     return matmul_geom_get(node, in[0], in[1], &g, out, e);
 }
 
-static nn_status matmul_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
-{
-    (void)ctx;
-    (void)e;
-    *scratch_bytes = 0;
-    nn_blas_single_thread();
-    return NN_OK;
-}
-
 static void matmul_run(nn_op_ctx *ctx)
 {
     matmul_geom g;
@@ -165,7 +156,6 @@ static int64_t matmul_macs(const nn_node *node, const nn_shape *const *in, int n
 const nn_op_def nn_op_matmul = {
     .name = "matmul",
     .infer = matmul_infer,
-    .prepare = matmul_prepare,
     .run = matmul_run,
     .run_ref = matmul_run_ref,
     .macs = matmul_macs,

@@ -20,7 +20,7 @@ static nn_status reshape_infer(const nn_node *node, const nn_shape *const *in, i
         (st = eu_attr_ints(node, "Reshape", "shape", shape, NN_MAX_DIMS, &n, e)) != NN_OK)
         return st;
     if (n < 1)
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (Reshape): attribute shape is %s",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Reshape): attribute shape is %s",
                           eu_name(node), n < 0 ? "missing" : "empty");
     numel = nn_shape_numel(in[0]);
     memset(out, 0, sizeof *out);
@@ -29,28 +29,28 @@ static nn_status reshape_infer(const nn_node *node, const nn_shape *const *in, i
         int64_t d = shape[i];
         if (d == 0 && !allowzero) {
             if (i >= in[0]->ndim)
-                return nn_err_set(e, NN_ERR_SHAPE, "node %s (Reshape): shape[%d] = 0 but the input has rank %d",
+                return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Reshape): shape[%d] = 0 but the input has rank %d",
                                   eu_name(node), i, in[0]->ndim);
             d = in[0]->d[i];
         } else if (d == -1) {
             if (infer_at >= 0)
-                return nn_err_set(e, NN_ERR_FORMAT, "node %s (Reshape): more than one -1 in shape",
+                return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Reshape): more than one -1 in shape",
                                   eu_name(node));
             infer_at = i;
             continue;
         } else if (d < 1) {
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (Reshape): shape[%d] = %lld is not allowed",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Reshape): shape[%d] = %lld is not allowed",
                               eu_name(node), i, (long long)shape[i]);
         }
         if (d > EU_MAX_ELEMS || known * d > EU_MAX_ELEMS)
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (Reshape): target shape has more elements than the input",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Reshape): target shape has more elements than the input",
                               eu_name(node));
         known *= d;
         out->d[i] = d;
     }
     if (infer_at >= 0) {
         if (numel % known != 0)
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (Reshape): cannot infer -1: %lld elements are not a multiple of %lld",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Reshape): cannot infer -1: %lld elements are not a multiple of %lld",
                               eu_name(node), (long long)numel, (long long)known);
         out->d[infer_at] = numel / known;
         known = numel;
@@ -59,7 +59,7 @@ static nn_status reshape_infer(const nn_node *node, const nn_shape *const *in, i
         char a[96], b[96];
         nn_shape_str(in[0], a, sizeof a);
         nn_shape_str(out, b, sizeof b);
-        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Reshape): cannot reshape %s to %s",
+        return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Reshape): cannot reshape %s to %s",
                           eu_name(node), a, b);
     }
     return eu_check_out(node, "Reshape", out, e);

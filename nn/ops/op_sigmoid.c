@@ -1,8 +1,10 @@
 /* op_sigmoid.c — Sigmoid: y = 1 / (1 + exp(-x)), any shape.
  * Numerically stable for large |x|: exp is only taken of -|x| <= 0, so it
  * never overflows; y -> 0 for x -> -inf without NaN. Reference: the two-
- * branch definition; fast: one exp per element, split over the pool. */
+ * branch definition in double; fast: one vectorised exp (eu_exp4) per
+ * element, four lanes at a time, split over the pool. */
 #include <math.h>
+#include <string.h>
 
 #include "nn/nn_ops.h"
 #include "nn/ops/eltwise_util.h"
@@ -13,15 +15,29 @@ static nn_status sigmoid_infer(const nn_node *node, const nn_shape *const *in, i
     return eu_unary_infer(node, "Sigmoid", in, n_in, out, e);
 }
 
+/* Four lanes: t = exp(-|x|) in (0, 1], s = sigmoid(|x|) = 1 / (1 + t),
+ * and sigmoid(-|x|) = t / (1 + t) = t * s for the negative lanes. */
+static eu_v4f sigmoid4(eu_v4f x)
+{
+    const eu_v4i sign = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
+    eu_v4f t = eu_exp4((eu_v4f)((eu_v4i)x | sign));
+    eu_v4f s = 1.0f / (1.0f + t);
+    return eu_v4_select(x >= 0.0f, s, t * s);
+}
+
 static void sigmoid_range(void *arg, int64_t b, int64_t e)
 {
     nn_op_ctx *ctx = arg;
     const float *x = ctx->in[0]->data;
     float *y = ctx->out->data;
-    for (int64_t i = b; i < e; i++) {
-        float t = expf(-fabsf(x[i]));      /* in (0, 1] */
-        float s = 1.0f / (1.0f + t);       /* sigmoid(|x|) */
-        y[i] = x[i] >= 0.0f ? s : t * s;   /* sigmoid(-|x|) = t / (1 + t) */
+    int64_t i = b;
+    for (; i + 4 <= e; i += 4)
+        eu_v4_store(y + i, sigmoid4(eu_v4_load(x + i)));
+    if (i < e) {
+        eu_v4f v = {0, 0, 0, 0};
+        memcpy(&v, x + i, (size_t)(e - i) * sizeof(float));
+        v = sigmoid4(v);
+        memcpy(y + i, &v, (size_t)(e - i) * sizeof(float));
     }
 }
 

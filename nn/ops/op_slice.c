@@ -35,13 +35,13 @@ static nn_status slice_compute(const nn_node *node, const nn_shape *x, slice_par
         (st = eu_attr_ints(node, "Slice", "steps", steps, NN_MAX_DIMS, &nst, e)) != NN_OK)
         return st;
     if (ns < 1 || ne != ns)
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (Slice): starts (%d values) and ends (%d values) must be non-empty and of equal length",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Slice): starts (%d values) and ends (%d values) must be non-empty and of equal length",
                           eu_name(node), ns, ne);
     if ((na >= 0 && na != ns) || (nst >= 0 && nst != ns))
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (Slice): axes/steps length differs from starts (%d)",
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Slice): axes/steps length differs from starts (%d)",
                           eu_name(node), ns);
     if (ns > x->ndim)
-        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Slice): %d sliced axes for an input of rank %d",
+        return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Slice): %d sliced axes for an input of rank %d",
                           eu_name(node), ns, x->ndim);
     *out = *x;
     for (int d = 0; d < NN_MAX_DIMS; d++) {
@@ -54,12 +54,12 @@ static nn_status slice_compute(const nn_node *node, const nn_shape *x, slice_par
         if ((st = eu_axis(node, "Slice", na >= 0 ? axes[i] : i, x->ndim, 0, &ax, e)) != NN_OK)
             return st;
         if (seen[ax]++)
-            return nn_err_set(e, NN_ERR_FORMAT, "node %s (Slice): axis %d appears twice", eu_name(node), ax);
+            return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Slice): axis %d appears twice", eu_name(node), ax);
         if (step == 0)
-            return nn_err_set(e, NN_ERR_FORMAT, "node %s (Slice): steps[%d] is 0", eu_name(node), i);
+            return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Slice): steps[%d] is 0", eu_name(node), i);
         dim = x->d[ax];
         if (dim < 1)
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (Slice): input dim %d is %lld",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Slice): input dim %d is %lld",
                               eu_name(node), ax, (long long)dim);
         if (s < 0)
             s += dim;
@@ -79,7 +79,7 @@ static nn_status slice_compute(const nn_node *node, const nn_shape *x, slice_par
             len = s > en ? (s - en - step - 1) / -step : 0;
         }
         if (len < 1)
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (Slice): empty result on axis %d (starts %lld, ends %lld, step %lld, dim %lld)",
+            return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Slice): empty result on axis %d (starts %lld, ends %lld, step %lld, dim %lld)",
                               eu_name(node), ax, (long long)starts[i], (long long)ends[i],
                               (long long)(nst >= 0 ? steps[i] : 1), (long long)dim);
         p->start[ax] = s;

@@ -25,11 +25,11 @@ static nn_status transpose_perm(const nn_node *node, int r, int *perm, nn_err *e
         return NN_OK;
     }
     if (n != r)
-        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Transpose): perm has %d values for an input of rank %d",
+        return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Transpose): perm has %d values for an input of rank %d",
                           eu_name(node), n, r);
     for (int j = 0; j < r; j++) {
         if (p[j] < 0 || p[j] >= r || seen[p[j]]++)
-            return nn_err_set(e, NN_ERR_FORMAT, "node %s (Transpose): perm is not a permutation of 0..%d",
+            return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Transpose): perm is not a permutation of 0..%d",
                               eu_name(node), r - 1);
         perm[j] = (int)p[j];
     }

@@ -1,8 +1,9 @@
 /* op_util.h — helpers private to the kernels in nn/ops: 2-D window
  * geometry of Conv / MaxPool / AveragePool (attribute parsing and
  * validation, output size with floor or ceil rounding, the valid kernel taps
- * of one output position), the fused bias + activation store, and a tiled,
- * pool-parallel sgemm (defined in op_gemm.c) shared by Gemm, MatMul. */
+ * of one output position), 4-lane vector row loops (fused bias +
+ * activation store, axpy, max, add, scale), and a tiled pool-parallel
+ * sgemm (defined in op_gemm.c) shared by Gemm and MatMul. */
 #ifndef NN_OP_UTIL_H
 #define NN_OP_UTIL_H
 
@@ -177,29 +178,119 @@ static inline void nn_geom_interior(int64_t nout, int64_t s, int64_t pad, int64_
     *o1 = hi;
 }
 
+/* 4-lane float vectors (GCC/Clang vector extension: SSE on baseline
+ * x86-64, generic code elsewhere). The -O2 build does not auto-vectorise
+ * loops of unknown trip count, so the hot row loops below use these.
+ * Loads and stores go through memcpy (any alignment). Every lane
+ * operation equals the scalar tail's, so results do not depend on n. */
+typedef float nn_f4 __attribute__((vector_size(16)));
+typedef int32_t nn_i4 __attribute__((vector_size(16)));
+
+static inline nn_f4 nn_f4_load(const float *p)
+{
+    nn_f4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void nn_f4_store(float *p, nn_f4 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline nn_f4 nn_f4_set1(float a)
+{
+    return (nn_f4){a, a, a, a};
+}
+
+/* Lane-wise m ? a : b for a comparison mask m. */
+static inline nn_f4 nn_f4_select(nn_i4 m, nn_f4 a, nn_f4 b)
+{
+    return (nn_f4)(((nn_i4)a & m) | ((nn_i4)b & ~m));
+}
+
 /* x[0..n) = act(x + bias): the one pass of the fused store. */
 static inline void nn_store_bias_act(float *x, int64_t n, float bias, const nn_act_params *a)
 {
+    nn_f4 vb = nn_f4_set1(bias), lo = nn_f4_set1(a->lo), hi = nn_f4_set1(a->hi);
+    nn_f4 zero = nn_f4_set1(0.0f);
+    int64_t i = 0;
     switch (a->act) {
     case NN_ACT_RELU:
-        for (int64_t i = 0; i < n; i++) {
+        for (; i + 4 <= n; i += 4) {
+            nn_f4 v = nn_f4_load(x + i) + vb;
+            nn_f4_store(x + i, nn_f4_select(v > zero, v, zero));
+        }
+        for (; i < n; i++) {
             float v = x[i] + bias;
             x[i] = v > 0.0f ? v : 0.0f;
         }
         break;
     case NN_ACT_CLIP:
-        for (int64_t i = 0; i < n; i++) {
+        for (; i + 4 <= n; i += 4) {
+            nn_f4 v = nn_f4_load(x + i) + vb;
+            v = nn_f4_select(v < lo, lo, v);
+            nn_f4_store(x + i, nn_f4_select(v > hi, hi, v));
+        }
+        for (; i < n; i++) {
             float v = x[i] + bias;
             v = v < a->lo ? a->lo : v;
             x[i] = v > a->hi ? a->hi : v;
         }
         break;
     case NN_ACT_NONE:
-        if (bias != 0.0f)
-            for (int64_t i = 0; i < n; i++)
-                x[i] += bias;
+        if (bias == 0.0f)
+            break;
+        for (; i + 4 <= n; i += 4)
+            nn_f4_store(x + i, nn_f4_load(x + i) + vb);
+        for (; i < n; i++)
+            x[i] += bias;
         break;
     }
+}
+
+/* y[0..n) += a * x[0..n) */
+static inline void nn_row_axpy(float *y, const float *x, float a, int64_t n)
+{
+    nn_f4 va = nn_f4_set1(a);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        nn_f4_store(y + i, nn_f4_load(y + i) + va * nn_f4_load(x + i));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
+/* y[0..n) = x[0..n) > y ? x : y */
+static inline void nn_row_max(float *y, const float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        nn_f4 v = nn_f4_load(x + i), m = nn_f4_load(y + i);
+        nn_f4_store(y + i, nn_f4_select(v > m, v, m));
+    }
+    for (; i < n; i++)
+        y[i] = x[i] > y[i] ? x[i] : y[i];
+}
+
+/* y[0..n) += x[0..n) */
+static inline void nn_row_add(float *y, const float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        nn_f4_store(y + i, nn_f4_load(y + i) + nn_f4_load(x + i));
+    for (; i < n; i++)
+        y[i] += x[i];
+}
+
+/* y[0..n) = a * x[0..n) */
+static inline void nn_row_scale(float *y, const float *x, float a, int64_t n)
+{
+    nn_f4 va = nn_f4_set1(a);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        nn_f4_store(y + i, va * nn_f4_load(x + i));
+    for (; i < n; i++)
+        y[i] = a * x[i];
 }
 
 /* A batch of row-major products C_b = alpha * op(A_b) op(B_b) [+ epilogue],
@@ -230,11 +321,8 @@ typedef struct nn_gemm_job {
 
 /* Runs the job with cblas_sgemm on tiles of C spread over the pool's
  * threads (never splitting K, so results do not depend on the thread
- * count beyond sgemm's blocking). Defined in op_gemm.c. */
+ * count beyond sgemm's blocking). OpenBLAS must be single-threaded
+ * (nn_plan_create makes it so). Defined in op_gemm.c. */
 void nn_gemm_job_run(const nn_gemm_job *job, nn_pool *pool);
-
-/* Makes OpenBLAS single-threaded (parallelism comes from nn_pool);
- * idempotent and thread-safe. Defined in op_gemm.c. */
-void nn_blas_single_thread(void);
 
 #endif

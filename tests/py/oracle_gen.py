@@ -123,7 +123,6 @@ def op_cases(out):
     c(("conv_rect", nn.Conv2d(2, 3, (1, 5), padding=(0, 2)), (2, 6, 9)))
     c(("conv_k1_c1", nn.Conv2d(1, 1, 1), (1, 5, 5)))
     c(("conv_asym_pad", Wrap(lambda x, m: m(F.pad(x, (0, 1, 2, 0))), nn.Conv2d(3, 4, 3)), (3, 8, 7)))
-    c(("conv_same", nn.Conv2d(3, 4, 4, padding="same"), (3, 9, 9)))
     c(("bn_standalone", Wrap(lambda x, m: m(x + 1.0), randomize_bn(nn.BatchNorm2d(3), 5)), (3, 5, 6)))
     c(("conv_bn_relu", randomize_bn(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()), 6), (3, 7, 7)))
     c(("relu", nn.ReLU(), (3, 4, 5)))
@@ -164,12 +163,57 @@ def op_cases(out):
     c(("pad_channels", Wrap(lambda x: F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 2, 2))), (3, 8, 8)))
     for i, (name, mod, shape) in enumerate(cases):
         write_case(out, name, mod, shape, batches=(1, 3), seed=i)
+    autopad_cases(out)
     # legacy opsets: ONNX defaults and attribute forms from older exporters
     for opset in (9, 11):
         write_case(out, "smallcnn_op%d" % opset, randomize_bn(SmallCNN(), 3), (3, 20, 20), opset=opset, seed=90 + opset)
-        write_case(out, "slicepad_op%d" % opset, Wrap(lambda x: F.pad(x[:, :, ::2, 1:], (1, 1, 0, 0))), (2, 6, 7),
+        write_case(out, "slicepad_op%d" % opset, Wrap(lambda x: F.pad(x[:, :, 1:-1, 1:], (1, 1, 0, 0))), (2, 6, 7),
                    opset=opset, seed=80 + opset)
         write_case(out, "relu6_op%d" % opset, nn.ReLU6(), (2, 3, 3), opset=opset, seed=70 + opset)
+
+
+def autopad_cases(out):
+    """Conv/MaxPool with auto_pad SAME_UPPER / SAME_LOWER / VALID, which torch
+    does not export: built with onnx.helper, the reference computed by torch
+    with the explicit padding the ONNX spec prescribes."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    g = torch.Generator().manual_seed(7)
+    w = torch.randn(4, 3, 4, 3, generator=g)
+    b = torch.randn(4, generator=g)
+    for mode in ("SAME_UPPER", "SAME_LOWER", "VALID"):
+        for op in ("Conv", "MaxPool"):
+            name = "autopad_%s_%s" % (op.lower(), mode.lower())
+            h, wd, stride = 9, 10, 2
+            if op == "Conv":
+                node = helper.make_node("Conv", ["input", "w", "b"], ["output"], auto_pad=mode, strides=[stride, stride])
+                inits = [numpy_helper.from_array(w.numpy(), "w"), numpy_helper.from_array(b.numpy(), "b")]
+                kh, kw = 4, 3
+            else:
+                node = helper.make_node("MaxPool", ["input"], ["output"], auto_pad=mode, kernel_shape=[4, 3],
+                                        strides=[stride, stride])
+                inits = []
+                kh, kw = 4, 3
+            graph = helper.make_graph([node], name, [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                      ["N", 3, h, wd])], [helper.make_tensor_value_info("output", TensorProto.FLOAT,
+                                      None)], inits)
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+            onnx.save(model, os.path.join(out, name + ".onnx"))
+
+            def fn(x, op=op, mode=mode, kh=kh, kw=kw):
+                pads = []
+                for size, k in ((wd, kw), (h, kh)):
+                    if mode == "VALID":
+                        pads += [0, 0]
+                        continue
+                    o = -(-size // stride)
+                    total = max((o - 1) * stride + k - size, 0)
+                    small, big = total // 2, total - total // 2
+                    pads += [small, big] if mode == "SAME_UPPER" else [big, small]
+                if op == "Conv":
+                    return F.conv2d(F.pad(x, pads), w, b, stride)
+                return F.max_pool2d(F.pad(x, pads, value=-float("inf")), (kh, kw), stride)
+            write_case(out, name, Wrap(fn), (3, h, wd), batches=(1, 2), opset=11, export=False)
 
 
 def model_cases(out):

@@ -1,0 +1,397 @@
+/* test_ops_linear.c — Gemm and MatMul kernels: hand-computed outputs that
+ * pin the references down, sweeps over shapes, transA/transB, alpha/beta,
+ * every broadcastable bias shape, MatMul ranks 1..4 with broadcast batch
+ * dims, fused relu/clip, comparing fast kernels with references at 1 and 2
+ * threads; invalid shapes and attributes that infer must reject; MAC counts. */
+#include <math.h>
+
+#include "op_harness.h"
+
+#define TOL 1e-5
+
+/* Adds a constant with the given data (NULL data: absent optional input). */
+static void hc_const(oh_case *c, const char *name, nn_shape s, const float *d)
+{
+    c->inputs[c->n_inputs++] = d ? nn_graph_add_const_copy(c->g, name, &s, d, &c->err) : -1;
+}
+
+/* Plans c's graph (reference or fast kernels, `threads`), feeds x, runs,
+ * copies up to cap outputs to y and the output shape to *shape. Returns
+ * the output count, or -1 when validation/planning fails. */
+static int64_t hc_eval(oh_case *c, const float *x, int reference, int threads, float *y,
+                       int64_t cap, nn_shape *shape)
+{
+    nn_plan_opts o;
+    nn_plan *p = NULL;
+    nn_tensor *t;
+    const nn_tensor *out;
+    int64_t n;
+    memset(&o, 0, sizeof o);
+    o.threads = threads;
+    o.reference = reference;
+    oh_node(c);
+    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
+        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
+        return -1;
+    t = nn_plan_input(p, 0);
+    memcpy(t->data, x, (size_t)nn_shape_numel(&t->shape) * sizeof(float));
+    if (nn_plan_run(p, &c->err) != NN_OK) {
+        nn_plan_free(p);
+        return -1;
+    }
+    out = nn_plan_output(p, 0);
+    n = nn_shape_numel(&out->shape);
+    *shape = out->shape;
+    memcpy(y, out->data, (size_t)(n < cap ? n : cap) * sizeof(float));
+    nn_plan_free(p);
+    return n;
+}
+
+/* The reference and the fast kernels (1 and 2 threads) must all give
+ * `want` (n values) with shape *ws. Frees the graph. */
+static void hc_expect(oh_case *c, const float *x, const float *want, int64_t n, nn_shape ws)
+{
+    for (int mode = 0; mode < 3; mode++) {
+        float y[256];
+        nn_shape s;
+        int64_t got = hc_eval(c, x, mode == 0, mode == 2 ? 2 : 1, y, 256, &s);
+        T_CHECKF(got == n, "mode %d: %lld outputs, want %lld (%s)", mode, (long long)got,
+                 (long long)n, c->err.msg);
+        if (got != n)
+            continue;
+        T_CHECKF(nn_shape_equal(&s, &ws), "mode %d: output shape", mode);
+        for (int64_t i = 0; i < n; i++)
+            T_CHECKF(fabsf(y[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])),
+                     "mode %d: y[%lld] = %g, want %g", mode, (long long)i, y[i], want[i]);
+    }
+    nn_graph_free(c->g);
+}
+
+/* Output shape of c's graph as planned with the reference kernels. */
+static int case_shape(oh_case *c, nn_shape *s)
+{
+    nn_plan_opts o;
+    nn_plan *p = NULL;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.reference = 1;
+    oh_node(c);
+    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
+        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
+        return -1;
+    *s = nn_plan_output(p, 0)->shape;
+    nn_plan_free(p);
+    return 0;
+}
+
+static int n_cases;
+static double worst_err;
+
+/* want NULL: planning must fail in infer. Otherwise the output shape must
+ * be *want and fast must match reference within TOL. Frees the graph. */
+static void check_case(oh_case *c, const nn_shape *want, const char *label)
+{
+    nn_shape s;
+    int planned = case_shape(c, &s);
+    double err;
+    n_cases++;
+    if (!want) {
+        T_CHECKF(planned != 0, "%s: accepted, expected rejection", label);
+        T_CHECKF(c->err.status == NN_ERR_SHAPE || c->err.status == NN_ERR_UNSUPPORTED ||
+                     c->err.status == NN_ERR_FORMAT,
+                 "%s: status %d (%s)", label, c->err.status, c->err.msg);
+        nn_graph_free(c->g);
+        return;
+    }
+    T_CHECKF(planned == 0, "%s: plan failed: %s", label, c->err.msg);
+    if (planned == 0) {
+        char a[64], b[64];
+        nn_shape_str(&s, a, sizeof a);
+        nn_shape_str(want, b, sizeof b);
+        T_CHECKF(nn_shape_equal(&s, want), "%s: shape %s, want %s", label, a, b);
+    }
+    err = oh_finish(c);
+    T_CHECKF(err >= 0 && err <= TOL, "%s: fast vs reference error %g (%s)", label, err, c->err.msg);
+    if (err > worst_err)
+        worst_err = err;
+}
+
+static void set_act(nn_node *nd, int act)
+{
+    if (act) {
+        nn_node_set_int(nd, "fused_act", act);
+        nn_node_set_float(nd, "fused_min", -0.5f);
+        nn_node_set_float(nd, "fused_max", 0.75f);
+    }
+}
+
+/* Plans c's graph and returns nn_plan_macs (-1 on failure). Frees it. */
+static int64_t case_macs(oh_case *c)
+{
+    nn_plan_opts o;
+    nn_plan *p = NULL;
+    int64_t m = -1;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    oh_node(c);
+    if (nn_graph_validate(c->g, &c->err) == NN_OK &&
+        nn_plan_create(c->g, c->batch, &o, &p, &c->err) == NN_OK)
+        m = nn_plan_macs(p);
+    nn_plan_free(p);
+    nn_graph_free(c->g);
+    return m;
+}
+
+/* ---- Gemm ---------------------------------------------------------------- */
+
+typedef struct gemm_cfg {
+    int64_t m, k, n;
+    int ta, tb;
+    int bias;                   /* index into gemm_bias_shape */
+    float alpha, beta;
+    int act;
+} gemm_cfg;
+
+/* Bias shapes: 0 none, 1 [N], 2 [1, N], 3 [M, 1], 4 [M, N], 5 [1], 6 scalar. */
+static nn_shape gemm_bias_shape(const gemm_cfg *f)
+{
+    switch (f->bias) {
+    case 1: return nn_shape_make(1, (int64_t[]){f->n});
+    case 2: return nn_shape_make(2, (int64_t[]){1, f->n});
+    case 3: return nn_shape_make(2, (int64_t[]){f->m, 1});
+    case 4: return nn_shape_make(2, (int64_t[]){f->m, f->n});
+    case 5: return nn_shape_make(1, (int64_t[]){1});
+    default: return nn_shape_make(0, NULL);
+    }
+}
+
+static oh_case gemm_build(const gemm_cfg *f)
+{
+    nn_shape as = f->ta ? nn_shape_make(2, (int64_t[]){f->k, f->m})
+                        : nn_shape_make(2, (int64_t[]){f->m, f->k});
+    nn_shape bs = f->tb ? nn_shape_make(2, (int64_t[]){f->n, f->k})
+                        : nn_shape_make(2, (int64_t[]){f->k, f->n});
+    nn_shape cs = gemm_bias_shape(f);
+    oh_case c = oh_begin(NN_OP_GEMM, &as);
+    nn_node *nd;
+    oh_const(&c, "b", &bs);
+    if (f->bias)
+        oh_const(&c, "c", &cs);
+    nd = oh_node(&c);
+    nn_node_set_int(nd, "transA", f->ta);
+    nn_node_set_int(nd, "transB", f->tb);
+    nn_node_set_float(nd, "alpha", f->alpha);
+    nn_node_set_float(nd, "beta", f->beta);
+    set_act(nd, f->act);
+    return c;
+}
+
+static void gemm_check(const gemm_cfg *f)
+{
+    char label[128];
+    oh_case c = gemm_build(f);
+    nn_shape want = nn_shape_make(2, (int64_t[]){f->m, f->n});
+    snprintf(label, sizeof label, "gemm %lldx%lldx%lld tA%d tB%d bias%d alpha%g beta%g act%d",
+             (long long)f->m, (long long)f->k, (long long)f->n, f->ta, f->tb, f->bias,
+             (double)f->alpha, (double)f->beta, f->act);
+    check_case(&c, &want, label);
+}
+
+static void test_gemm_hand(void)
+{
+    /* A = [[1 2 3] [4 5 6]], B = [[1 0] [0 1] [1 1]]: AB = [[4 5] [10 11]] */
+    static const float a[6] = {1, 2, 3, 4, 5, 6}, at[6] = {1, 4, 2, 5, 3, 6};
+    static const float b[6] = {1, 0, 0, 1, 1, 1}, bt[6] = {1, 0, 1, 0, 1, 1};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            nn_shape as = ta ? nn_shape_make(2, (int64_t[]){3, 2}) : nn_shape_make(2, (int64_t[]){2, 3});
+            nn_shape bs = tb ? nn_shape_make(2, (int64_t[]){2, 3}) : nn_shape_make(2, (int64_t[]){3, 2});
+            oh_case c = oh_begin(NN_OP_GEMM, &as);
+            hc_const(&c, "b", bs, tb ? bt : b);
+            hc_const(&c, "c", nn_shape_make(1, (int64_t[]){2}), (const float[]){10, 20});
+            nn_node_set_int(oh_node(&c), "transA", ta);
+            nn_node_set_int(oh_node(&c), "transB", tb);
+            nn_node_set_float(oh_node(&c), "alpha", 2.0f);
+            nn_node_set_float(oh_node(&c), "beta", 0.5f);
+            hc_expect(&c, ta ? at : a, (const float[]){13, 20, 25, 32}, 4,
+                      nn_shape_make(2, (int64_t[]){2, 2}));
+        }
+
+    /* row bias [M, 1] and a fused relu */
+    oh_case c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {2, 3}});
+    hc_const(&c, "b", nn_shape_make(2, (int64_t[]){3, 2}), (const float[]){1, 0, 0, 1, 1, 1});
+    hc_const(&c, "c", nn_shape_make(2, (int64_t[]){2, 1}), (const float[]){-5, -10.5f});
+    nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_RELU);
+    hc_expect(&c, a, (const float[]){0, 0, 0, 0.5f}, 4, nn_shape_make(2, (int64_t[]){2, 2}));
+}
+
+static void test_gemm_sweep(void)
+{
+    static const int64_t ms[] = {1, 3, 7, 64}, ks[] = {1, 5, 33}, ns[] = {1, 4, 17, 100};
+    int i = 0;
+    for (int mi = 0; mi < 4; mi++)
+        for (int ki = 0; ki < 3; ki++)
+            for (int ni = 0; ni < 4; ni++)
+                for (int t = 0; t < 4; t++, i++) {
+                    gemm_cfg f = {ms[mi], ks[ki], ns[ni], t & 1, t >> 1, i % 7,
+                                  i % 3 ? 1.0f : 0.5f, i % 5 ? 1.0f : -2.0f, (i / 7) % 3};
+                    gemm_check(&f);
+                }
+}
+
+static void test_gemm_shapes(void)
+{
+    static const gemm_cfg cfgs[] = {
+        {1, 512, 1000, 0, 1, 1, 1.0f, 1.0f, NN_ACT_NONE},     /* ResNet classifier */
+        {3, 512, 1000, 0, 1, 2, 1.0f, 1.0f, NN_ACT_NONE},
+        {64, 256, 128, 0, 0, 4, 1.0f, 1.0f, NN_ACT_RELU},
+        {96, 70, 33, 1, 1, 3, 0.25f, 3.0f, NN_ACT_CLIP},
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
+        gemm_check(&cfgs[i]);
+}
+
+static void test_gemm_rejects(void)
+{
+    gemm_cfg base = {3, 4, 5, 0, 0, 0, 1.0f, 1.0f, 0};
+    gemm_cfg f;
+    oh_case c = oh_begin(NN_OP_GEMM, &(nn_shape){3, {2, 3, 4}});
+    oh_const(&c, "b", &(nn_shape){2, {4, 5}});
+    check_case(&c, NULL, "gemm rank-3 A");
+
+    c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
+    oh_const(&c, "b", &(nn_shape){2, {5, 5}});
+    check_case(&c, NULL, "gemm inner dims");
+
+    c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
+    oh_const(&c, "b", &(nn_shape){2, {5, 4}});    /* needs transB */
+    check_case(&c, NULL, "gemm B not transposed");
+
+    c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
+    oh_const(&c, "b", &(nn_shape){2, {4, 5}});
+    oh_const(&c, "c", &(nn_shape){2, {2, 5}});
+    check_case(&c, NULL, "gemm bias rows");
+
+    c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
+    oh_const(&c, "b", &(nn_shape){2, {4, 5}});
+    oh_const(&c, "c", &(nn_shape){1, {4}});
+    check_case(&c, NULL, "gemm bias cols");
+
+    c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
+    oh_const(&c, "b", &(nn_shape){2, {4, 5}});
+    oh_const(&c, "c", &(nn_shape){3, {1, 3, 5}});
+    check_case(&c, NULL, "gemm bias rank 3");
+
+    f = base;
+    c = gemm_build(&f);
+    nn_node_set_int(oh_node(&c), "transA", 2);
+    check_case(&c, NULL, "gemm transA 2");
+}
+
+static void test_gemm_macs(void)
+{
+    gemm_cfg f = {3, 7, 11, 1, 0, 1, 1.0f, 1.0f, 0};
+    oh_case c = gemm_build(&f);
+    T_CHECK(case_macs(&c) == 3 * 7 * 11);
+}
+
+/* ---- MatMul -------------------------------------------------------------- */
+
+/* x is the graph input; w a constant, or a second graph input when
+ * y_input (its dim 0 must then equal x's, the plan's batch). */
+static void matmul_check(nn_shape xs, nn_shape ys, int y_input, const nn_shape *want, int act)
+{
+    char label[128], a[48], b[48];
+    oh_case c = oh_begin(NN_OP_MATMUL, &xs);
+    if (y_input)
+        oh_input(&c, "w", &ys);
+    else
+        oh_const(&c, "w", &ys);
+    set_act(oh_node(&c), act);
+    nn_shape_str(&xs, a, sizeof a);
+    nn_shape_str(&ys, b, sizeof b);
+    snprintf(label, sizeof label, "matmul %s x %s%s act%d", a, b, y_input ? " (input)" : "", act);
+    check_case(&c, want, label);
+}
+
+#define S(...) nn_shape_make((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
+
+static void test_matmul_hand(void)
+{
+    oh_case c = oh_begin(NN_OP_MATMUL, &(nn_shape){3, {2, 1, 2}});
+    hc_const(&c, "w", S(2, 2), (const float[]){1, 1, 0, 2});
+    hc_expect(&c, (const float[]){1, 2, 3, 4}, (const float[]){1, 5, 3, 11}, 4, S(2, 1, 2));
+
+    c = oh_begin(NN_OP_MATMUL, &(nn_shape){1, {2}});
+    hc_const(&c, "w", S(2, 3), (const float[]){1, 0, -1, 0, 1, -1});
+    nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_RELU);
+    hc_expect(&c, (const float[]){1, 2}, (const float[]){1, 2, 0}, 3, S(3));
+
+    /* batch broadcast: [2, 1, 1, 2] x [3, 2, 1] -> [2, 3, 1, 1] */
+    c = oh_begin(NN_OP_MATMUL, &(nn_shape){4, {2, 1, 1, 2}});
+    hc_const(&c, "w", S(3, 2, 1), (const float[]){1, 0, 0, 1, 1, 1});
+    hc_expect(&c, (const float[]){1, 2, 3, 4}, (const float[]){1, 2, 3, 3, 4, 7}, 6,
+              S(2, 3, 1, 1));
+}
+
+static void test_matmul_sweep(void)
+{
+    static const int64_t dims[] = {1, 3, 16, 65};
+    int i = 0;
+    for (int mi = 0; mi < 4; mi++)
+        for (int ki = 0; ki < 4; ki++)
+            for (int ni = 0; ni < 4; ni++, i++) {
+                int64_t m = dims[mi], k = dims[ki], n = dims[ni];
+                int act = i % 3;
+                nn_shape w;
+                matmul_check(S(m, k), S(k, n), 0, (w = S(m, n), &w), act);
+                matmul_check(S(2, m, k), S(k, n), 0, (w = S(2, m, n), &w), act);
+                matmul_check(S(3, m, k), S(3, k, n), 1, (w = S(3, m, n), &w), act);
+                matmul_check(S(2, 1, m, k), S(3, k, n), 0, (w = S(2, 3, m, n), &w), act);
+                matmul_check(S(1, m, k), S(3, k, n), 0, (w = S(3, m, n), &w), act);
+            }
+}
+
+static void test_matmul_ranks(void)
+{
+    nn_shape w;
+    matmul_check(S(7), S(7, 5), 0, (w = S(5), &w), 0);
+    matmul_check(S(4, 7), S(7), 0, (w = S(4), &w), 1);
+    matmul_check(S(3, 4, 7), S(7), 0, (w = S(3, 4), &w), 0);
+    matmul_check(S(7), S(2, 7, 5), 0, (w = S(2, 5), &w), 2);
+    matmul_check(S(7), S(7), 0, (w = nn_shape_make(0, NULL), &w), 0);
+    matmul_check(S(2, 3, 4, 8), S(8, 6), 0, (w = S(2, 3, 4, 6), &w), 1);
+    matmul_check(S(2, 3, 4, 8), S(3, 8, 6), 0, (w = S(2, 3, 4, 6), &w), 0);
+    matmul_check(S(2, 1, 4, 8), S(2, 3, 8, 6), 1, (w = S(2, 3, 4, 6), &w), 0);
+    matmul_check(S(1, 197, 64), S(64, 192), 0, (w = S(1, 197, 192), &w), 0);  /* ViT-like */
+}
+
+static void test_matmul_rejects(void)
+{
+    matmul_check(S(3, 4), S(5, 6), 0, NULL, 0);
+    matmul_check(S(2, 3, 4), S(3, 4, 6), 0, NULL, 0);
+    matmul_check(S(4), S(5), 0, NULL, 0);
+}
+
+static void test_matmul_macs(void)
+{
+    oh_case c = oh_begin(NN_OP_MATMUL, &(nn_shape){3, {2, 3, 4}});
+    oh_const(&c, "w", &(nn_shape){2, {4, 5}});
+    T_CHECK(case_macs(&c) == 2 * 3 * 4 * 5);
+}
+
+int main(void)
+{
+    T_RUN(test_gemm_hand);
+    T_RUN(test_gemm_sweep);
+    T_RUN(test_gemm_shapes);
+    T_RUN(test_gemm_rejects);
+    T_RUN(test_gemm_macs);
+    T_RUN(test_matmul_hand);
+    T_RUN(test_matmul_sweep);
+    T_RUN(test_matmul_ranks);
+    T_RUN(test_matmul_rejects);
+    T_RUN(test_matmul_macs);
+    printf("gemm/matmul: %d fast-vs-reference cases, worst relative error %.3g\n", n_cases, worst_err);
+    return t_summary("test_ops_linear");
+}
