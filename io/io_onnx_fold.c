@@ -10,7 +10,7 @@
 
 #include "io_onnx_int.h"
 
-#define FAIL_UNSUP(n, ...) nn_err_set(e, NN_ERR_UNSUPPORTED, __VA_ARGS__)
+#define FAIL_UNSUP(...) nn_err_set(e, NN_ERR_UNSUPPORTED, __VA_ARGS__)
 
 int ox_const_ints(const ox_sym *s, const ox_node *n, const char *what, int64_t *out, int cap,
                   nn_err *e)
@@ -118,7 +118,7 @@ static nn_status fold_constant(ox_ctx *cx, const ox_node *n, ox_tensor **out, nn
     int k;
     (void)cx;
     if (n->n_attrs != 1)
-        return FAIL_UNSUP(n, "node '%s' (Constant): expected exactly one attribute", n->name);
+        return FAIL_UNSUP("node '%s' (Constant): expected exactly one attribute", n->name);
     a = &n->attrs[0];
     if (strcmp(a->name, "value") == 0 && a->has_t) {
         io_pb_reader r = a->msg;
@@ -156,7 +156,7 @@ static nn_status fold_constant(ox_ctx *cx, const ox_node *n, ox_tensor **out, nn
             memcpy((*out)->f32, fv, (size_t)k * sizeof *fv);
         return NN_OK;
     }
-    return FAIL_UNSUP(n, "node '%s' (Constant): unsupported attribute '%s'", n->name, a->name);
+    return FAIL_UNSUP("node '%s' (Constant): unsupported attribute '%s'", n->name, a->name);
 }
 
 static nn_status fold_shape(ox_ctx *cx, const ox_node *n, ox_tensor **out, nn_err *e)
@@ -203,11 +203,11 @@ static nn_status fold_cast(ox_ctx *cx, const ox_node *n, ox_tensor **out, nn_err
                to == OX_DT_UINT8 || to == OX_DT_BOOL;
     nn_status st;
     if (!to_f && !to_i)
-        return FAIL_UNSUP(n, "node '%s' (Cast): target type %lld", n->name, (long long)to);
+        return FAIL_UNSUP("node '%s' (Cast): target type %lld", n->name, (long long)to);
     if ((st = ox_tensor_new(to_f ? OX_F32 : OX_I64, &x->shape, 1, out, e)) != NN_OK)
         return st;
     if (x->batch && (to_f || (st = ensure_batch(*out, e)) != NN_OK))
-        return st != NN_OK ? st : FAIL_UNSUP(n, "node '%s' (Cast): batch size cast to float", n->name);
+        return st != NN_OK ? st : FAIL_UNSUP("node '%s' (Cast): batch size cast to float", n->name);
     for (int64_t i = 0; i < x->numel; i++) {
         if (to_f) {
             (*out)->f32[i] = x->dtype == OX_F32 ? x->f32[i] : (float)x->i64[i];
@@ -594,9 +594,9 @@ static nn_status fold_binary(ox_ctx *cx, const ox_node *n, ox_tensor **out, nn_e
     nn_shape sh = {0}, pa = {0}, pb = {0};
     nn_status st;
     if (!b || a->dtype != b->dtype)
-        return FAIL_UNSUP(n, "node '%s' (%s): operands of different types", n->name, n->op_type);
+        return FAIL_UNSUP("node '%s' (%s): operands of different types", n->name, n->op_type);
     if (a->batch || b->batch)
-        return FAIL_UNSUP(n, "node '%s' (%s): arithmetic on the batch size", n->name, n->op_type);
+        return FAIL_UNSUP("node '%s' (%s): arithmetic on the batch size", n->name, n->op_type);
     r = a->shape.ndim > b->shape.ndim ? a->shape.ndim : b->shape.ndim;
     pa.ndim = pb.ndim = sh.ndim = r;
     for (int i = 0; i < r; i++) {

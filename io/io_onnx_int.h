@@ -1,8 +1,10 @@
 /* io_onnx_int.h — private to the ONNX reader (io_onnx*.c): the decoded
  * ONNX node list, host-side constant tensors used for constant folding, and
  * the conversion context that maps ONNX value names to graph values.
- * io_onnx.c decodes protobuf and drives the conversion, io_onnx_fold.c
- * folds constant subgraphs, io_onnx_ops.c maps the remaining ops to the IR. */
+ * io_onnx.c drives the conversion, io_onnx_proto.c decodes the inner
+ * messages, io_onnx_ctx.c holds the name table and emit services,
+ * io_onnx_fold.c folds constant subgraphs, io_onnx_ops.c maps the
+ * remaining ops to the IR. */
 #ifndef IO_ONNX_INT_H
 #define IO_ONNX_INT_H
 

@@ -156,7 +156,8 @@ static nn_status win_pads(ox_ctx *cx, const ox_node *n, win2d *w, nn_err *e)
     if (strcmp(ap, "SAME_UPPER") && strcmp(ap, "SAME_LOWER"))
         return nn_err_set(e, NN_ERR_UNSUPPORTED, "node '%s' (%s): auto_pad '%s'", n->name,
                           n->op_type, ap);
-    if (!x || x->ndim != 4 || x->d[2] <= 0 || x->d[3] <= 0)
+    if (!x || x->ndim != 4 || x->d[2] <= 0 || x->d[3] <= 0 || x->d[2] > INT32_MAX ||
+        x->d[3] > INT32_MAX)
         return nn_err_set(e, NN_ERR_UNSUPPORTED, "node '%s' (%s): auto_pad %s needs a static "
                           "input height and width", n->name, n->op_type, ap);
     for (int i = 0; i < 2; i++) {
@@ -249,17 +250,16 @@ static nn_status cv_pool(ox_ctx *cx, const ox_node *n, int op, nn_err *e)
 {
     win2d w;
     int64_t ceil_mode = ox_attr_int(n, "ceil_mode", 0), cip = ox_attr_int(n, "count_include_pad", 0);
+    int64_t ks[NN_MAX_DIMS];
     nn_node *node;
-    int k = ox_attr_ints(n, "kernel_shape", w.k, 2, e);
-    if (k != 2) {
-        const ox_attr *a = ox_attr_get(n, "kernel_shape");
-        if (a && k != -2 && e->status == NN_OK) {
-            nn_err_clear(e);
-            return nn_err_set(e, NN_ERR_UNSUPPORTED, "node '%s' (%s): only 2-D pooling", n->name,
-                              n->op_type);
-        }
+    int k = ox_attr_ints(n, "kernel_shape", ks, NN_MAX_DIMS, e);
+    if (k < 0)
         return bad_attr(n, "kernel_shape", e);
-    }
+    if (k != 2)
+        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node '%s' (%s): only 2-D pooling (kernel_shape "
+                          "has %d values)", n->name, n->op_type, k);
+    w.k[0] = ks[0];
+    w.k[1] = ks[1];
     if (w.k[0] < 1 || w.k[1] < 1 || w.k[0] > INT32_MAX || w.k[1] > INT32_MAX)
         return bad_attr(n, "kernel_shape", e);
     if ((ceil_mode != 0 && ceil_mode != 1) || (cip != 0 && cip != 1))
@@ -433,7 +433,7 @@ static nn_status cv_concat(ox_ctx *cx, const ox_node *n, int op, nn_err *e)
     o.d[ax] = 0;
     for (int i = 0; ok && i < n->n_in; i++) {
         const nn_shape *x = known_shape(cx, n, i);
-        ok = x && x->ndim == o.ndim && x->d[ax] >= 0;
+        ok = x && x->ndim == o.ndim && x->d[ax] >= 0 && o.d[ax] <= INT64_MAX - x->d[ax];
         if (ok)
             o.d[ax] += x->d[ax];
     }
@@ -625,9 +625,11 @@ static nn_status cv_pad(ox_ctx *cx, const ox_node *n, int op, nn_err *e)
     if (x && x->ndim * 2 == k) {
         nn_shape o = *x;
         for (int i = 0; i < o.ndim; i++) {
-            if (pads[i] == 0 && pads[i + o.ndim] == 0)
+            int64_t pb = pads[i], pe = pads[i + o.ndim];
+            if (pb == 0 && pe == 0)
                 continue;
-            o.d[i] = o.d[i] < 0 ? DIM_UNKNOWN : o.d[i] + pads[i] + pads[i + o.ndim];
+            o.d[i] = o.d[i] < 0 || o.d[i] > INT32_MAX || pb < -INT32_MAX || pb > INT32_MAX ||
+                     pe < -INT32_MAX || pe > INT32_MAX ? DIM_UNKNOWN : o.d[i] + pb + pe;
         }
         set_shape(cx, n, &o);
     }
@@ -723,7 +725,7 @@ static const struct {
     {"MaxPool", NN_OP_MAXPOOL, cv_pool,
      "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides"},
     {"AveragePool", NN_OP_AVGPOOL, cv_pool,
-     "auto_pad,ceil_mode,count_include_pad,dilations,kernel_shape,pads,strides"},
+     "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides"},
     {"GlobalAveragePool", NN_OP_GLOBALAVGPOOL, cv_global_pool, ""},
     {"BatchNormalization", NN_OP_BATCHNORM, cv_same_shape,
      "epsilon,momentum,spatial,is_test,consumed_inputs,training_mode"},

@@ -207,7 +207,7 @@ nn_status ox_tensor_decode(const io_pb_reader *parent, const io_pb_field *tf,
     }
     if (rc < 0)
         return e ? e->status : NN_ERR_FORMAT;
-    if (dt_size((int)dt) == 0)
+    if (dt < 0 || dt > 64 || dt_size((int)dt) == 0)
         return nn_err_set(e, NN_ERR_UNSUPPORTED, "ONNX: tensor '%s' has unsupported data type %lld",
                           name ? name : "", (long long)dt);
     shape.ndim = (int)ndims;

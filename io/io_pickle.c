@@ -543,8 +543,11 @@ nn_status io_pickle_load(const void *buf, size_t len, size_t *consumed, io_pickl
     int stop = 0;
     nn_status st = NN_OK;
     io_pickle *p;
+    nn_err local;
 
     *out = NULL;
+    if (!e)
+        e = &local;     /* internal helpers read the status back from e */
     if (!buf && len)
         return nn_err_set(e, NN_ERR_INVALID, "pickle: NULL buffer");
     if (!(p = calloc(1, sizeof *p)))

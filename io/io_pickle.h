@@ -18,11 +18,12 @@
 #include "../nn/nn_status.h"
 #include "../nn/nn_tensor.h"
 
-/* Limits, bounding what a hostile stream can make us allocate. A resnet152
- * state_dict has ~1000 tensors and ~10 objects per tensor. */
-#define IO_PICKLE_MAX_STACK (1 << 20)     /* stack entries and open MARKs */
-#define IO_PICKLE_MAX_MEMO (1 << 20)      /* highest memo index + 1 */
-#define IO_PICKLE_MAX_OBJECTS (1 << 22)   /* objects created by one stream */
+/* Limits, bounding what a hostile stream can make us allocate (an object
+ * is ~200 bytes, so at most ~100 MB). A resnet152 state_dict has ~1000
+ * tensors and ~15 objects per tensor. */
+#define IO_PICKLE_MAX_STACK (1 << 19)     /* stack entries and open MARKs */
+#define IO_PICKLE_MAX_MEMO (1 << 19)      /* highest memo index + 1 */
+#define IO_PICKLE_MAX_OBJECTS (1 << 19)   /* objects created by one stream */
 #define IO_PICKLE_MAX_STRING (1 << 20)    /* bytes in one string */
 
 typedef enum io_pk_type {

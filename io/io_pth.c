@@ -20,6 +20,7 @@
 #define PTH_BN_EPSILON 1e-5f       /* torch.nn.BatchNorm2d default */
 #define PTH_LIST_NAMES 4           /* key names quoted in a missing/unexpected error */
 #define PTH_IGNORED_SUFFIX ".num_batches_tracked"
+#define PTH_MAX_BLOCKS 200         /* blocks per stage (resnet152: 36, CIFAR ResNet-1202: 200) */
 
 typedef struct pth_arch {
     const char *name;
@@ -323,7 +324,7 @@ static int count_blocks(const io_pth_state *st, int l)
     int n = 0;
     for (;; n++) {
         snprintf(key, sizeof key, "layer%d.%d.conv1.weight", l, n);
-        if (!io_pth_state_find(st, key) || n > 1000)
+        if (n >= PTH_MAX_BLOCKS || !io_pth_state_find(st, key))
             return n;
     }
 }
@@ -336,20 +337,25 @@ static nn_status pick_arch(const io_pth_state *st, const char *arch, const pth_a
     *a = NULL;
     *cifar_n = 0;
     if (arch && *arch) {
-        int depth;
-        char tail;
+        static const char cifar[] = "cifar_resnet";
         for (size_t i = 0; i < sizeof k_archs / sizeof k_archs[0]; i++)
             if (strcmp(arch, k_archs[i].name) == 0) {
                 *a = &k_archs[i];
                 return NN_OK;
             }
-        if (sscanf(arch, "cifar_resnet%d%c", &depth, &tail) == 1 && depth >= 8 && depth <= 1202 &&
-            (depth - 2) % 6 == 0) {
-            *cifar_n = (depth - 2) / 6;
-            return NN_OK;
+        if (strncmp(arch, cifar, sizeof cifar - 1) == 0) {
+            const char *digits = arch + sizeof cifar - 1;
+            char *end;
+            long depth = strtol(digits, &end, 10);
+            if (end != digits && *end == '\0' && depth >= 8 && depth <= 6 * PTH_MAX_BLOCKS + 2 &&
+                (depth - 2) % 6 == 0) {
+                *cifar_n = (int)((depth - 2) / 6);
+                return NN_OK;
+            }
         }
-        return nn_err_set(e, NN_ERR_UNSUPPORTED, "pth: unknown architecture '%.60s' (resnet18, resnet34, resnet50, resnet101, resnet152, cifar_resnet20, ...)",
-                          arch);
+        return nn_err_set(e, NN_ERR_UNSUPPORTED,
+                          "pth: unknown architecture '%.60s' (resnet18, resnet34, resnet50, "
+                          "resnet101, resnet152, cifar_resnet<6n+2>)", arch);
     }
     int n[4];
     for (int l = 0; l < 4; l++)
@@ -407,8 +413,11 @@ nn_status io_pth_read(const void *buf, size_t len, const char *arch, nn_graph **
     const pth_arch *a;
     int cifar_n, side;
     nn_status rc;
+    nn_err local;
 
     *out = NULL;
+    if (!e)
+        e = &local;     /* the builder reads statuses back from e */
     if (len > IO_PTH_MAX_FILE)
         return nn_err_set(e, NN_ERR_LIMIT, "pth: file of %zu bytes exceeds the limit", len);
     if ((rc = io_pth_state_read(buf, len, &st, e)) != NN_OK)

@@ -18,6 +18,8 @@
 /* Legacy magic number 0x1950a86a20f9469cfc6c as pickled by LONG1 (LE). */
 static const uint8_t k_legacy_magic[10] = { 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
                                             0x20, 0x6a, 0xa8, 0x50, 0x19 };
+/* A legacy file opens with PROTO 2, LONG1 of 10 bytes (the magic). */
+static const uint8_t k_legacy_start[4] = { 0x80, 0x02, 0x8a, 0x0a };
 #define LEGACY_PROTOCOL 1001
 #define PTH_MAX_STORAGES 100000   /* storages in a legacy key list */
 #define PTH_MODULE_PREFIX "module."
@@ -168,7 +170,8 @@ static nn_status gather_tensor(pth_src *src, const char *name, const io_pk_obj *
         expect *= sz;
     }
     if (last >= s->numel || numel > s->numel)
-        return nn_err_set(e, NN_ERR_FORMAT, "pth: %s (%llu elements, last at %llu) does not fit storage %s (%llu elements)",
+        return nn_err_set(e, NN_ERR_FORMAT,
+                          "pth: %s (%llu elements, last at %llu) does not fit storage %s (%llu elements)",
                           name, (unsigned long long)numel, (unsigned long long)last, s->key,
                           (unsigned long long)s->numel);
     size_t bytes = (size_t)numel * sizeof(float);   /* numel <= storage elements < file size */
@@ -460,8 +463,11 @@ nn_status io_pth_state_read(const void *buf, size_t len, io_pth_state **out, nn_
         return nn_err_set(e, NN_ERR_NOMEM, "pth: out of memory");
     if (io_zip_is_zip(buf, len))
         rc = read_zip(buf, len, st, e);
-    else
+    else if (len >= sizeof k_legacy_start && memcmp(buf, k_legacy_start, sizeof k_legacy_start) == 0)
         rc = read_legacy(buf, len, st, e);
+    else
+        rc = nn_err_set(e, NN_ERR_FORMAT,
+                        "pth: not a PyTorch checkpoint (neither a zip archive nor a legacy torch pickle)");
     if (rc != NN_OK) {
         io_pth_state_free(st);
         return rc;

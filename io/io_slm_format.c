@@ -3,6 +3,8 @@
  * and the UTF-8 rule for every string in a file. See docs/FORMAT.md. */
 #include "io_slm_format.h"
 
+#include <pthread.h>
+
 /* CRC-32 lookup table of the reflected polynomial 0xEDB88320:
  * crc32_table[n] = n shifted through 8 rounds of the bitwise algorithm. */
 static const uint32_t crc32_table[256] = {
@@ -51,12 +53,37 @@ static const uint32_t crc32_table[256] = {
     0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
 };
 
+/* Slicing-by-8 tables: crc32_slice[k][n] is the CRC contribution of byte n
+ * followed by k zero bytes; built once from crc32_table. */
+static uint32_t crc32_slice[8][256];
+static pthread_once_t crc32_once = PTHREAD_ONCE_INIT;
+
+static void crc32_slice_init(void)
+{
+    for (int n = 0; n < 256; n++) {
+        uint32_t c = crc32_table[n];
+        crc32_slice[0][n] = c;
+        for (int k = 1; k < 8; k++) {
+            c = crc32_table[c & 0xffu] ^ (c >> 8);
+            crc32_slice[k][n] = c;
+        }
+    }
+}
+
 uint32_t io_slm_crc32(uint32_t crc, const void *data, size_t len)
 {
     const uint8_t *p = data;
+    const uint32_t (*t)[256] = crc32_slice;
+    pthread_once(&crc32_once, crc32_slice_init);
     crc = ~crc;
-    for (size_t i = 0; i < len; i++)
-        crc = crc32_table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
+    for (; len >= 8; p += 8, len -= 8) {
+        uint32_t lo = crc ^ slm_get_u32(p), hi = slm_get_u32(p + 4);
+        crc = t[7][lo & 0xffu] ^ t[6][(lo >> 8) & 0xffu] ^ t[5][(lo >> 16) & 0xffu] ^
+              t[4][lo >> 24] ^ t[3][hi & 0xffu] ^ t[2][(hi >> 8) & 0xffu] ^
+              t[1][(hi >> 16) & 0xffu] ^ t[0][hi >> 24];
+    }
+    for (; len > 0; p++, len--)
+        crc = crc32_table[(crc ^ *p) & 0xffu] ^ (crc >> 8);
     return ~crc;
 }
 

@@ -49,6 +49,9 @@ enum {
 
 /* Limits of the format beyond those of nn_graph.h / io_slm.h. */
 #define SLM_MAX_ATTRS 64                /* attributes per node; ONNX ops use < 16 */
+#define SLM_MAX_GRAPH_INPUTS 64         /* CNNs take 1; the graph checks membership
+                                           by linear scan, so keep it small */
+#define SLM_MAX_GRAPH_OUTPUTS 4096
 #define SLM_NAME_MAX_BYTES (NN_NAME_MAX - 1)  /* names: room for the NUL in memory */
 
 static inline uint16_t slm_get_u16(const uint8_t *p)

@@ -144,10 +144,10 @@ static nn_status writer_check(slm_writer *w)
         return wfail(w, NN_ERR_LIMIT, "%d nodes (limit %d)", g->n_nodes, NN_GRAPH_MAX_NODES);
     if (g->n_meta < 0 || g->n_meta > IO_SLM_MAX_META)
         return wfail(w, NN_ERR_LIMIT, "%d metadata entries (limit %d)", g->n_meta, IO_SLM_MAX_META);
-    if (g->n_inputs < 0 || g->n_inputs > g->n_values || g->n_outputs < 0 ||
-        g->n_outputs > NN_GRAPH_MAX_VALUES)
-        return wfail(w, NN_ERR_INVALID, "bad input/output counts (%d, %d)", g->n_inputs,
-                     g->n_outputs);
+    if (g->n_inputs < 0 || g->n_inputs > SLM_MAX_GRAPH_INPUTS || g->n_outputs < 0 ||
+        g->n_outputs > SLM_MAX_GRAPH_OUTPUTS)
+        return wfail(w, NN_ERR_LIMIT, "%d graph inputs, %d outputs (limits %d, %d)",
+                     g->n_inputs, g->n_outputs, SLM_MAX_GRAPH_INPUTS, SLM_MAX_GRAPH_OUTPUTS);
     for (int i = 0; i < g->n_meta; i++) {
         snprintf(what, sizeof what, "metadata key %d", i);
         if ((st = check_str(w, g->meta[i].key, SLM_NAME_MAX_BYTES, 0, what)) != NN_OK)
@@ -206,7 +206,8 @@ static nn_status writer_check(slm_writer *w)
         if ((st = check_str(w, nd->name, SLM_NAME_MAX_BYTES, 0, what)) != NN_OK)
             return st;
         if (!op)
-            return wfail(w, NN_ERR_INVALID, "node %d '%s': op %d out of range", n, nd->name, nd->op);
+            return wfail(w, NN_ERR_INVALID, "node %d '%s': op %d out of range", n, nd->name,
+                         nd->op);
         if (nd->n_inputs < 0 || nd->n_inputs > NN_MAX_IO)
             return wfail(w, NN_ERR_LIMIT, "node %d '%s': %d inputs (limit %d)", n, nd->name,
                          nd->n_inputs, NN_MAX_IO);

@@ -179,7 +179,8 @@ nn_status io_zip_open(const void *buf, size_t len, io_zip **out, nn_err *e)
             return st;
     }
     if (!in_bounds(cd_off, cd_size, len))
-        return nn_err_set(e, NN_ERR_FORMAT, "zip: central directory (offset %llu, %llu bytes) outside the file",
+        return nn_err_set(e, NN_ERR_FORMAT,
+                          "zip: central directory (offset %llu, %llu bytes) outside the file",
                           (unsigned long long)cd_off, (unsigned long long)cd_size);
     if (count > IO_ZIP_MAX_ENTRIES || count > cd_size / ZIP_CENTRAL_SIZE)
         return nn_err_set(e, count > IO_ZIP_MAX_ENTRIES ? NN_ERR_LIMIT : NN_ERR_FORMAT,
@@ -262,7 +263,8 @@ nn_status io_zip_entry_data(io_zip *z, int i, const uint8_t **data, size_t *size
         return nn_err_set(e, NN_ERR_INVALID, "zip: entry index %d out of range", i);
     io_zip_entry *en = &z->entries[i];
     if (en->method != 0)
-        return nn_err_set(e, NN_ERR_UNSUPPORTED, "zip: entry %s uses compression method %d (only stored is supported)",
+        return nn_err_set(e, NN_ERR_UNSUPPORTED,
+                          "zip: entry %s uses compression method %d (only stored is supported)",
                           en->name, en->method);
     if (en->csize != en->usize)
         return nn_err_set(e, NN_ERR_FORMAT, "zip: stored entry %s has sizes %llu != %llu", en->name,

@@ -171,12 +171,14 @@ static nn_status parse_labels(sl_model *m, int want, nn_err *e)
     p = m->label_buf;
     for (int i = 0; i < n; i++) {
         char *nl = strchr(p, '\n');
+        size_t l;
         if (nl)
             *nl = '\0';
-        if (nl && nl > p && nl[-1] == '\r')
-            nl[-1] = '\0';
+        l = strlen(p);
+        if (l > 0 && p[l - 1] == '\r')
+            p[l - 1] = '\0';
         m->labels[i] = p;
-        p = nl ? nl + 1 : p + strlen(p);
+        p = nl ? nl + 1 : p + l;
     }
     m->n_labels = n;
     return NN_OK;
@@ -192,6 +194,7 @@ static nn_status model_describe(sl_model *m, nn_err *e)
     nn_plan *p = NULL;
     nn_plan_opts o;
     int64_t out_n;
+    int binary;
     nn_status st;
 
     if (g->n_inputs != 1)
@@ -238,11 +241,14 @@ static nn_status model_describe(sl_model *m, nn_err *e)
     else
         return nn_err_set(e, NN_ERR_FORMAT, "unknown output_activation '%.40s'", act);
 
-    st = parse_labels(m, m->act == SL_ACT_SIGMOID && m->out_size == 1 ? 2 : m->out_size, e);
+    /* A single output that is not a softmax is a binary head (raw logit
+     * with "sigmoid", or a probability already when the graph ends in
+     * Sigmoid and the activation is "none"): two labels, negative first. */
+    binary = m->out_size == 1 && m->act != SL_ACT_SOFTMAX;
+    st = parse_labels(m, binary ? 2 : m->out_size, e);
     if (st != NN_OK)
         return st;
-    if (m->n_labels != m->out_size &&
-        !(m->act == SL_ACT_SIGMOID && m->out_size == 1 && m->n_labels == 2))
+    if (m->n_labels != m->out_size && !(binary && m->n_labels == 2))
         return nn_err_set(e, NN_ERR_FORMAT, "%d labels for %d outputs", m->n_labels, m->out_size);
     /* A model whose metadata gives no usable image recipe still runs raw
      * tensors; image calls report why they cannot preprocess. */
@@ -536,8 +542,8 @@ static float sigmoid(float x)
 void sl_outputs_to_probs(const sl_model *m, const float *raw, float *probs)
 {
     int n = m->out_size;
-    if (m->act == SL_ACT_SIGMOID && n == 1 && m->n_labels == 2) {
-        float p = sigmoid(raw[0]);
+    if (n == 1 && m->n_labels == 2) {
+        float p = m->act == SL_ACT_SIGMOID ? sigmoid(raw[0]) : fminf(fmaxf(raw[0], 0.0f), 1.0f);
         probs[0] = 1.0f - p;
         probs[1] = p;
     } else if (m->act == SL_ACT_SIGMOID) {

@@ -139,8 +139,6 @@ int db_session_add(db *d, const char *hash_hex, int64_t user_id, const char *now
 int db_session_find(db *d, const char *hash_hex, const char *now, char *user, size_t userlen,
                     char role[DB_ROLE_LEN]);
 int db_session_revoke(db *d, const char *hash_hex); /* 1: no such live session */
-/* Test hook and admin tool: move a session's expiry. 1: not found. */
-int db_session_set_expiry(db *d, const char *hash_hex, const char *expires_at);
 
 /* ---- audit log ---- */
 int db_audit(db *d, const char *now, const char *actor, const char *action, const char *target,

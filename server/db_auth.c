@@ -254,11 +254,6 @@ int db_session_revoke(db *d, const char *hash_hex)
     return user_update(d, DB_ST_SESSION_REVOKE, hash_hex, now, "revoke session");
 }
 
-int db_session_set_expiry(db *d, const char *hash_hex, const char *expires_at)
-{
-    return user_update(d, DB_ST_SESSION_EXPIRY, hash_hex, expires_at, "set session expiry");
-}
-
 int db_audit(db *d, const char *now, const char *actor, const char *action, const char *target,
              const char *addr, const char *detail)
 {

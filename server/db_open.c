@@ -327,20 +327,11 @@ int db_size_bytes(db *d, int64_t *bytes)
 int db_integrity_check(db *d, char *out, size_t outlen)
 {
     db_conn *c = db_conn_get(d);
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(c->h, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
-        db_fail(c, "integrity_check");
-        goto done;
-    }
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(c, "integrity_check");
-        goto done;
-    }
-    snprintf(out, outlen, "%s", db_col_text(st, 0) ? db_col_text(st, 0) : "");
-    rc = 0;
-done:
-    sqlite3_finalize(st);
+    sqlite3_stmt *st = db_stmt(c, DB_ST_INTEGRITY);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : db_fail(c, "integrity_check");
+    if (!rc)
+        snprintf(out, outlen, "%s", db_col_text(st, 0) ? db_col_text(st, 0) : "");
+    sqlite3_reset(st);
     db_conn_put(d, c);
     return rc;
 }

@@ -417,10 +417,8 @@ int db_stats_get(db *d, const char *since_day, db_stats *out, db_group_cb cb, vo
     /* One read transaction: every number comes from the same snapshot. */
     int ret = -1;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_exec(c->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(c, "statistics");
+    if (db_exec_stmt(c, db_stmt(c, DB_ST_BEGIN_READ), "statistics"))
         goto done;
-    }
     st = db_stmt(c, DB_ST_STAT_TOTAL);
     if (sqlite3_step(st) != SQLITE_ROW) {
         db_fail(c, "statistics");

@@ -22,6 +22,8 @@
 
 #define DB_STATEMENTS(X)                                                                   \
     X(BEGIN, "BEGIN IMMEDIATE")                                                            \
+    X(BEGIN_READ, "BEGIN DEFERRED")                                                        \
+    X(INTEGRITY, "PRAGMA integrity_check")                                                 \
     X(COMMIT, "COMMIT")                                                                    \
     X(ROLLBACK, "ROLLBACK")                                                                \
     X(SIZE, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()") \
@@ -97,7 +99,6 @@
       " WHERE s.hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2")                 \
     X(SESSION_REVOKE,                                                                      \
       "UPDATE sessions SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL")        \
-    X(SESSION_EXPIRY, "UPDATE sessions SET expires_at = ?2 WHERE hash = ?1")               \
     X(AUDIT_ADD,                                                                           \
       "INSERT INTO audit_log(at, actor, action, target, addr, detail)"                     \
       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                   \

@@ -118,7 +118,6 @@ struct srv_req {
     char addr[64];
     int status;                     /* status of the answer (logging) */
     struct MHD_Response *resp;      /* answer built by the handler */
-    int first_call_done;
     int answered;
 };
 

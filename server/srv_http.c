@@ -297,6 +297,9 @@ static enum MHD_Result queue_answer(srv_req *r)
             return MHD_NO;
     }
     r->answered = 1;
+    char timing[48];
+    snprintf(timing, sizeof timing, "total;dur=%.2f", srv_now_ms() - r->t_start);
+    MHD_add_response_header(r->resp, "Server-Timing", timing);
     if (atomic_load(&r->s->stopping))
         MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);

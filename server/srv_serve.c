@@ -280,6 +280,32 @@ static int start_http(srv *s)
     return 0;
 }
 
+/* SIGTERM/SIGINT land here in whichever thread the kernel picks (threads
+ * made by libraries before serve started may not block them): the handler
+ * only writes the signal number to a pipe the main thread reads. */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t w = write(stop_pipe[1], &b, 1);  /* a full pipe means a stop is pending */
+    (void)w;
+    errno = saved;
+}
+
+static int wait_stop_signal(void)
+{
+    unsigned char b = 0;
+    for (;;) {
+        ssize_t n = read(stop_pipe[0], &b, 1);
+        if (n == 1)
+            return b;
+        if (n < 0 && errno != EINTR)
+            return SIGTERM;
+    }
+}
+
 static void drain_and_stop(srv *s)
 {
     atomic_store(&s->stopping, 1);
@@ -301,19 +327,25 @@ int srv_run(srv_config *cfg)
     srv *s = calloc(1, sizeof *s);
     pthread_t checker;
     int have_checker = 0, rc = 2;
-    sigset_t set, old;
     char err[600], now[DB_TIME_LEN];
     if (!s) {
         fprintf(stderr, "scanlite serve: out of memory\n");
         return 2;
     }
     s->cfg = *cfg;
-    /* Every thread inherits this mask; only the main thread takes signals. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
+    struct sigaction sa, old_int, old_term, old_pipe;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, &old_pipe);
+    if (pipe2(stop_pipe, O_CLOEXEC)) {
+        fprintf(stderr, "scanlite serve: pipe: %s\n", strerror(errno));
+        goto done;
+    }
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     for (int i = 0; i < cfg->nmodel_args; i++)
         if (model_add(s, cfg->model_names[i], cfg->model_files[i]))
             goto done;
@@ -354,13 +386,7 @@ int srv_run(srv_config *cfg)
     have_checker = pthread_create(&checker, NULL, self_check, s) == 0;
     if (!have_checker)
         fprintf(stderr, "scanlite serve: cannot start the self-check; /ready stays 503\n");
-    sigset_t wait;
-    sigemptyset(&wait);
-    sigaddset(&wait, SIGINT);
-    sigaddset(&wait, SIGTERM);
-    int sig = 0;
-    while (sigwait(&wait, &sig) != 0)
-        ;
+    int sig = wait_stop_signal();
     fprintf(stderr, "scanlite: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     drain_and_stop(s);
     rc = 0;
@@ -385,6 +411,13 @@ done:
     if (rc == 0)
         fprintf(stderr, "scanlite: stopped cleanly\n");
     free(s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (stop_pipe[0] >= 0) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        close(stop_pipe[0]);
+        close(stop_pipe[1]);
+        stop_pipe[0] = stop_pipe[1] = -1;
+    }
+    sigaction(SIGPIPE, &old_pipe, NULL);
     return rc;
 }

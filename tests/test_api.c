@@ -317,10 +317,11 @@ static void test_activations_and_labels(void)
     }
     nn_graph_free(g);
 
-    /* "none": raw scores */
-    g = tiny_model(3, "none", "a\nb\nc");
+    /* "none": raw scores; CRLF label lines */
+    g = tiny_model(3, "none", "a\r\nb\r\nc\r");
     T_CHECK(sl_model_load(write_model(g, "none"), &m, &err) == SL_OK);
     if (m) {
+        T_CHECK(strcmp(sl_model_label(m, 0), "a") == 0 && strcmp(sl_model_label(m, 2), "c") == 0);
         sl_outputs_to_probs(m, raw, probs);
         T_CHECK(memcmp(raw, probs, sizeof raw) == 0);
         sl_model_free(m);

@@ -232,6 +232,17 @@ static void test_stats_groups(void)
     db_close(d);
 }
 
+static int audit_count(void *ctx, const char *at, const char *actor, const char *action,
+                       const char *target, const char *addr, const char *detail)
+{
+    (void)at, (void)actor, (void)target, (void)detail;
+    int *n = ctx;
+    /* Newest first: the two 00:04 rows come before the 00:00 one. */
+    if (!strcmp(action, "login_failed") && (*n == 0 ? !strcmp(addr, "5.6.7.8") : 1))
+        (*n)++;
+    return 0;
+}
+
 static void test_users_keys_sessions(void)
 {
     db *d = open_db();
@@ -285,6 +296,8 @@ static void test_users_keys_sessions(void)
     T_CHECK(db_audit(d, "2024-05-01T00:04:00.000Z", "x", "login_failed", "ann", "5.6.7.8", NULL) == 0);
     T_CHECK(db_login_failures(d, "ann", "1.2.3.4", "2024-05-01T00:00:00.000Z", &n) == 0 && n == 2);
     T_CHECK(db_login_failures(d, "ann", "1.2.3.4", "2024-05-01T00:01:00.000Z", &n) == 0 && n == 1);
+    int audit_rows = 0;
+    T_CHECK(db_audit_list(d, 2, audit_count, &audit_rows) == 0 && audit_rows == 2);
     T_CHECK(db_user_delete(d, "ann") == 0 && db_user_delete(d, "ann") == 1);
     db_close(d);
 }

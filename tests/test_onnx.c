@@ -485,9 +485,6 @@ static void check_conv_numbers(nn_graph *g, const int64_t *pads)
     for (int n = 0; n < 2 && out->shape.d[2] == 4; n++) {
         ref_conv_relu(x + n * 192, pads, ref, 4, 4);
         double err = t_max_rel_err(out->data + n * 64, ref, 64);
-        if (err > 1e-5)
-            for (int i = 0; i < 8; i++)
-                fprintf(stderr, "   %d: got %g want %g\n", i, out->data[n * 64 + i], ref[i]);
         T_CHECKF(err < 1e-5, "image %d rel err %g", n, err);
     }
     nn_plan_free(p);
@@ -498,7 +495,7 @@ static void check_conv_graph(const char *auto_pad, const int64_t *want_pads)
     pbw m;
     nn_graph *g = NULL;
     nn_err e;
-    int64_t pads[8];
+    int64_t pads[8], tmp[8];
     float w[108], b[4];
     build_conv_relu(&m, auto_pad, 13);
     nn_status st = read_model(&m, &g, &e);
@@ -517,8 +514,8 @@ static void check_conv_graph(const char *auto_pad, const int64_t *want_pads)
     T_CHECK(nn_node_get_ints(c, "pads", pads, 8) == 4);
     T_CHECKF(memcmp(pads, want_pads, 4 * sizeof *pads) == 0, "pads %lld %lld %lld %lld",
              (long long)pads[0], (long long)pads[1], (long long)pads[2], (long long)pads[3]);
-    T_CHECK(nn_node_get_ints(c, "strides", pads, 8) == 2 && pads[0] == 2 && pads[1] == 2);
-    T_CHECK(nn_node_get_ints(c, "kernel_shape", pads, 8) == 2 && pads[0] == 3);
+    T_CHECK(nn_node_get_ints(c, "strides", tmp, 8) == 2 && tmp[0] == 2 && tmp[1] == 2);
+    T_CHECK(nn_node_get_ints(c, "kernel_shape", tmp, 8) == 2 && tmp[0] == 3 && tmp[1] == 3);
     T_CHECK(nn_node_get_int(c, "group", 0) == 1);
     T_CHECK(nn_node_attr(c, "auto_pad") == NULL);
     const nn_value *wv = &g->values[c->inputs[1]], *bv = &g->values[c->inputs[2]];
@@ -744,6 +741,83 @@ static void test_onnx_legacy_broadcast(void)
     value_info(&gr, 12, "y", X4, 4);
     model_wrap(&m, &gr, 6);
     T_CHECK(read_model(&m, &g, &e) == NN_ERR_UNSUPPORTED && strstr(e.msg, "broadcast"));
+}
+
+/* Attribute forms of old opsets: Reshape(shape) opset 4, BatchNormalization
+ * with consumed_inputs/is_test/spatial opset 5, Pad(paddings) opset 1,
+ * Slice(starts/ends/axes) opset 9 -> the IR attributes. */
+static void test_onnx_legacy_attrs(void)
+{
+    static const char *r_in[] = {"x"}, *r_out[] = {"y"};
+    static const char *bn_in[] = {"x", "s", "s", "s", "s"}, *bn_out[] = {"y"};
+    static const int64_t spec[2] = {0, -1}, sd[1] = {2}, paddings[8] = {0, 0, 1, 2, 0, 0, 3, 4};
+    static const int64_t starts[1] = {1}, ends[1] = {1000}, axes[1] = {3};
+    static const float sv[2] = {1, 1};
+    pbw gr = {.n = 0}, node, m, t = {.n = 0};
+    nn_graph *g = NULL;
+    nn_err e;
+    int64_t v[8];
+
+    node_begin(&node, "Reshape", "r", r_in, 1, r_out, 1);
+    attr_ints(&node, "shape", spec, 2);
+    attr_ints(&node, "consumed_inputs", spec, 1);
+    w_msg(&gr, 1, &node);
+    value_info(&gr, 11, "x", X4, 4);
+    value_info(&gr, 12, "y", X4, 2);
+    model_wrap(&m, &gr, 4);
+    T_CHECKF(read_model(&m, &g, &e) == NN_OK, "%s", e.msg);
+    T_CHECK(g && nn_node_get_ints(&g->nodes[0], "shape", v, 8) == 2 && v[0] == 0 && v[1] == -1);
+    nn_graph_free(g);
+
+    gr.n = 0;
+    node_begin(&node, "BatchNormalization", "bn", bn_in, 5, bn_out, 1);
+    attr_ints(&node, "consumed_inputs", spec, 2);
+    attr_int(&node, "is_test", 1);
+    attr_int(&node, "spatial", 1);
+    attr_float(&node, "epsilon", 1e-3f);
+    attr_float(&node, "momentum", 0.9f);
+    w_msg(&gr, 1, &node);
+    tensor_f32(&t, "s", sd, 1, sv, 2, 1);
+    w_msg(&gr, 5, &t);
+    value_info(&gr, 11, "x", X4, 4);
+    value_info(&gr, 12, "y", X4, 4);
+    model_wrap(&m, &gr, 5);
+    g = NULL;
+    T_CHECKF(read_model(&m, &g, &e) == NN_OK, "%s", e.msg);
+    T_CHECK(g && g->nodes[0].op == NN_OP_BATCHNORM && g->nodes[0].n_inputs == 5 &&
+            nn_node_get_float(&g->nodes[0], "epsilon", 0) == 1e-3f && g->nodes[0].n_attrs == 1);
+    nn_graph_free(g);
+
+    gr.n = 0;
+    node_begin(&node, "Pad", "p", r_in, 1, r_out, 1);
+    attr_ints(&node, "paddings", paddings, 8);
+    attr_str(&node, "mode", "edge");
+    w_msg(&gr, 1, &node);
+    value_info(&gr, 11, "x", X4, 4);
+    value_info(&gr, 12, "y", X4, 4);
+    model_wrap(&m, &gr, 1);
+    g = NULL;
+    T_CHECKF(read_model(&m, &g, &e) == NN_OK, "%s", e.msg);
+    T_CHECK(g && nn_node_get_ints(&g->nodes[0], "pads", v, 8) == 8 && memcmp(v, paddings, sizeof v) == 0);
+    T_CHECK(g && strcmp(nn_node_get_string(&g->nodes[0], "mode", ""), "edge") == 0);
+    nn_graph_free(g);
+
+    gr.n = 0;
+    node_begin(&node, "Slice", "s", r_in, 1, r_out, 1);
+    attr_ints(&node, "starts", starts, 1);
+    attr_ints(&node, "ends", ends, 1);
+    attr_ints(&node, "axes", axes, 1);
+    w_msg(&gr, 1, &node);
+    value_info(&gr, 11, "x", X4, 4);
+    value_info(&gr, 12, "y", X4, 4);
+    model_wrap(&m, &gr, 9);
+    g = NULL;
+    T_CHECKF(read_model(&m, &g, &e) == NN_OK, "%s", e.msg);
+    T_CHECK(g && nn_node_get_ints(&g->nodes[0], "starts", v, 8) == 1 && v[0] == 1);
+    T_CHECK(g && nn_node_get_ints(&g->nodes[0], "ends", v, 8) == 1 && v[0] == 1000);
+    T_CHECK(g && nn_node_get_ints(&g->nodes[0], "axes", v, 8) == 1 && v[0] == 3);
+    T_CHECK(g && nn_node_get_ints(&g->nodes[0], "steps", v, 8) == 1 && v[0] == 1);
+    nn_graph_free(g);
 }
 
 /* One-node graph x -> op -> y with optional extra output used as a graph
@@ -1010,7 +1084,7 @@ static void test_onnx_testdata(void)
  * compared with PyTorch's output. */
 static void run_case(const char *dir, const char *file)
 {
-    char path[1024], base[1024];
+    char path[1100], base[1024];
     size_t in_len = 0, out_len = 0;
     float *x = NULL, *y = NULL;
     nn_plan *p = NULL;
@@ -1099,6 +1173,7 @@ int main(int argc, char **argv)
     T_RUN(test_onnx_shape_chain);
     T_RUN(test_onnx_clip_softmax);
     T_RUN(test_onnx_legacy_broadcast);
+    T_RUN(test_onnx_legacy_attrs);
     T_RUN(test_onnx_unsupported);
     T_RUN(test_onnx_malformed);
     T_RUN(test_onnx_testdata);

@@ -162,7 +162,8 @@ static void conv_check(const conv_cfg *f)
     int64_t ow = out_dim(f->w, f->pads[1], f->pads[3], f->kw, f->dw, f->sw);
     nn_shape want = nn_shape4(f->n, f->o, oh, ow);
     snprintf(label, sizeof label,
-             "conv n%lld c%lld %lldx%lld o%lld g%lld k%lldx%lld s%lld,%lld d%lld,%lld p%lld,%lld,%lld,%lld b%d a%d",
+             "conv n%lld c%lld %lldx%lld o%lld g%lld k%lldx%lld s%lld,%lld d%lld,%lld "
+             "p%lld,%lld,%lld,%lld b%d a%d",
              (long long)f->n, (long long)f->c, (long long)f->h, (long long)f->w, (long long)f->o,
              (long long)f->g, (long long)f->kh, (long long)f->kw, (long long)f->sh, (long long)f->sw,
              (long long)f->dh, (long long)f->dw, (long long)f->pads[0], (long long)f->pads[1],
@@ -317,8 +318,10 @@ static void test_conv_threads(void)
         {2, 8, 5, 5, 12, 2, 3, 3, 1, 1, 1, 1, {0, 1, 2, 0}, 1, NN_ACT_CLIP},
         {1, 32, 9, 9, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, NN_ACT_NONE},
         {1, 12, 9, 21, 12, 12, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, NN_ACT_RELU},
+        /* minimal tiles (kk > 8192): 2 tiles x 2 channel blocks on 3 slots */
+        {1, 1024, 10, 10, 4, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, NN_ACT_RELU},
     };
-    static float x[16384], ref[8192], fast[8192];
+    static float x[1 << 17], ref[8192], fast[8192];
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
         const conv_cfg *f = &cfgs[i];
         unsigned seed = 99u;

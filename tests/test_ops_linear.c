@@ -314,7 +314,10 @@ static void matmul_check(nn_shape xs, nn_shape ys, int y_input, const nn_shape *
     check_case(&c, want, label);
 }
 
-#define S(...) nn_shape_make((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
+/* S(2, 3, 4): the shape 2x3x4. */
+#define S(...)                                                                 \
+    nn_shape_make((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), \
+                  (int64_t[]){__VA_ARGS__})
 
 static void test_matmul_hand(void)
 {

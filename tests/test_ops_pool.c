@@ -414,7 +414,8 @@ int main(void)
     T_RUN(test_pool_shapes);
     T_RUN(test_gap_sweep);
     T_RUN(test_pool_rejects);
-    printf("pools: %d fast-vs-reference cases (%d skipped: max window without input), worst relative error %.3g\n",
+    printf("pools: %d fast-vs-reference cases (%d skipped: max window without input), "
+           "worst relative error %.3g\n",
            n_cases, n_skipped, worst_err);
     return t_summary("test_ops_pool");
 }

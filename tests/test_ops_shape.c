@@ -605,7 +605,7 @@ static void test_pad_reject(void)
         check_reject(&c, label, bad[k].st, bad[k].what);
     }
     oh_case c = oh_begin(NN_OP_PAD, &x);
-    check_reject(&c, "pad no pads", NN_ERR_SHAPE, "pads");
+    check_reject(&c, "pad no pads", NN_ERR_FORMAT, "missing");
     c = oh_begin(NN_OP_PAD, &x);
     nn_node_set_ints(oh_node(&c), "pads", IV(0, 0, 1, 1, 0, 0, 1, 1));
     nn_node_set_string(oh_node(&c), "value", "zero");

@@ -173,6 +173,19 @@ static void test_batch_and_keep(void)
     T_CHECK(nn_plan_create(g, 2, &o, &p, &e) == NN_OK);
     nn_plan_free(p);
     nn_graph_free(g);
+
+    /* shape inference failure: the message names the node */
+    g = nn_graph_create();
+    nn_shape xs = nn_shape4(NN_DIM_BATCH, 3, 5, 5);
+    int in[2];
+    in[0] = nn_graph_add_input(g, "x", &xs, &e);
+    in[1] = add_const_rand(g, "w", nn_shape4(2, 4, 3, 3), -1, 1);   /* expects 4 channels */
+    nn_graph_add_output(g, node(g, NN_OP_CONV, "badconv", in, 2), &e);
+    T_CHECK(nn_graph_validate(g, &e) == NN_OK);
+    p = NULL;
+    T_CHECK(nn_plan_create(g, 1, &o, &p, &e) != NN_OK && p == NULL);
+    T_CHECKF(strstr(e.msg, "badconv") != NULL, "%s", e.msg);
+    nn_graph_free(g);
 }
 
 /* Gemm big enough to be split across threads: 1 and 2 threads bitwise

@@ -297,19 +297,23 @@ static void test_pickle_hostile(void)
     /* no STOP */
     EXPECT_FAIL(NN_ERR_FORMAT, "STOP", 'N');
 
-    /* a bounded deep nesting works, deeper MARK/stack growth is limited by
-     * the named limits (checked here up to 100k to stay fast) */
-    size_t n = 200000;
-    uint8_t *deep = malloc(n + 2);
-    memset(deep, ']', n);
-    deep[n] = '.';
+    /* many values on the stack work up to the named limit, then stop with
+     * NN_ERR_LIMIT; so do open MARKs */
+    size_t n = IO_PICKLE_MAX_STACK + 10;
+    uint8_t *deep = malloc(n + 1);
     io_pickle *p = NULL;
     nn_err e;
-    T_CHECK(io_pickle_load(deep, n + 1, NULL, &p, &e) == NN_OK);
+    memset(deep, ']', n);
+    deep[IO_PICKLE_MAX_STACK - 1] = '.';
+    T_CHECK(io_pickle_load(deep, IO_PICKLE_MAX_STACK, NULL, &p, &e) == NN_OK);
     io_pickle_free(p);
+    deep[IO_PICKLE_MAX_STACK - 1] = ']';
+    deep[n] = '.';
+    T_CHECK(io_pickle_load(deep, n + 1, NULL, &p, &e) == NN_ERR_LIMIT);
+    memset(deep, '(', n);
+    T_CHECK(io_pickle_load(deep, n + 1, NULL, &p, &e) == NN_ERR_LIMIT);
     free(deep);
 }
-
 
 /* ---- state_dict reader ---------------------------------------------------- */
 
@@ -405,6 +409,9 @@ static void test_state_views(void)
     T_CHECK(io_pth_state_read(z.p, z.n, &st, &e) == NN_ERR_FORMAT && strstr(e.msg, "missing"));
     free(z.p);
     free(pk.p);
+    /* neither container */
+    T_CHECK(io_pth_state_read("\x08\x01onnx", 6, &st, &e) == NN_ERR_FORMAT &&
+            strstr(e.msg, "not a PyTorch checkpoint"));
 }
 
 static void test_state_legacy(void)
@@ -675,7 +682,8 @@ static void test_real_resnet20(const char *dir)
     static const expect_t x[] = {
         { "conv1.weight", "16x3x3x3", -0.13818146288394928, 0.3087101876735687, 1.3100982000032673 },
         { "bn1.running_var", "16", 2.2049126625061035, 10.227829933166504, 76.47960840986343 },
-        { "layer3.2.conv2.weight", "64x64x3x3", 0.023041605949401855, 0.002880609128624201, 1.509974816668091 },
+        { "layer3.2.conv2.weight", "64x64x3x3", 0.023041605949401855, 0.002880609128624201,
+          1.509974816668091 },
         { "linear.weight", "10x64", -1.0598125457763672, 0.22667697072029114, -0.04562738863751292 },
         { "linear.bias", "10", 0.19355906546115875, -0.27025941014289856, 3.4442171454429626e-05 },
     };

@@ -1,9 +1,9 @@
 /* eltwise_util.h — private helpers of the element-wise and shape kernels in
  * nn/ops: typed attribute readers that reject attributes of the wrong type,
- * axis normalisation, the per-tensor element limit, a parallel copy, and
- * numpy-style (multidirectional) broadcasting shared by Add and Mul.
- * Everything is static inline because each op file uses a different subset;
- * nothing here allocates. Messages name the node: "node '<name>' (<Op>): ...". */
+ * axis normalisation, the per-tensor element limit, a vectorised exp
+ * (Sigmoid, Softmax), a parallel copy, and numpy-style (multidirectional)
+ * broadcasting shared by Add and Mul. Everything is static inline because
+ * each op file uses a different subset; nothing here allocates. Messages name the node: "node '<name>' (<Op>): ...". */
 #ifndef NN_OPS_ELTWISE_UTIL_H
 #define NN_OPS_ELTWISE_UTIL_H
 

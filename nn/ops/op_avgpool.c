@@ -13,7 +13,8 @@ static nn_status avgpool_geom(const nn_node *node, const nn_shape *x, nn_geom2d 
 {
     nn_status st;
     if (x->ndim != 4)
-        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (AveragePool): input has %d dims, only 2-D pooling (4)",
+        return nn_err_set(e, NN_ERR_UNSUPPORTED,
+                          "node %s (AveragePool): input has %d dims, only 2-D pooling (4)",
                           node->name, x->ndim);
     *include_pad = (int)nn_node_get_int(node, "count_include_pad", 0);
     if (*include_pad != 0 && *include_pad != 1)
@@ -78,7 +79,7 @@ static void avgpool_planes(void *arg, int64_t begin, int64_t end)
                     int64_t off = kx - g->pl, x0, x1;
                     nn_geom_taps(off, g->sw, g->ow, g->iw, &x0, &x1);
                     if (g->sw == 1 && x0 < x1)
-                        nn_row_add(yr + x0, xr + off + x0, x1 - x0);
+                        nn_row_add(yr + x0, xr + (off + x0), x1 - x0);
                     else
                         for (int64_t ox = x0; ox < x1; ox++)
                             yr[ox] += xr[ox * g->sw + off];

@@ -1,11 +1,12 @@
 /* op_conv.c — 2-D Conv (ONNX opset 13): X [N, C, H, W], W [O, C/group,
  * KH, KW], optional bias [O]; strides, pads [top, left, bottom, right],
  * dilations, groups and a fused output activation.
- * Fast paths: 1x1 stride-1 unpadded conv is one sgemm per (batch, group)
- * on the input itself; other grouped convs im2col a block of output pixels
- * into per-thread scratch and sgemm it against the OIHW weights (already
- * the [O/g, C/g*KH*KW] matrix); one input channel per group (depthwise) is
- * a direct loop. Bias and activation are applied in the store. */
+ * Fast paths: a 1x1 stride-1 unpadded conv multiplies the weights by the
+ * input itself; other convs im2col a tile of output pixels into the
+ * thread's scratch slice and sgemm it against the OIHW weights (already the
+ * [O/g, C/g*KH*KW] matrix); threads share (batch, group, pixel tile,
+ * channel block) items, never the K reduction. One input channel per group
+ * (depthwise) is a direct loop. Bias and activation are fused into the store. */
 #include <cblas.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -43,7 +44,8 @@ static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shap
     nn_status st;
     memset(p, 0, sizeof *p);
     if (x->ndim != 4 || w->ndim != 4)
-        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (Conv): input has %d dims and weight %d, only 2-D conv (4 and 4)",
+        return nn_err_set(e, NN_ERR_UNSUPPORTED,
+                          "node %s (Conv): input has %d dims and weight %d, only 2-D conv (4 and 4)",
                           node->name, x->ndim, w->ndim);
     p->N = x->d[0];
     p->C = x->d[1];
@@ -55,7 +57,8 @@ static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shap
     p->cg = p->C / p->G;
     p->og = p->O / p->G;
     if (w->d[1] != p->cg || w->d[2] < 1 || w->d[3] < 1)
-        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Conv): weight %lldx%lldx%lldx%lld, expected %lld input channels per group",
+        return nn_err_set(e, NN_ERR_SHAPE,
+                          "node %s (Conv): weight %lldx%lldx%lldx%lld, expected %lld input channels per group",
                           node->name, (long long)w->d[0], (long long)w->d[1], (long long)w->d[2],
                           (long long)w->d[3], (long long)p->cg);
     if (b && (b->ndim != 1 || b->d[0] != p->O))
@@ -172,17 +175,18 @@ static void conv_im2col(const conv_plan *p, const float *x, int64_t p0, int64_t 
                     if (iy < 0 || iy >= g->ih) {
                         memset(dst, 0, (size_t)(end - ox) * sizeof(float));
                     } else {
-                        const float *src = xc + iy * g->iw + off;
+                        const float *row = xc + iy * g->iw;
                         int64_t a = ox > vx0 ? ox : vx0, b = end < vx1 ? end : vx1;
                         int64_t i = ox;
                         for (; i < a && i < end; i++)
                             dst[i - ox] = 0.0f;
                         if (g->sw == 1 && a < b) {
-                            memcpy(dst + (a - ox), src + a, (size_t)(b - a) * sizeof(float));
+                            memcpy(dst + (a - ox), row + (a + off),
+                                   (size_t)(b - a) * sizeof(float));
                             i = b;
                         }
                         for (; i < b; i++)
-                            dst[i - ox] = src[i * g->sw];
+                            dst[i - ox] = row[i * g->sw + off];
                         for (; i < end; i++)
                             dst[i - ox] = 0.0f;
                     }
@@ -262,9 +266,9 @@ static float conv_direct_px(const nn_geom2d *g, const float *x, const float *w, 
     float s = 0.0f;
     nn_geom_taps(ix0, g->dw, g->kw, g->iw, &kx0, &kx1);
     for (int64_t ky = ky0; ky < ky1; ky++) {
-        const float *xr = x + (iy0 + ky * g->dh) * g->iw + ix0;
+        const float *xr = x + (iy0 + ky * g->dh) * g->iw;
         for (int64_t kx = kx0; kx < kx1; kx++)
-            s += w[ky * g->kw + kx] * xr[kx * g->dw];
+            s += w[ky * g->kw + kx] * xr[ix0 + kx * g->dw];
     }
     return s;
 }

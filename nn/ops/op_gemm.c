@@ -22,14 +22,14 @@ static void gemm_epilogue(const nn_gemm_job *j, float *c, int64_t m0, int64_t m1
     for (int64_t m = m0; m < m1; m++) {
         float *row = c + (m - m0) * j->ldc;
         if (!j->bias) {
-            nn_act_apply(&j->act, row, n1 - n0);
+            nn_store_bias_act(row, n1 - n0, 0.0f, &j->act);
         } else if (j->bias_cs == 0) {
             nn_store_bias_act(row, n1 - n0, j->beta * j->bias[m * j->bias_rs], &j->act);
         } else {
             const float *b = j->bias + m * j->bias_rs + n0 * j->bias_cs;
             for (int64_t n = 0; n < n1 - n0; n++)
                 row[n] += j->beta * b[n * j->bias_cs];
-            nn_act_apply(&j->act, row, n1 - n0);
+            nn_store_bias_act(row, n1 - n0, 0.0f, &j->act);
         }
     }
 }
@@ -128,7 +128,8 @@ static nn_status gemm_geom_get(const nn_node *node, const nn_shape *a, const nn_
         if (c->ndim == 2)
             g->cm = c->d[0];
         if ((g->cm != 1 && g->cm != g->M) || (g->cn != 1 && g->cn != g->N))
-            return nn_err_set(e, NN_ERR_SHAPE, "node %s (Gemm): C (%lldx%lld) does not broadcast to %lldx%lld",
+            return nn_err_set(e, NN_ERR_SHAPE,
+                              "node %s (Gemm): C (%lldx%lld) does not broadcast to %lldx%lld",
                               node->name, (long long)g->cm, (long long)g->cn, (long long)g->M,
                               (long long)g->N);
     }

@@ -62,7 +62,7 @@ static void maxpool_planes(void *arg, int64_t begin, int64_t end)
                     int64_t off = kx * g->dw - g->pl, x0, x1;
                     nn_geom_taps(off, g->sw, g->ow, g->iw, &x0, &x1);
                     if (g->sw == 1 && x0 < x1) {
-                        nn_row_max(yr + x0, xr + off + x0, x1 - x0);
+                        nn_row_max(yr + x0, xr + (off + x0), x1 - x0);
                         continue;
                     }
                     for (int64_t ox = x0; ox < x1; ox++) {

@@ -44,6 +44,8 @@ static nn_status pad_compute(const nn_node *node, const nn_shape *x, pad_params 
                           eu_name(node), mode);
     if (r < 1)
         return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Pad): scalar input", eu_name(node));
+    if (n < 0)
+        return nn_err_set(e, NN_ERR_FORMAT, "node '%s' (Pad): attribute pads is missing", eu_name(node));
     if (n != 2 * r)
         return nn_err_set(e, NN_ERR_SHAPE, "node '%s' (Pad): pads has %d values for an input of rank %d (expected %d)",
                           eu_name(node), n, r, 2 * r);

@@ -64,7 +64,7 @@ static inline nn_status nn_geom2d_parse(const nn_node *node, const char *op, int
     nn_status st;
     const char *ap = nn_node_get_string(node, "auto_pad", "NOTSET");
     memset(g, 0, sizeof *g);
-    if (strcmp(ap, "NOTSET") != 0)
+    if (ap[0] != '\0' && strcmp(ap, "NOTSET") != 0)
         return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (%s): auto_pad %s (converter must resolve it)",
                           node->name, op, ap);
     if (nn_node_attr(node, "kernel_shape")) {
@@ -104,7 +104,8 @@ static inline nn_status nn_geom2d_parse(const nn_node *node, const char *op, int
     }
     g->ceil_mode = (int)nn_node_get_int(node, "ceil_mode", 0);
     if (g->ceil_mode != 0 && g->ceil_mode != 1)
-        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): ceil_mode %d not 0/1", node->name, op, g->ceil_mode);
+        return nn_err_set(e, NN_ERR_FORMAT, "node %s (%s): ceil_mode %d not 0/1", node->name, op,
+                          g->ceil_mode);
     if (!allow_ceil && g->ceil_mode)
         return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (%s): ceil_mode not supported", node->name, op);
     return NN_OK;

@@ -1,0 +1,36 @@
+#!/bin/sh
+# The shipped demo model (weights/demo-xray.slm): its SHA-256 is the one in
+# weights/README.md, it reaches >= 95% accuracy on the stored held-out
+# simulated set (tests/data/demo_eval, 200 images) measured THROUGH
+# `scanlite predict --json`, and the generator tools/simxray.py is
+# deterministic and produced that set (part skipped without numpy/PIL).
+. "$(dirname "$0")/lib.sh"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MODEL="$ROOT/weights/demo-xray.slm"
+EVAL="$ROOT/tests/data/demo_eval"
+[ -x "$SCANLITE" ] || skip "no scanlite binary at $SCANLITE"
+[ -f "$MODEL" ] || { echo "FAIL: $MODEL is missing (sh weights/make_demo.sh re-makes it)"; exit 1; }
+[ -f "$EVAL/labels.csv" ] || { echo "FAIL: $EVAL/labels.csv is missing"; exit 1; }
+
+want=$(sed -n 's/^SHA-256: `\([0-9a-f]\{64\}\)`.*/\1/p' "$ROOT/weights/README.md")
+have=$(sha256sum "$MODEL" | cut -d' ' -f1)
+if [ -n "$want" ] && [ "$want" = "$have" ]; then
+    echo "ok: SHA-256 $have as in weights/README.md"
+else
+    echo "FAIL: SHA-256 of $MODEL is $have, weights/README.md says '${want:-nothing}'"
+    fails=$((fails + 1))
+fi
+
+n=$(($(wc -l <"$EVAL/labels.csv") - 1))
+check "held-out set has 200 images (has $n)" test "$n" -eq 200
+check "demo model accuracy >= 95% through scanlite" \
+    "$PY" "$ROOT/tests/py/demo_eval.py" "$SCANLITE" "$MODEL" "$EVAL" --min-acc 0.95
+
+"$PY" "$ROOT/tests/py/demo_gen_check.py" "$ROOT/tools/simxray.py" "$EVAL" "$OUT/gen"
+rc=$?
+case $rc in
+0) ;;
+77) echo "note: generator determinism not checked ($PY lacks numpy/PIL)" ;;
+*) echo "FAIL: generator check"; fails=$((fails + 1)) ;;
+esac
+finish
