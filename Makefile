@@ -37,11 +37,13 @@ DEPS_TEST := python3-torch python3-torchvision python3-onnx python3-numpy curl
 
 LIB_SRC := $(wildcard nn/*.c nn/ops/*.c io/*.c)
 SRV_SRC := $(wildcard server/*.c)
+SRV_ASM := $(wildcard server/*.S)
+WEB_FILES := $(wildcard server/web/*)
 TOOL_SRC := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
+SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o) $(SRV_ASM:%.S=$(BUILD)/%.o)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -54,6 +56,11 @@ all: deps scanlite libscanlite.a
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Web assets are embedded with .incbin from server/*.S.
+$(BUILD)/%.o: %.S $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@

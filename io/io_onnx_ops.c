@@ -117,12 +117,6 @@ static nn_status ints_exact(const ox_node *n, const char *name, int want, int64_
     return NN_OK;
 }
 
-static nn_status str_attr(const ox_node *n, const char *name, const char *dflt, char *buf,
-                          size_t cap, nn_err *e)
-{
-    return ox_attr_string(n, name, dflt, buf, cap, e);
-}
-
 #define TRY(x)                      \
     do {                            \
         nn_status st_ = (x);        \
@@ -146,7 +140,7 @@ static nn_status win_pads(ox_ctx *cx, const ox_node *n, win2d *w, nn_err *e)
 {
     char ap[32];
     const nn_shape *x = known_shape(cx, n, 0);
-    TRY(str_attr(n, "auto_pad", "NOTSET", ap, sizeof ap, e));
+    TRY(ox_attr_string(n, "auto_pad", "NOTSET", ap, sizeof ap, e));
     if (strcmp(ap, "NOTSET") == 0)
         return ints_exact(n, "pads", 4, 0, 0, w->pads, e);
     if (strcmp(ap, "VALID") == 0) {
@@ -606,7 +600,7 @@ static nn_status cv_pad(ox_ctx *cx, const ox_node *n, int op, nn_err *e)
     char mode[32];
     int k;
     nn_node *node;
-    TRY(str_attr(n, "mode", "constant", mode, sizeof mode, e));
+    TRY(ox_attr_string(n, "mode", "constant", mode, sizeof mode, e));
     if (cx->opset < 11) {
         k = ox_attr_ints(n, cx->opset < 2 ? "paddings" : "pads", pads, 2 * NN_MAX_DIMS, e);
         value = ox_attr_float(n, "value", 0.0f);

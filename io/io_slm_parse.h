@@ -25,6 +25,7 @@ typedef struct slm_parser {
     uint64_t off[SLM_SEC_COUNT], size[SLM_SEC_COUNT];
     uint8_t *kind;              /* [n_values] SLM_KIND_* */
     int n_input_values;         /* values of kind SLM_KIND_INPUT */
+    uint64_t const_bytes;       /* sum of constant lengths so far (<= data size) */
     uint8_t *seen;              /* [n_values] scratch marks */
     int64_t *ints;              /* [NN_ATTR_MAX_LIST] attribute scratch */
     float *floats;              /* [NN_ATTR_MAX_LIST] */

@@ -266,6 +266,14 @@ static nn_status parse_const_data(slm_parser *ps, slm_cur *c, const nn_shape *sh
         return io_slm_fail(ps, NN_ERR_FORMAT, "data [%llu, +%llu) lies outside the data section "
                            "(%llu bytes)", (unsigned long long)off, (unsigned long long)len,
                            (unsigned long long)ps->size[SLM_SEC_DATA]);
+    /* Bounds what io_slm_read_memory copies by the file size: constants
+     * may not alias each other's bytes to multiply memory use. */
+    ps->const_bytes += len;
+    if (ps->const_bytes > ps->size[SLM_SEC_DATA])
+        return io_slm_fail(ps, NN_ERR_FORMAT, "constants total %llu bytes, more than the data "
+                           "section holds (%llu): they overlap",
+                           (unsigned long long)ps->const_bytes,
+                           (unsigned long long)ps->size[SLM_SEC_DATA]);
     *data = ps->base + ps->off[SLM_SEC_DATA] + off;
     *bytes = want;
     return NN_OK;

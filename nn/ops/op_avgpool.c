@@ -38,17 +38,19 @@ static nn_status avgpool_infer(const nn_node *node, const nn_shape *const *in, i
     return NN_OK;
 }
 
-/* Taps of the window starting at `start` that count towards the divisor
- * along one axis of size `in` with end padding `pe`. */
+/* Taps of the window [start, start + k) that count towards the divisor
+ * along one axis of size `in` with end padding `pe` (no divisions: this
+ * runs once per output pixel). */
 static int64_t avgpool_count(int64_t start, int64_t k, int64_t in, int64_t pe, int include_pad)
 {
-    int64_t k0, k1;
+    int64_t lo = start, hi = start + k;
     if (include_pad) {
-        int64_t end = start + k < in + pe ? start + k : in + pe;
-        return end - start;
+        hi = hi < in + pe ? hi : in + pe;
+    } else {
+        lo = lo > 0 ? lo : 0;
+        hi = hi < in ? hi : in;
     }
-    nn_geom_taps(start, 1, k, in, &k0, &k1);
-    return k1 > k0 ? k1 - k0 : 0;
+    return hi > lo ? hi - lo : 0;
 }
 
 typedef struct avgpool_task {
@@ -58,38 +60,55 @@ typedef struct avgpool_task {
     float *y;
 } avgpool_task;
 
-/* Planes [begin, end): each output row sums the shifted input rows of its
- * window, then divides per column. */
+/* Average of output pixel ox checking columns; kernel rows [ky0, ky1)
+ * are in bounds and start at input row iy0; ch: the row part of the
+ * divisor. */
+static float avgpool_px(const avgpool_task *t, const float *x, int64_t iy0, int64_t ky0,
+                        int64_t ky1, int64_t ch, int64_t ox)
+{
+    const nn_geom2d *g = &t->g;
+    int64_t ix0 = ox * g->sw - g->pl, kx0, kx1;
+    int64_t n = ch * avgpool_count(ix0, g->kw, g->iw, g->pr, t->include_pad);
+    float s = 0.0f;
+    nn_geom_taps(ix0, 1, g->kw, g->iw, &kx0, &kx1);
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+        const float *xr = x + (iy0 + ky) * g->iw;
+        for (int64_t kx = kx0; kx < kx1; kx++)
+            s += xr[ix0 + kx];
+    }
+    return n > 0 ? s / (float)n : 0.0f;
+}
+
+/* Planes [begin, end). In each output row the interior [xi0, xi1), whose
+ * columns are all in bounds (divisor ch * kw), runs 4 pixels at a time in
+ * registers. */
 static void avgpool_planes(void *arg, int64_t begin, int64_t end)
 {
     const avgpool_task *t = arg;
     const nn_geom2d *g = &t->g;
+    int64_t xi0, xi1;
+    nn_geom_interior(g->ow, g->sw, g->pl, 1, g->kw, g->iw, &xi0, &xi1);
     for (int64_t pl = begin; pl < end; pl++) {
         const float *x = t->x + pl * g->ih * g->iw;
-        float *y = t->y + pl * g->oh * g->ow;
         for (int64_t oy = 0; oy < g->oh; oy++) {
-            float *yr = y + oy * g->ow;
-            int64_t ky0, ky1, ch;
-            for (int64_t ox = 0; ox < g->ow; ox++)
-                yr[ox] = 0.0f;
-            nn_geom_taps(oy * g->sh - g->pt, 1, g->kh, g->ih, &ky0, &ky1);
-            for (int64_t ky = ky0; ky < ky1; ky++) {
-                const float *xr = x + (oy * g->sh - g->pt + ky) * g->iw;
-                for (int64_t kx = 0; kx < g->kw; kx++) {
-                    int64_t off = kx - g->pl, x0, x1;
-                    nn_geom_taps(off, g->sw, g->ow, g->iw, &x0, &x1);
-                    if (g->sw == 1 && x0 < x1)
-                        nn_row_add(yr + x0, xr + (off + x0), x1 - x0);
-                    else
-                        for (int64_t ox = x0; ox < x1; ox++)
-                            yr[ox] += xr[ox * g->sw + off];
+            float *yr = t->y + (pl * g->oh + oy) * g->ow;
+            int64_t iy0 = oy * g->sh - g->pt, ky0, ky1, ox = 0;
+            int64_t ch = avgpool_count(iy0, g->kh, g->ih, g->pb, t->include_pad);
+            nn_f4 div = nn_f4_set1((float)(ch * g->kw));
+            nn_geom_taps(iy0, 1, g->kh, g->ih, &ky0, &ky1);
+            for (; ox < xi0; ox++)
+                yr[ox] = avgpool_px(t, x, iy0, ky0, ky1, ch, ox);
+            for (; ch > 0 && ox + 4 <= xi1; ox += 4) {
+                nn_f4 acc = nn_f4_set1(0.0f);
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    const float *xr = x + (iy0 + ky) * g->iw + ox * g->sw - g->pl;
+                    for (int64_t kx = 0; kx < g->kw; kx++)
+                        acc += nn_f4_gather(xr + kx, g->sw);
                 }
+                nn_f4_store(yr + ox, acc / div);
             }
-            ch = avgpool_count(oy * g->sh - g->pt, g->kh, g->ih, g->pb, t->include_pad);
-            for (int64_t ox = 0; ox < g->ow; ox++) {
-                int64_t n = ch * avgpool_count(ox * g->sw - g->pl, g->kw, g->iw, g->pr, t->include_pad);
-                yr[ox] = n > 0 ? yr[ox] / (float)n : 0.0f;
-            }
+            for (; ox < g->ow; ox++)
+                yr[ox] = avgpool_px(t, x, iy0, ky0, ky1, ch, ox);
         }
     }
 }

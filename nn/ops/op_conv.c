@@ -312,10 +312,7 @@ static void conv_direct_row(const conv_task *t, const float *x, const float *w, 
         for (int64_t ky = ky0; ky < ky1; ky++) {
             const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox * g->sw - g->pl;
             for (int64_t kx = 0; kx < g->kw; kx++) {
-                const float *xk = xr + kx * g->dw;
-                nn_f4 v = g->sw == 1 ? nn_f4_load(xk)
-                                     : (nn_f4){xk[0], xk[g->sw], xk[2 * g->sw], xk[3 * g->sw]};
-                acc += nn_f4_set1(w[ky * g->kw + kx]) * v;
+                acc += nn_f4_set1(w[ky * g->kw + kx]) * nn_f4_gather(xr + kx * g->dw, g->sw);
             }
         }
         nn_f4_store(yr + ox, acc);

@@ -41,36 +41,53 @@ typedef struct maxpool_task {
     float *y;
 } maxpool_task;
 
-/* Planes [begin, end): each output row is the running max of the shifted
- * input rows of its window (vectorisable for stride 1). */
+/* Max over the in-bounds taps of output pixel ox; kernel rows [ky0, ky1)
+ * are in bounds and start at input row iy0. */
+static float maxpool_px(const nn_geom2d *g, const float *x, int64_t iy0, int64_t ky0,
+                        int64_t ky1, int64_t ox)
+{
+    int64_t ix0 = ox * g->sw - g->pl, kx0, kx1;
+    float m = -INFINITY;
+    nn_geom_taps(ix0, g->dw, g->kw, g->iw, &kx0, &kx1);
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+        const float *xr = x + (iy0 + ky * g->dh) * g->iw;
+        for (int64_t kx = kx0; kx < kx1; kx++) {
+            float v = xr[ix0 + kx * g->dw];
+            m = v > m ? v : m;
+        }
+    }
+    return m;
+}
+
+/* Planes [begin, end). In each output row the interior [xi0, xi1), whose
+ * columns are all in bounds, runs 4 pixels at a time in registers. */
 static void maxpool_planes(void *arg, int64_t begin, int64_t end)
 {
     const maxpool_task *t = arg;
     const nn_geom2d *g = &t->g;
+    int64_t xi0, xi1;
+    nn_geom_interior(g->ow, g->sw, g->pl, g->dw, g->kw, g->iw, &xi0, &xi1);
     for (int64_t pl = begin; pl < end; pl++) {
         const float *x = t->x + pl * g->ih * g->iw;
-        float *y = t->y + pl * g->oh * g->ow;
         for (int64_t oy = 0; oy < g->oh; oy++) {
-            float *yr = y + oy * g->ow;
-            int64_t ky0, ky1;
-            for (int64_t ox = 0; ox < g->ow; ox++)
-                yr[ox] = -INFINITY;
-            nn_geom_taps(oy * g->sh - g->pt, g->dh, g->kh, g->ih, &ky0, &ky1);
-            for (int64_t ky = ky0; ky < ky1; ky++) {
-                const float *xr = x + (oy * g->sh - g->pt + ky * g->dh) * g->iw;
-                for (int64_t kx = 0; kx < g->kw; kx++) {
-                    int64_t off = kx * g->dw - g->pl, x0, x1;
-                    nn_geom_taps(off, g->sw, g->ow, g->iw, &x0, &x1);
-                    if (g->sw == 1 && x0 < x1) {
-                        nn_row_max(yr + x0, xr + (off + x0), x1 - x0);
-                        continue;
-                    }
-                    for (int64_t ox = x0; ox < x1; ox++) {
-                        float v = xr[ox * g->sw + off];
-                        yr[ox] = v > yr[ox] ? v : yr[ox];
+            float *yr = t->y + (pl * g->oh + oy) * g->ow;
+            int64_t iy0 = oy * g->sh - g->pt, ky0, ky1, ox = 0;
+            nn_geom_taps(iy0, g->dh, g->kh, g->ih, &ky0, &ky1);
+            for (; ox < xi0; ox++)
+                yr[ox] = maxpool_px(g, x, iy0, ky0, ky1, ox);
+            for (; ox + 4 <= xi1; ox += 4) {
+                nn_f4 m = nn_f4_set1(-INFINITY);
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox * g->sw - g->pl;
+                    for (int64_t kx = 0; kx < g->kw; kx++) {
+                        nn_f4 v = nn_f4_gather(xr + kx * g->dw, g->sw);
+                        m = nn_f4_select(v > m, v, m);
                     }
                 }
+                nn_f4_store(yr + ox, m);
             }
+            for (; ox < g->ow; ox++)
+                yr[ox] = maxpool_px(g, x, iy0, ky0, ky1, ox);
         }
     }
 }

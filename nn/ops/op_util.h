@@ -1,9 +1,9 @@
 /* op_util.h — helpers private to the kernels in nn/ops: 2-D window
  * geometry of Conv / MaxPool / AveragePool (attribute parsing and
  * validation, output size with floor or ceil rounding, the valid kernel taps
- * of one output position), 4-lane vector row loops (fused bias +
- * activation store, axpy, max, add, scale), and a tiled pool-parallel
- * sgemm (defined in op_gemm.c) shared by Gemm and MatMul. */
+ * of one output position), 4-lane float vectors with the fused bias +
+ * activation store, and a tiled pool-parallel sgemm (defined in
+ * op_gemm.c) shared by Gemm and MatMul. */
 #ifndef NN_OP_UTIL_H
 #define NN_OP_UTIL_H
 
@@ -181,7 +181,7 @@ static inline void nn_geom_interior(int64_t nout, int64_t s, int64_t pad, int64_
 
 /* 4-lane float vectors (GCC/Clang vector extension: SSE on baseline
  * x86-64, generic code elsewhere). The -O2 build does not auto-vectorise
- * loops of unknown trip count, so the hot row loops below use these.
+ * loops of unknown trip count, so the hot loops of the kernels use these.
  * Loads and stores go through memcpy (any alignment). Every lane
  * operation equals the scalar tail's, so results do not depend on n. */
 typedef float nn_f4 __attribute__((vector_size(16)));
@@ -202,6 +202,12 @@ static inline void nn_f4_store(float *p, nn_f4 v)
 static inline nn_f4 nn_f4_set1(float a)
 {
     return (nn_f4){a, a, a, a};
+}
+
+/* {p[0], p[s], p[2s], p[3s]}: one load for s == 1, a gather otherwise. */
+static inline nn_f4 nn_f4_gather(const float *p, int64_t s)
+{
+    return s == 1 ? nn_f4_load(p) : (nn_f4){p[0], p[s], p[2 * s], p[3 * s]};
 }
 
 /* Lane-wise m ? a : b for a comparison mask m. */
@@ -248,39 +254,6 @@ static inline void nn_store_bias_act(float *x, int64_t n, float bias, const nn_a
             x[i] += bias;
         break;
     }
-}
-
-/* y[0..n) += a * x[0..n) */
-static inline void nn_row_axpy(float *y, const float *x, float a, int64_t n)
-{
-    nn_f4 va = nn_f4_set1(a);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        nn_f4_store(y + i, nn_f4_load(y + i) + va * nn_f4_load(x + i));
-    for (; i < n; i++)
-        y[i] += a * x[i];
-}
-
-/* y[0..n) = x[0..n) > y ? x : y */
-static inline void nn_row_max(float *y, const float *x, int64_t n)
-{
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        nn_f4 v = nn_f4_load(x + i), m = nn_f4_load(y + i);
-        nn_f4_store(y + i, nn_f4_select(v > m, v, m));
-    }
-    for (; i < n; i++)
-        y[i] = x[i] > y[i] ? x[i] : y[i];
-}
-
-/* y[0..n) += x[0..n) */
-static inline void nn_row_add(float *y, const float *x, int64_t n)
-{
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        nn_f4_store(y + i, nn_f4_load(y + i) + nn_f4_load(x + i));
-    for (; i < n; i++)
-        y[i] += x[i];
 }
 
 /* y[0..n) = a * x[0..n) */
