@@ -128,6 +128,53 @@ sl_status sl_predict_image(sl_session *s, const void *bytes, size_t len, int top
  * labels, probs = {1-p, p}. */
 void sl_outputs_to_probs(const sl_model *m, const float *raw, float *probs);
 
+/* ---- explanations (Grad-CAM) ----------------------------------------- */
+
+/* Resolution h x w of the model's class-activation map: that of the last
+ * convolutional feature map before the head's pooling/flatten (7x7 for
+ * ResNet-18 at 224x224). SL_ERR_UNSUPPORTED, naming the op, when the head
+ * cannot be differentiated. Shape inference only (no session needed). */
+sl_status sl_model_cam_shape(const sl_model *m, int *h, int *w, sl_error *err);
+
+/* Grad-CAM of one input [1, C, H, W] for label class_index (-1: the
+ * predicted label): the gradient of the class score (before the output
+ * Softmax/Sigmoid; for the negative label of a single-logit binary head,
+ * the negated logit) with respect to that feature map A [K, h, w] gives
+ * alpha_k = mean over (h, w) of dscore/dA_k, and cam = ReLU(sum_k alpha_k
+ * A_k): raw values at feature-map resolution, row-major, not normalised.
+ * cam holds cam_cap floats; h * w are needed (sl_model_cam_shape; *h, *w
+ * are set even when cam_cap is too small: SL_ERR_INVALID). *label (may be
+ * NULL) receives the explained label. The first call of a session builds
+ * its explain plan (the predict path is untouched); later calls allocate
+ * nothing. */
+sl_status sl_explain(sl_session *s, const float *input, int class_index, float *cam,
+                     size_t cam_cap, int *h, int *w, int *label, sl_error *err);
+
+typedef struct sl_heatmap {
+    unsigned char *png;         /* PNG bytes (RGB, width x height), malloc'ed:
+                                   release with sl_heatmap_free */
+    size_t png_len;
+    int width, height;          /* the original image's size */
+    int label;                  /* label index explained */
+    int cam_h, cam_w;           /* resolution of the raw map */
+    sl_prediction prediction;   /* the same run's prediction; top-k lists
+                                   min(SL_TOPK_MAX, labels) entries */
+    double ms_explain;          /* gradients, map, colouring, PNG */
+} sl_heatmap;
+
+/* Decodes and preprocesses an image as sl_predict_image does, predicts,
+ * and renders the Grad-CAM of class_index (-1: the predicted label) over
+ * it: the map is normalised to [0, 1] (divided by its maximum), upsampled
+ * bilinearly onto the region of the ORIGINAL image the network's input
+ * crop came from (outside it the image shows unchanged), coloured with the
+ * turbo colormap and alpha-blended (alpha = 0.6 * intensity) over the
+ * image; the result is a PNG of the original size. On failure out is
+ * zeroed. */
+sl_status sl_explain_image(sl_session *s, const void *bytes, size_t len, int class_index,
+                           sl_heatmap *out, sl_error *err);
+/* Frees h->png and zeroes *h; h may be NULL. */
+void sl_heatmap_free(sl_heatmap *h);
+
 const char *sl_status_str(sl_status s);
 
 #ifdef __cplusplus

@@ -18,9 +18,11 @@
 #include "io/io_image.h"
 #include "io/io_meta.h"
 #include "io/io_slm.h"
+#include "nn_gradcam.h"
 #include "nn_graph.h"
 #include "nn_plan.h"
 #include "nn_status.h"
+#include "sl_internal.h"
 
 _Static_assert(SL_OK == (int)NN_OK && SL_ERR_NOMEM == (int)NN_ERR_NOMEM &&
                SL_ERR_IO == (int)NN_ERR_IO && SL_ERR_FORMAT == (int)NN_ERR_FORMAT &&
@@ -33,44 +35,7 @@ _Static_assert(sizeof(((sl_error *)0)->message) == NN_ERR_MSG_MAX, "message size
 /* Labels beyond this are a malformed file, not a classifier (limits what a
  * hostile "labels" value makes us allocate). */
 #define SL_MAX_LABELS 100000
-/* Batch sizes a session keeps plans for; the least recently used other
- * than batch 1 is dropped when a new one is needed. */
-#define SL_MAX_PLANS 4
 #define SL_MAX_BATCH 4096
-
-typedef enum sl_act { SL_ACT_SOFTMAX, SL_ACT_SIGMOID, SL_ACT_NONE } sl_act;
-
-struct sl_model {
-    nn_graph *g;                /* owned, optimized */
-    char *path, *name;          /* owned */
-    char sha256[65];
-    uint64_t file_size;
-    int n_labels;
-    char **labels;              /* [n_labels] pointers into label_buf */
-    char *label_buf;            /* owned */
-    int in_c, in_h, in_w;
-    int out_size;               /* raw outputs per sample */
-    int64_t params, macs;
-    sl_act act;
-    io_preproc pre;
-    nn_err pre_err;             /* NN_OK when pre is usable */
-};
-
-typedef struct sl_plan_slot {
-    int batch;                  /* 0: empty */
-    unsigned long last_use;
-    nn_plan *plan;
-} sl_plan_slot;
-
-struct sl_session {
-    const sl_model *m;
-    int threads, reference;
-    unsigned long tick;
-    sl_plan_slot plans[SL_MAX_PLANS];
-    float *input;               /* [in_c * in_h * in_w] preprocessed image */
-    float *raw;                 /* [out_size] */
-    float *probs;               /* [n_labels] */
-};
 
 static sl_status to_sl(const nn_err *ne, sl_error *err)
 {
@@ -359,6 +324,8 @@ void sl_model_input_shape(const sl_model *m, int *c, int *h, int *w)
 
 static void drop_plans(sl_session *s)
 {
+    nn_gradcam_free(s->explain);
+    s->explain = NULL;
     for (int i = 0; i < SL_MAX_PLANS; i++) {
         nn_plan_free(s->plans[i].plan);
         memset(&s->plans[i], 0, sizeof s->plans[i]);
@@ -567,7 +534,7 @@ void sl_outputs_to_probs(const sl_model *m, const float *raw, float *probs)
 }
 
 /* Highest first, ties to the lower index; NaN ranks below everything. */
-static void top_k(const float *p, int n, int k, sl_prediction *out)
+void sl_top_k(const float *p, int n, int k, sl_prediction *out)
 {
     out->k = 0;
     for (int j = 0; j < k; j++) {
@@ -613,7 +580,7 @@ sl_status sl_predict_image(sl_session *s, const void *bytes, size_t len, int top
         k = SL_TOPK_MAX;
     if (k > s->m->n_labels)
         k = s->m->n_labels;
-    top_k(s->probs, s->m->n_labels, k, out);
+    sl_top_k(s->probs, s->m->n_labels, k, out);
     out->ms_decode = t1 - t0;
     out->ms_infer = now_ms() - t1;
     ok(err);

@@ -79,6 +79,10 @@ static int check_upload(srv_req *r, const upload *u, int index, int n)
     char where[48] = "";
     if (n > 1)
         snprintf(where, sizeof where, "file %d: ", index + 1);
+    if (!srv_text_ok(u->ctype, strlen(u->ctype))) {
+        srv_reply_error(r, 400, "bad_request", "%scontent type is not text", where);
+        return -1;
+    }
     if (!ctype_is_image(u->ctype)) {
         srv_reply_error(r, 415, "unsupported_media_type", "%s%s is not an image type", where,
                         u->ctype);

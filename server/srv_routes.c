@@ -292,6 +292,8 @@ static void h_pred_image(srv_req *r)
         return;
     }
     srv_reply_bytes(r, 200, ct[0] ? ct : "application/octet-stream", bytes, len);
+    /* Uploaded bytes are never run as a document of this origin. */
+    srv_reply_header(r, "Content-Security-Policy", "default-src 'none'; sandbox");
 }
 
 static void h_pred_delete(srv_req *r)

@@ -18,6 +18,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* Prints "scanlite CMD: message" on stderr; returns 1 (the exit code). */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -44,5 +45,10 @@ int cli_opt(const char *cmd, int argc, char **argv, int *i, const char *name, co
 void cli_json_str(FILE *f, const char *s);
 
 double cli_now_ms(void);
+
+struct sl_model;
+/* --class argument: a label name, else an index; -1 if neither (defined
+ * in cmd_explain.c). */
+int cli_label_index(const struct sl_model *m, const char *s);
 
 #endif

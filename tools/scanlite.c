@@ -21,6 +21,7 @@ static const struct {
     {"run", cmd_run, "run a raw float32 tensor through a model"},
     {"preprocess", cmd_preprocess, "write the exact input tensor predict would use"},
     {"bench", cmd_bench, "measure latency and throughput"},
+    {"explain", cmd_explain, "raw Grad-CAM map of an input tensor"},
     {"serve", srv_cmd_serve, "run the HTTP server"},
     {"key", srv_cmd_key, "create, list or revoke API keys"},
     {"user", srv_cmd_user, "add, list, remove users or set passwords"},

@@ -119,8 +119,9 @@ def render(seed, index, size=128):
         n_op = 1 + int(rng.random() < 0.3) + int(rng.random() < 0.1)
         for _ in range(n_op):
             ox, oy = _lung_point(rng, lungs[int(rng.integers(0, 2))])
-            r = math.exp(rng.uniform(math.log(0.05), math.log(0.16)))
-            gain = rng.uniform(0.06, 0.2) if rng.random() < 0.75 else rng.uniform(0.045, 0.07)
+            r = math.exp(rng.uniform(math.log(0.055), math.log(0.16)))
+            # one in five is a hard case: faint (and, by the radius draw, often small)
+            gain = rng.uniform(0.08, 0.22) if rng.random() < 0.8 else rng.uniform(0.055, 0.08)
             d2 = (x - ox) ** 2 + (y - oy) ** 2
             if rng.random() < 0.5:
                 blob = np.exp(-d2 / (2.0 * r * r))

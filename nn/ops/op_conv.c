@@ -311,20 +311,10 @@ static void conv_direct_row(const conv_task *t, const float *x, const float *w, 
         nn_f4 acc = nn_f4_set1(0.0f);
         for (int64_t ky = ky0; ky < ky1; ky++) {
             const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox * g->sw - g->pl;
-            for (int64_t kx = 0; kx < g->kw; kx++) {
+            for (int64_t kx = 0; kx < g->kw; kx++)
                 acc += nn_f4_set1(w[ky * g->kw + kx]) * nn_f4_gather(xr + kx * g->dw, g->sw);
-            }
         }
         nn_f4_store(yr + ox, acc);
-    }
-    for (; ox < xi1; ox++) {
-        float s = 0.0f;
-        for (int64_t ky = ky0; ky < ky1; ky++) {
-            const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox * g->sw - g->pl;
-            for (int64_t kx = 0; kx < g->kw; kx++)
-                s += w[ky * g->kw + kx] * xr[kx * g->dw];
-        }
-        yr[ox] = s;
     }
     for (; ox < g->ow; ox++)
         yr[ox] = conv_direct_px(g, x, w, iy0, ky0, ky1, ox);

@@ -13,17 +13,22 @@ function roleSelect(id) {
 
 const field = (id, label, input) => h("div", { class: "field" }, h("label", { for: id }, label), input);
 
-function cliNote(what) {
+const CLI = {
+    users: "scanlite user list --db scanlite.db\n" +
+        "scanlite user add NAME --role clinician --db scanlite.db   # password from stdin or a prompt\n" +
+        "scanlite user role NAME admin --db scanlite.db\n" +
+        "scanlite user del NAME --db scanlite.db",
+    keys: "scanlite key create --role clinician --name ward-3 --db scanlite.db   # prints the key once\n" +
+        "scanlite key list --db scanlite.db\n" +
+        "scanlite key revoke ID --db scanlite.db",
+};
+
+// Shown when the server has no HTTP endpoint for users or keys.
+function cliNote(what, endpoints, cmds) {
     return notice("info",
-        h("p", null, h("strong", null, "This server does not offer " + what + " over HTTP. "),
-            "Manage them on the server with the command line (safe while it runs):"),
-        h("pre", { class: "code" },
-            "scanlite user list --db scanlite.db\n" +
-            "scanlite user add NAME --role clinician --db scanlite.db\n" +
-            "scanlite user del NAME --db scanlite.db\n" +
-            "scanlite key create --role clinician --name ward-3 --db scanlite.db\n" +
-            "scanlite key list --db scanlite.db\n" +
-            "scanlite key revoke ID --db scanlite.db"));
+        h("p", null, h("strong", null, "This server does not offer " + what + " over HTTP"),
+            " (no " + endpoints + "). Manage them on the server with the command line; it is safe while the server runs:"),
+        h("pre", { class: "code" }, cmds));
 }
 
 async function usersSection(sec) {
@@ -34,7 +39,7 @@ async function usersSection(sec) {
     try {
         res = await api("GET", "/v1/users");
     } catch (e) {
-        if (e.status === 404 || e.status === 405) return clear(sec, h("h2", null, "Users"), cliNote("user management"));
+        if (e.status === 404 || e.status === 405) return clear(sec, h("h2", null, "Users"), cliNote("user management", "/v1/users", CLI.users));
         return msg.append(notice("error", "Cannot list the users: " + errorText(e)));
     }
     const users = res.items || res.users || [];
@@ -81,7 +86,7 @@ async function keysSection(sec) {
     try {
         res = await api("GET", "/v1/keys");
     } catch (e) {
-        if (e.status === 404 || e.status === 405) return clear(sec, h("h2", null, "API keys"), cliNote("API key management"));
+        if (e.status === 404 || e.status === 405) return clear(sec, h("h2", null, "API keys"), cliNote("API key management", "/v1/keys", CLI.keys));
         return msg.append(notice("error", "Cannot list the API keys: " + errorText(e)));
     }
     const keys = res.items || res.keys || [];

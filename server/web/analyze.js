@@ -58,7 +58,7 @@ function metaList(pred) {
         row("Model", pred.model + " · " + shortHash(pred.model_sha256)),
         row("When", fmtTime(pred.created_at) + (pred.user ? " · " + pred.user : "")),
         pred.note ? row("Note", pred.note) : null,
-        row("Time", ms ? ms.toFixed(0) + " ms" : "–"));
+        row("Time", ms > 0 ? (ms < 10 ? ms.toFixed(1) : ms.toFixed(0)) + " ms" : "–"));
 }
 
 function feedbackSummary(fb) {
@@ -122,8 +122,8 @@ function feedbackBox(pred, mine) {
         send(body, wrongForm.querySelector(".fb-send"));
     });
     if (mine) box.dataset.feedback = mine.correct ? "correct" : "incorrect";
-    box.append(h("div", { class: "row-gap" }, h("span", { class: "feedback-q" }, "Is this right?"), okBtn, badBtn),
-        wrongForm, status, msg);
+    box.append(h("span", { class: "feedback-q" }, "Is this result right?"),
+        h("div", { class: "feedback-buttons" }, okBtn, badBtn), wrongForm, status, msg);
     return box;
 }
 

@@ -287,7 +287,8 @@ export function toast(text, kind = "info") {
     if (!area) return;
     const t = h("div", { class: "toast toast-" + kind, role: kind === "error" ? "alert" : "status" }, text);
     area.append(t);
-    setTimeout(() => t.remove(), kind === "error" ? 9000 : 4000);
+    while (area.children.length > 3) area.firstElementChild.remove();
+    setTimeout(() => t.remove(), kind === "error" ? 9000 : 3000);
 }
 
 /* ---- formatting --------------------------------------------------------- */

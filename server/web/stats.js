@@ -15,24 +15,25 @@ function niceMax(v) {
     return v;
 }
 
-function hbars(entries, id) {
+function hbars(entries, id, W) {
     if (!entries.length) return h("p", { class: "muted" }, "No data yet.");
-    const rowH = 30, labelW = 130, W = 520, barW = W - labelW - 60;
+    const rowH = 30, labelW = Math.min(140, W * 0.35), barW = Math.max(20, W - labelW - 44);
     const max = Math.max(...entries.map((e) => e[1]), 1);
     const g = entries.map(([k, v], i) => {
         const y = i * rowH;
         const w = Math.max(2, (v / max) * barW);
         return svg("g", { class: "hbar", "data-key": k, "data-value": String(v) },
             svg("text", { x: labelW - 8, y: y + 19, "text-anchor": "end", class: "ax-label" }, k.length > 18 ? k.slice(0, 17) + "…" : k),
-            svg("rect", { x: labelW, y: y + 6, width: w, height: rowH - 12, rx: 3, fill: PALETTE[i % PALETTE.length] }),
+            svg("rect", { x: labelW, y: y + 7, width: w, height: rowH - 14, rx: 3, fill: PALETTE[i % PALETTE.length] }),
             svg("text", { x: labelW + w + 6, y: y + 19, class: "ax-value" }, String(v)),
             svg("title", { text: k + ": " + v }));
     });
-    return svg("svg", { id, class: "chart", viewBox: "0 0 " + W + " " + entries.length * rowH, role: "img", "aria-label": "bar chart" }, g);
+    const H = entries.length * rowH;
+    return svg("svg", { id, class: "chart", width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "bar chart" }, g);
 }
 
-function columns(days, id) {
-    const W = 620, H = 220, L = 36, B = 28, T = 10;
+function columns(days, id, W) {
+    const H = 240, L = 36, B = 28, T = 10;
     const n = days.length || 1;
     const max = niceMax(Math.max(...days.map((d) => d.count), 0));
     const cw = (W - L) / n;
@@ -49,11 +50,12 @@ function columns(days, id) {
         const parts = [svg("title", { text: d.day + ": " + d.count })];
         if (d.count > 0)
             parts.push(svg("rect", { x: x + cw * 0.15, y: top, width: cw * 0.7, height: H - B - top, rx: 2, class: "col" }));
-        if (i % 5 === 0 || i === n - 1)
+        const every = cw >= 48 ? 1 : cw >= 18 ? 3 : 5;
+        if ((n - 1 - i) % every === 0)
             parts.push(svg("text", { x: x + cw / 2, y: H - 8, "text-anchor": "middle", class: "ax-label" }, d.day.slice(5)));
         return svg("g", { class: "colbar", "data-day": d.day, "data-value": String(d.count) }, parts);
     });
-    return svg("svg", { id, class: "chart", viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "predictions per day" },
+    return svg("svg", { id, class: "chart", width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "predictions per day" },
         grid, svg("line", { x1: L, x2: W, y1: H - B, y2: H - B, class: "axis" }), bars);
 }
 
@@ -74,6 +76,22 @@ function ring(correct, total, id) {
         h("li", { class: "muted" }, total ? total + " reviews" : "No feedback yet"));
     return h("div", { class: "ring-wrap" },
         svg("svg", { id, class: "chart ring", viewBox: "0 0 140 140", role: "img", "aria-label": "feedback agreement" }, parts), legend);
+}
+
+// A chart drawn at the pixel width of its box (1 SVG unit = 1 px, so text
+// keeps its size), redrawn when the box changes width.
+function fitted(draw) {
+    const box = h("div", { class: "chart-box" });
+    let last = 0;
+    const render = () => {
+        const w = Math.floor(box.clientWidth);
+        if (w > 0 && w !== last) {
+            last = w;
+            clear(box, draw(w));
+        }
+    };
+    new ResizeObserver(render).observe(box);
+    return box;
 }
 
 function tile(label, value, id, sub) {
@@ -109,11 +127,11 @@ export async function renderStats(root) {
                 tile("Agreement", rate === null || rate === undefined ? "–" : pct(rate), "stat-agreement", "of reviewed results"),
                 tile("Models used", String(Object.keys(s.per_model || {}).length), "stat-models")),
             h("div", { class: "chart-grid" },
-                h("section", { class: "card chart-card wide" }, h("h2", null, "Predictions per day (last 30 days)"), columns(days, "chart-days")),
-                h("section", { class: "card chart-card" }, h("h2", null, "Per label"), hbars(byCount(s.per_label), "chart-labels")),
+                h("section", { class: "card chart-card wide" }, h("h2", null, "Predictions per day (last 30 days)"), fitted((w) => columns(days, "chart-days", w))),
+                h("section", { class: "card chart-card" }, h("h2", null, "Per label"), fitted((w) => hbars(byCount(s.per_label), "chart-labels", w))),
                 h("section", { class: "card chart-card" }, h("h2", null, "Feedback agreement"),
                     ring(s.feedback_correct || 0, s.feedback_count || 0, "chart-agreement")),
-                h("section", { class: "card chart-card" }, h("h2", null, "Per model"), hbars(byCount(s.per_model), "chart-models"))));
+                h("section", { class: "card chart-card" }, h("h2", null, "Per model"), fitted((w) => hbars(byCount(s.per_model), "chart-models", w)))));
     }
     refresh.addEventListener("click", load);
     await load();

@@ -1,0 +1,330 @@
+"""bench.py — `make bench`: scanlite, ONNX Runtime (onnxruntime-node) and
+PyTorch measured in the same run, interleaved. Every repetition visits every
+config and, within a config, every runtime in turn (the starting runtime
+rotates), so machine noise falls on all three alike. One measurement is the
+median of K timed runs after W warm-up runs inside the runtime's own process:
+`scanlite bench --json` (a fresh process each time), ort_worker.js and
+torch_worker.py (long-lived, models cached). Writes bench/results/DATE.json
+and DATE.png; prints the tables. Never asserts a timing.
+
+usage: bench.py SCANLITE [--reps N] [--work DIR] [--quick]
+"""
+import argparse
+import datetime
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.dont_write_bytecode = True  # keep bench/ and tests/py/ free of __pycache__
+sys.path.insert(0, HERE)
+import bench_models  # noqa: E402
+import bench_report  # noqa: E402
+
+RUNTIMES = ("scanlite", "ort", "pytorch")
+WORKER_TIMEOUT_S = 600   # one request (load + warm-up + K runs of ResNet18 batch 8) fits easily
+PROCESS_TIMEOUT_S = 600  # same bound for one `scanlite bench` / `run` / cold-start process
+SETTLE_S = 0.05          # pause between measurements: let the previous runtime's threads go idle
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+class Worker:
+    """A long-lived runtime process speaking JSON lines (see ort_worker.js)."""
+
+    def __init__(self, name, argv):
+        self.name = name
+        self.err = open(os.devnull, "w") if os.environ.get("BENCH_QUIET_WORKERS") else None
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+                                     text=True, bufsize=1, cwd=HERE)
+        ready = self._read()
+        self.version = ready.get("version")
+
+    def _read(self):
+        fd = self.proc.stdout
+        r, _, _ = select.select([fd], [], [], WORKER_TIMEOUT_S)
+        if not r:
+            raise RuntimeError("%s worker: no reply in %d s" % (self.name, WORKER_TIMEOUT_S))
+        line = fd.readline()
+        if not line:
+            raise RuntimeError("%s worker exited (status %s)" % (self.name, self.proc.poll()))
+        return json.loads(line)
+
+    def call(self, **req):
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self):
+        try:
+            self.proc.stdin.write('{"op":"quit"}\n')
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_scanlite_bench(scanlite, m, cfg):
+    if m["slm_error"]:
+        return {"ok": False, "error": m["slm_error"]}
+    cmd = [scanlite, "bench", "-m", m["slm"], "--json", "--batch", str(cfg["batch"]), "--threads",
+           str(cfg["threads"]), "--iters", str(cfg["iters"]), "--warmup", str(cfg["warmup"])]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": "scanlite bench timed out"}
+    if r.returncode != 0:
+        return {"ok": False, "error": r.stderr.strip()[-300:]}
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["ok"] = True
+    return out
+
+
+def worker_req(m, cfg, op, **extra):
+    b = cfg["batch"]
+    req = {"op": op, "threads": cfg["threads"], "input": m["inputs"][b], "shape": [b] + m["chw"],
+           "warmup": cfg["warmup"], "iters": cfg["iters"]}
+    req.update(extra)
+    return req
+
+
+def measure(rt, scanlite, workers, m, cfg):
+    if rt == "scanlite":
+        return run_scanlite_bench(scanlite, m, cfg)
+    model = m["onnx"] if rt == "ort" else m["pt"]
+    return workers[rt].call(**worker_req(m, cfg, "time", model=model))
+
+
+def max_abs_errors(scanlite, workers, m, cfg, work):
+    """Each runtime's output on NAME.b<N>.in.f32 against PyTorch's (the oracle)."""
+    base = os.path.join(work, "%s.b%d.t%d" % (m["name"], cfg["batch"], cfg["threads"]))
+    ref = workers["pytorch"].call(**worker_req(m, cfg, "infer", model=m["pt"], output=base + ".pytorch.f32"))
+    if not ref.get("ok"):
+        return {"pytorch": None, "error": ref.get("error")}
+    want = np.fromfile(base + ".pytorch.f32", dtype="<f4")
+    errs = {"pytorch": 0.0}
+    r = workers["ort"].call(**worker_req(m, cfg, "infer", model=m["onnx"], output=base + ".ort.f32"))
+    errs["ort"] = compare(want, base + ".ort.f32") if r.get("ok") else None
+    errs["scanlite"] = None
+    if not m["slm_error"]:
+        cmd = [scanlite, "run", "-m", m["slm"], "--input", m["inputs"][cfg["batch"]], "--output",
+               base + ".scanlite.f32", "--threads", str(cfg["threads"])]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S)
+            if p.returncode == 0:
+                errs["scanlite"] = compare(want, base + ".scanlite.f32")
+        except subprocess.TimeoutExpired:
+            pass
+    return errs
+
+
+def compare(want, path):
+    got = np.fromfile(path, dtype="<f4")
+    if got.size != want.size:
+        return None
+    return float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
+
+
+def read_first_line(proc, deadline):
+    buf = b""
+    fd = proc.stdout.fileno()
+    while b"\n" not in buf:
+        left = deadline - time.perf_counter()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return buf or None
+        buf += chunk
+    return buf
+
+
+# Fallback peak-RSS wrapper when GNU time is absent: forks from a bare
+# `python3 -S` (about 8 MB resident, a floor on what it can report).
+RSS_WRAP = ("import os,sys\n"
+            "pid=os.fork()\n"
+            "if pid==0:\n os.execvp(sys.argv[2],sys.argv[2:])\n"
+            "_,st,ru=os.wait4(pid,0)\n"
+            "open(sys.argv[1],'w').write('%d %.3f %.3f\\n'%(ru.ru_maxrss,ru.ru_utime,ru.ru_stime))\n"
+            "sys.exit(os.waitstatus_to_exitcode(st))\n")
+
+
+def rss_wrapper(out_file):
+    """argv prefix that runs a command and writes "peak-RSS-KiB user-s sys-s"
+    to out_file. The child is forked from a small process: a child forked from
+    this Python (torch loaded) would inherit its high-water mark."""
+    if os.access("/usr/bin/time", os.X_OK):
+        return ["/usr/bin/time", "-f", "%M %U %S", "-o", out_file], "GNU time (%M)"
+    return [sys.executable, "-S", "-c", RSS_WRAP, out_file], "python -S fork+wait4 ru_maxrss (floor ~8 MB)"
+
+
+def cold_start(argv, work):
+    """Wall time from spawn to the first line on stdout; the peak RSS and
+    CPU time (user + sys, less sensitive to a busy machine) of the process."""
+    rss_file = os.path.join(work, "cold_rss.txt")
+    prefix, _ = rss_wrapper(rss_file)
+    with open(os.path.join(work, "cold_stderr.txt"), "w+b") as errf:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(prefix + argv, stdout=subprocess.PIPE, stderr=errf, cwd=HERE)
+        line = read_first_line(proc, t0 + PROCESS_TIMEOUT_S)
+        t1 = time.perf_counter()
+        if line is None:
+            proc.kill()
+        proc.communicate()
+        errf.seek(0)
+        err = errf.read().decode(errors="replace").strip()
+    if line is None or proc.returncode != 0:
+        return {"ok": False, "error": (err or "no output, exit %s" % proc.returncode)[-300:]}
+    with open(rss_file) as f:
+        kib, user, system = f.read().splitlines()[-1].split()
+    return {"ok": True, "ms": (t1 - t0) * 1e3, "maxrss_mb": int(kib) / 1024.0,
+            "cpu_ms": (float(user) + float(system)) * 1e3}
+
+
+def make_configs(models, quick):
+    """The measured configs in order; warmup/iters are per measurement."""
+    k = 0.5 if quick else 1.0
+    cfgs = []
+
+    def add(group, name, batch, threads, warmup, iters):
+        cfgs.append({"group": group, "model": name, "batch": batch, "threads": threads, "warmup": warmup,
+                     "iters": max(3, int(iters * k)), "id": "%s b%d t%d" % (name, batch, threads)})
+
+    for b, t in ((1, 1), (1, 2), (8, 1), (8, 2)):
+        add("resnet18", "resnet18", b, t, 2 if b == 1 else 1, 10 if b == 1 else 3)
+    for t in (1, 2):
+        add("smallcnn", "smallcnn", 1, t, 10, 50)
+    for name, m in models.items():
+        if m.get("kind") == "conv":
+            add("conv", name, 1, 1, 3, 15)
+    return cfgs
+
+
+def cold_argvs(scanlite, py, m, work, image):
+    tensor = os.path.join(work, "cold_input.f32")
+    return {"scanlite": [scanlite, "predict", "-m", m["slm"], image],
+            "ort": ["node", os.path.join(HERE, "ort_cold.js"), m["onnx"], tensor],
+            "pytorch": [py, os.path.join(HERE, "torch_cold.py"), m["pt"], image]}, tensor
+
+
+def pick_image(work):
+    """A real photo from the shared test data when present, else a synthetic
+    640x480 JPEG (the decode cost is what matters, not the content)."""
+    real = os.path.join(os.environ.get("TESTDATA") or "/work/shared/testdata", "imagenet", "images",
+                        "grace_hopper.jpg")
+    if os.path.exists(real):
+        return real
+    from PIL import Image
+    path = os.path.join(work, "synthetic.jpg")
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)).save(path, quality=90)
+    return path
+
+
+def summarize(samples):
+    ms = [s for s in samples if s is not None]
+    if not ms:
+        return None
+    return {"median": float(np.median(ms)), "min": min(ms), "max": max(ms), "n": len(ms), "samples": ms}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scanlite")
+    ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")))
+    ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--results", default=os.path.join(HERE, "results"))
+    ap.add_argument("--quick", action="store_true", help="fewer inner iterations (a smoke run)")
+    args = ap.parse_args()
+    scanlite = os.path.abspath(args.scanlite)
+    py = sys.executable
+    started = time.time()
+    sysinfo = bench_report.system_info(ROOT, scanlite)
+    log("CPU %s; %s" % (sysinfo["cpu"], sysinfo["peak"]["assumption"]))
+
+    models = bench_models.build_all(args.work, scanlite, log)
+    for m in models.values():
+        if m["slm_error"]:
+            log("scanlite cannot convert %s: %s" % (m["name"], m["slm_error"]))
+    cfgs = make_configs(models, args.quick)
+    image = pick_image(args.work)
+    r18 = models["resnet18"]
+    cold_cmds, tensor = cold_argvs(scanlite, py, r18, args.work, image)
+    subprocess.run([scanlite, "preprocess", "-m", r18["slm"], image, "-o", tensor], check=True,
+                   capture_output=True, timeout=PROCESS_TIMEOUT_S)
+
+    workers = {"ort": Worker("ort", ["node", os.path.join(HERE, "ort_worker.js")]),
+               "pytorch": Worker("pytorch", [py, os.path.join(HERE, "torch_worker.py")])}
+    sysinfo["versions"]["onnxruntime-node"] = workers["ort"].version
+    try:
+        log("accuracy pass (max abs error against PyTorch)")
+        errors = {c["id"]: max_abs_errors(scanlite, workers, models[c["model"]], c, args.work) for c in cfgs}
+        for rt in RUNTIMES:  # page cache and first-load effects out of the cold-start samples
+            cold_start(cold_cmds[rt], args.work)
+        times = {c["id"]: {rt: [] for rt in RUNTIMES} for c in cfgs}
+        cold = {rt: {"ms": [], "maxrss_mb": [], "cpu_ms": []} for rt in RUNTIMES}
+        failures = {}
+        for rep in range(args.reps):
+            log("repetition %d/%d (%.0f s so far)" % (rep + 1, args.reps, time.time() - started))
+            for ci, c in enumerate(cfgs):
+                order = RUNTIMES[(rep + ci) % 3:] + RUNTIMES[:(rep + ci) % 3]
+                for rt in order:
+                    r = measure(rt, scanlite, workers, models[c["model"]], c)
+                    times[c["id"]][rt].append(r["median_ms"] if r.get("ok") else None)
+                    if not r.get("ok"):
+                        failures.setdefault("%s %s" % (c["id"], rt), r.get("error"))
+                    time.sleep(SETTLE_S)
+            for rt in RUNTIMES[rep % 3:] + RUNTIMES[:rep % 3]:
+                r = cold_start(cold_cmds[rt], args.work)
+                cold[rt]["ms"].append(r.get("ms"))
+                cold[rt]["maxrss_mb"].append(r.get("maxrss_mb"))
+                cold[rt]["cpu_ms"].append(r.get("cpu_ms"))
+                if not r.get("ok"):
+                    failures.setdefault("cold start " + rt, r.get("error"))
+    finally:
+        for w in workers.values():
+            w.close()
+
+    sysinfo["loadavg_end"] = list(os.getloadavg())
+    results = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "system": sysinfo,
+        "method": {"reps": args.reps, "interleaved": True, "quick": args.quick,
+                   "measurement": "median of K timed runs after W warm-up runs, inside each runtime's process",
+                   "settle_s": SETTLE_S},
+        "configs": [dict(c, results={rt: summarize(times[c["id"]][rt]) for rt in RUNTIMES},
+                         max_abs_err=errors[c["id"]], flops=models[c["model"]].get("flops"),
+                         count=models[c["model"]].get("count"), shape=models[c["model"]].get("shape"))
+                    for c in cfgs],
+        "cold_start": {"image": image, "model_bytes": {"scanlite": r18["slm_bytes"], "ort": r18["onnx_bytes"],
+                                                       "pytorch": os.path.getsize(r18["pt"])},
+                       "commands": {rt: " ".join(os.path.basename(a) if "/" in a else a for a in v)
+                                    for rt, v in cold_cmds.items()},
+                       "rss_method": rss_wrapper("FILE")[1],
+                       **{rt: {k: summarize(v) for k, v in cold[rt].items()} for rt in RUNTIMES}},
+        "failures": failures,
+        "elapsed_s": round(time.time() - started, 1),
+    }
+    os.makedirs(args.results, exist_ok=True)
+    stem = os.path.join(args.results, results["date"][:10])
+    with open(stem + ".json", "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+    text = bench_report.render_text(results)
+    print(text)
+    bench_report.render_png(results, stem + ".png")
+    log("wrote %s.json and %s.png in %.0f s" % (stem, stem, results["elapsed_s"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+import { chromium } from "playwright-core";
+const B = "http://127.0.0.1:18556";
+const ctx = await chromium.launchPersistentContext("/tmp/webdev/hd/prof", { executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"], viewport: { width: 1366, height: 900 } });
+const page = ctx.pages()[0];
+page.on("console", (m) => console.log("console", m.type(), m.text()));
+await ctx.route("**/predict*", async (route) => {
+  const r = await route.fetch();
+  const j = await r.json();
+  for (const p of j.items || [j]) p.heatmap_url = p.image_url;
+  await route.fulfill({ response: r, json: j });
+});
+await page.goto(B + "/");
+await page.fill("#login-user", "admin");
+await page.fill("#login-pass", process.env.PW);
+await page.click("#login-submit");
+await page.waitForSelector("#files", { state: "attached" });
+await page.waitForFunction(() => document.querySelector("#model")?.value);
+await page.fill("#subject", "heat-1");
+await page.setInputFiles("#files", ["/tmp/webdev/fx/img/s03.png"]);
+await page.waitForSelector(".result .fig-heat");
+await page.waitForFunction(() => [...document.querySelectorAll(".result img")].every((i) => i.naturalWidth > 0));
+console.log("heat visible", await page.locator(".fig-heat").isVisible());
+await page.screenshot({ path: "/tmp/webdev/hd/heat-on.png" });
+await page.click(".fig-toggle");
+console.log("heat visible after toggle", await page.locator(".fig-heat").isVisible(), await page.textContent(".fig-tag"));
+await page.locator(".result").screenshot({ path: "/tmp/webdev/hd/heat-off.png" });
+await ctx.close();
