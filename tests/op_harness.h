@@ -11,6 +11,7 @@
 #ifndef OP_HARNESS_H
 #define OP_HARNESS_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,107 @@ done:
     nn_graph_free(c->g);
     c->g = NULL;
     return worst;
+}
+
+/* ---- checks shared by the op tests ---- */
+
+#define OH_HAND_MAX 256   /* outputs a hand-computed case may have */
+
+/* Builds c's node, validates and plans it (reference kernels), runs it on
+ * input data x (numel of input 0) and copies the output (at most max
+ * floats) to y and its shape to *ys. Returns 0, or -1 with c->err set. */
+static inline int oh_run_data(oh_case *c, const float *x, int reference, int threads, float *y,
+                    int64_t max, nn_shape *ys)
+{
+    nn_plan_opts o;
+    nn_plan *p = NULL;
+    const nn_tensor *out;
+    nn_tensor *in;
+    int64_t n;
+    memset(&o, 0, sizeof o);
+    o.threads = threads;
+    o.reference = reference;
+    oh_node(c);
+    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
+        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
+        return -1;
+    in = nn_plan_input(p, 0);
+    if (x)
+        memcpy(in->data, x, (size_t)nn_shape_numel(&in->shape) * sizeof(float));
+    if (nn_plan_run(p, &c->err) != NN_OK) {
+        nn_plan_free(p);
+        return -1;
+    }
+    out = nn_plan_output(p, 0);
+    n = nn_shape_numel(&out->shape);
+    *ys = out->shape;
+    if (y && n <= max)
+        memcpy(y, out->data, (size_t)n * sizeof(float));
+    nn_plan_free(p);
+    return n <= max ? 0 : -1;
+}
+
+/* Runs c on x with the reference and the fast kernels (2 threads) and
+ * compares both to want[0..n) (abs tolerance 1e-6 + 1e-6 relative) and
+ * the output shape to *ws. Frees the graph. */
+static inline void oh_check_hand(oh_case *c, const char *label, const float *x, const float *want,
+                       int n, const nn_shape *ws)
+{
+    float y[OH_HAND_MAX];
+    nn_shape ys;
+    for (int ref = 1; ref >= 0; ref--) {
+        int rc = oh_run_data(c, x, ref, ref ? 1 : 2, y, OH_HAND_MAX, &ys);
+        T_CHECKF(rc == 0, "%s: run failed: %s", label, c->err.msg);
+        if (rc != 0)
+            break;
+        T_CHECKF(nn_shape_equal(&ys, ws) && nn_shape_numel(&ys) == n, "%s: output shape", label);
+        for (int i = 0; i < n && i < OH_HAND_MAX; i++)
+            T_CHECKF(fabsf(y[i] - want[i]) <= 1e-6f + 1e-6f * fabsf(want[i]),
+                     "%s (%s): y[%d] = %.9g, want %.9g", label, ref ? "ref" : "fast", i,
+                     (double)y[i], (double)want[i]);
+    }
+    nn_graph_free(c->g);
+    c->g = NULL;
+}
+
+/* Checks the output shape, then fast vs reference (oh_finish) within tol. */
+static inline void oh_check_sweep(oh_case *c, const char *label, const nn_shape *ws, double tol)
+{
+    nn_shape ys;
+    double err;
+    int rc = oh_run_data(c, NULL, 1, 1, NULL, INT64_MAX, &ys);
+    T_CHECKF(rc == 0, "%s: plan failed: %s", label, c->err.msg);
+    if (rc == 0) {
+        char a[64], b[64];
+        nn_shape_str(&ys, a, sizeof a);
+        nn_shape_str(ws, b, sizeof b);
+        T_CHECKF(nn_shape_equal(&ys, ws), "%s: output %s, want %s", label, a, b);
+    }
+    err = oh_finish(c);
+    T_CHECKF(err >= 0 && err <= tol, "%s: fast vs reference err %g (%s)", label, err, c->err.msg);
+}
+
+/* Plan creation must fail with status want and a message naming the node
+ * ("node 'op' (<Op>)") and containing what. Frees the graph. */
+static inline void oh_check_reject(oh_case *c, const char *label, nn_status want, const char *what)
+{
+    nn_shape ys;
+    int rc = oh_run_data(c, NULL, 1, 1, NULL, INT64_MAX, &ys);
+    T_CHECKF(rc != 0, "%s: accepted", label);
+    T_CHECKF(c->err.status == want, "%s: status %d, want %d (%s)", label, (int)c->err.status,
+             (int)want, c->err.msg);
+    T_CHECKF(strstr(c->err.msg, "node 'op' (") && strstr(c->err.msg, what),
+             "%s: message \"%s\" lacks the node or \"%s\"", label, c->err.msg, what);
+    nn_graph_free(c->g);
+    c->g = NULL;
+}
+
+/* Adds a constant with given data as the next input of c. */
+static inline void oh_const_data(oh_case *c, const nn_shape *s, const float *d)
+{
+    char name[16];
+    snprintf(name, sizeof name, "k%d", c->n_inputs);
+    c->inputs[c->n_inputs++] = nn_graph_add_const_copy(c->g, name, s, d, &c->err);
 }
 
 #endif

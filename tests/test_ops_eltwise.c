@@ -12,98 +12,6 @@
 #include "op_harness.h"
 
 #define TOL 1e-5
-#define HAND_MAX 256   /* outputs a hand-computed case may have */
-
-/* ---- helpers shared by the tests of this file ---- */
-
-/* Builds c's node, validates and plans it (reference kernels), runs it on
- * input data x (numel of input 0) and copies the output (at most max
- * floats) to y and its shape to *ys. Returns 0, or -1 with c->err set. */
-static int run_data(oh_case *c, const float *x, int reference, int threads, float *y,
-                    int64_t max, nn_shape *ys)
-{
-    nn_plan_opts o;
-    nn_plan *p = NULL;
-    const nn_tensor *out;
-    nn_tensor *in;
-    int64_t n;
-    memset(&o, 0, sizeof o);
-    o.threads = threads;
-    o.reference = reference;
-    oh_node(c);
-    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
-        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
-        return -1;
-    in = nn_plan_input(p, 0);
-    if (x)
-        memcpy(in->data, x, (size_t)nn_shape_numel(&in->shape) * sizeof(float));
-    if (nn_plan_run(p, &c->err) != NN_OK) {
-        nn_plan_free(p);
-        return -1;
-    }
-    out = nn_plan_output(p, 0);
-    n = nn_shape_numel(&out->shape);
-    *ys = out->shape;
-    if (y && n <= max)
-        memcpy(y, out->data, (size_t)n * sizeof(float));
-    nn_plan_free(p);
-    return n <= max ? 0 : -1;
-}
-
-/* Runs c on x with the reference and the fast kernels (2 threads) and
- * compares both to want[0..n) (abs tolerance 1e-6 + 1e-6 relative) and
- * the output shape to *ws. Frees the graph. */
-static void check_hand(oh_case *c, const char *label, const float *x, const float *want,
-                       int n, const nn_shape *ws)
-{
-    float y[HAND_MAX];
-    nn_shape ys;
-    for (int ref = 1; ref >= 0; ref--) {
-        int rc = run_data(c, x, ref, ref ? 1 : 2, y, HAND_MAX, &ys);
-        T_CHECKF(rc == 0, "%s: run failed: %s", label, c->err.msg);
-        if (rc != 0)
-            break;
-        T_CHECKF(nn_shape_equal(&ys, ws) && nn_shape_numel(&ys) == n, "%s: output shape", label);
-        for (int i = 0; i < n && i < HAND_MAX; i++)
-            T_CHECKF(fabsf(y[i] - want[i]) <= 1e-6f + 1e-6f * fabsf(want[i]),
-                     "%s (%s): y[%d] = %.9g, want %.9g", label, ref ? "ref" : "fast", i,
-                     (double)y[i], (double)want[i]);
-    }
-    nn_graph_free(c->g);
-    c->g = NULL;
-}
-
-/* Checks the output shape, then fast vs reference (oh_finish). */
-static void check_sweep(oh_case *c, const char *label, const nn_shape *ws)
-{
-    nn_shape ys;
-    double err;
-    int rc = run_data(c, NULL, 1, 1, NULL, INT64_MAX, &ys);
-    T_CHECKF(rc == 0, "%s: plan failed: %s", label, c->err.msg);
-    if (rc == 0) {
-        char a[64], b[64];
-        nn_shape_str(&ys, a, sizeof a);
-        nn_shape_str(ws, b, sizeof b);
-        T_CHECKF(nn_shape_equal(&ys, ws), "%s: output %s, want %s", label, a, b);
-    }
-    err = oh_finish(c);
-    T_CHECKF(err >= 0 && err <= TOL, "%s: fast vs reference err %g (%s)", label, err, c->err.msg);
-}
-
-/* Plan creation must fail with status want and a message naming the node
- * ("node 'op' (<Op>)") and containing what. Frees the graph. */
-static void check_reject(oh_case *c, const char *label, nn_status want, const char *what)
-{
-    nn_shape ys;
-    int rc = run_data(c, NULL, 1, 1, NULL, INT64_MAX, &ys);
-    T_CHECKF(rc != 0, "%s: accepted", label);
-    T_CHECKF(c->err.status == want, "%s: status %d, want %d (%s)", label, (int)c->err.status,
-             (int)want, c->err.msg);
-    T_CHECKF(strstr(c->err.msg, "node 'op' (") && strstr(c->err.msg, what),
-             "%s: message \"%s\" lacks the node or \"%s\"", label, c->err.msg, what);
-    nn_graph_free(c->g);
-    c->g = NULL;
-}
 
 static nn_shape shp(int nd, int64_t a, int64_t b, int64_t c, int64_t d)
 {
@@ -111,13 +19,6 @@ static nn_shape shp(int nd, int64_t a, int64_t b, int64_t c, int64_t d)
     return nn_shape_make(nd, v);
 }
 
-/* Adds a constant with given data as the next input of c. */
-static void add_const_data(oh_case *c, const nn_shape *s, const float *d)
-{
-    char name[16];
-    snprintf(name, sizeof name, "k%d", c->n_inputs);
-    c->inputs[c->n_inputs++] = nn_graph_add_const_copy(c->g, name, s, d, &c->err);
-}
 
 /* ---- unary ---- */
 
@@ -156,7 +57,7 @@ static void test_unary_sweep(void)
             if (u->fattr2)
                 nn_node_set_float(oh_node(&c), u->fattr2, u->v2);
             snprintf(label, sizeof label, "%s shape %zu", u->label, s);
-            check_sweep(&c, label, &shapes[s]);
+            oh_check_sweep(&c, label, &shapes[s], TOL);
         }
 }
 
@@ -165,38 +66,38 @@ static void test_unary_hand(void)
     nn_shape s3 = shp(1, 3, 0, 0, 0), s2 = shp(1, 2, 0, 0, 0), s5 = shp(1, 5, 0, 0, 0);
     float x3[3] = {-1.0f, 0.25f, 2.0f};
     oh_case c = oh_begin(NN_OP_RELU, &s3);
-    check_hand(&c, "relu", x3, (const float[]){0.0f, 0.25f, 2.0f}, 3, &s3);
+    oh_check_hand(&c, "relu", x3, (const float[]){0.0f, 0.25f, 2.0f}, 3, &s3);
 
     c = oh_begin(NN_OP_CLIP, &s3);
     nn_node_set_float(oh_node(&c), "min", -0.5f);
     nn_node_set_float(oh_node(&c), "max", 0.5f);
-    check_hand(&c, "clip", x3, (const float[]){-0.5f, 0.25f, 0.5f}, 3, &s3);
+    oh_check_hand(&c, "clip", x3, (const float[]){-0.5f, 0.25f, 0.5f}, 3, &s3);
 
     c = oh_begin(NN_OP_CLIP, &s3);
     nn_node_set_int(oh_node(&c), "min", 0);   /* an int bound is accepted */
-    check_hand(&c, "clip int min", x3, (const float[]){0.0f, 0.25f, 2.0f}, 3, &s3);
+    oh_check_hand(&c, "clip int min", x3, (const float[]){0.0f, 0.25f, 2.0f}, 3, &s3);
 
     c = oh_begin(NN_OP_LEAKYRELU, &s2);
     nn_node_set_float(oh_node(&c), "alpha", 0.1f);
-    check_hand(&c, "leakyrelu", (const float[]){-2.0f, 3.0f}, (const float[]){-0.2f, 3.0f}, 2, &s2);
+    oh_check_hand(&c, "leakyrelu", (const float[]){-2.0f, 3.0f}, (const float[]){-0.2f, 3.0f}, 2, &s2);
 
     c = oh_begin(NN_OP_LEAKYRELU, &s2);
-    check_hand(&c, "leakyrelu default", (const float[]){-2.0f, 3.0f},
+    oh_check_hand(&c, "leakyrelu default", (const float[]){-2.0f, 3.0f},
                (const float[]){-0.02f, 3.0f}, 2, &s2);
 
     /* Large |x| must give 0 and 1 without NaN/overflow. */
     c = oh_begin(NN_OP_SIGMOID, &s5);
-    check_hand(&c, "sigmoid", (const float[]){0.0f, 100.0f, -100.0f, -1000.0f, logf(3.0f)},
+    oh_check_hand(&c, "sigmoid", (const float[]){0.0f, 100.0f, -100.0f, -1000.0f, logf(3.0f)},
                (const float[]){0.5f, 1.0f, 0.0f, 0.0f, 0.75f}, 5, &s5);
 
     c = oh_begin(NN_OP_TANH, &s3);
-    check_hand(&c, "tanh", (const float[]){0.0f, 0.5f, -20.0f},
+    oh_check_hand(&c, "tanh", (const float[]){0.0f, 0.5f, -20.0f},
                (const float[]){0.0f, 0.46211715726f, -1.0f}, 3, &s3);
 
     c = oh_begin(NN_OP_IDENTITY, &s3);
-    check_hand(&c, "identity", x3, x3, 3, &s3);
+    oh_check_hand(&c, "identity", x3, x3, 3, &s3);
     c = oh_begin(NN_OP_DROPOUT, &s3);
-    check_hand(&c, "dropout", x3, x3, 3, &s3);
+    oh_check_hand(&c, "dropout", x3, x3, 3, &s3);
 }
 
 /* The fast Sigmoid and Softmax use their own vectorised exp: check both
@@ -214,7 +115,7 @@ static void test_exp_range(void)
         want[i] = (float)(v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v)));
     }
     c = oh_begin(NN_OP_SIGMOID, &s);
-    check_hand(&c, "sigmoid -101..101", x, want, N, &s);
+    oh_check_hand(&c, "sigmoid -101..101", x, want, N, &s);
 
     /* Softmax of x / 4 over one row: exp(x/4 - 25.25) spans e^-50.5 .. 1. */
     for (int i = 0; i < N; i++)
@@ -224,7 +125,7 @@ static void test_exp_range(void)
     for (int i = 0; i < N; i++)
         want[i] = (float)(exp((double)x[i] - (double)x[N - 1]) / sum);
     c = oh_begin(NN_OP_SOFTMAX, &s);
-    check_hand(&c, "softmax spread row", x, want, N, &s);
+    oh_check_hand(&c, "softmax spread row", x, want, N, &s);
 }
 
 static void test_unary_reject(void)
@@ -233,23 +134,23 @@ static void test_unary_reject(void)
     oh_case c = oh_begin(NN_OP_CLIP, &s);
     nn_node_set_float(oh_node(&c), "min", 1.0f);
     nn_node_set_float(oh_node(&c), "max", -1.0f);
-    check_reject(&c, "clip min > max", NN_ERR_FORMAT, "min");
+    oh_check_reject(&c, "clip min > max", NN_ERR_FORMAT, "min");
 
     c = oh_begin(NN_OP_CLIP, &s);
     nn_node_set_ints(oh_node(&c), "min", (const int64_t[]){0, 1}, 2);
-    check_reject(&c, "clip min as ints", NN_ERR_FORMAT, "min");
+    oh_check_reject(&c, "clip min as ints", NN_ERR_FORMAT, "min");
 
     c = oh_begin(NN_OP_CLIP, &s);
     nn_node_set_float(oh_node(&c), "max", NAN);
-    check_reject(&c, "clip max NaN", NN_ERR_FORMAT, "NaN");
+    oh_check_reject(&c, "clip max NaN", NN_ERR_FORMAT, "NaN");
 
     c = oh_begin(NN_OP_LEAKYRELU, &s);
     nn_node_set_string(oh_node(&c), "alpha", "big");
-    check_reject(&c, "leakyrelu alpha string", NN_ERR_FORMAT, "alpha");
+    oh_check_reject(&c, "leakyrelu alpha string", NN_ERR_FORMAT, "alpha");
 
     c = oh_begin(NN_OP_LEAKYRELU, &s);
     nn_node_set_float(oh_node(&c), "alpha", INFINITY);
-    check_reject(&c, "leakyrelu alpha inf", NN_ERR_FORMAT, "alpha");
+    oh_check_reject(&c, "leakyrelu alpha inf", NN_ERR_FORMAT, "alpha");
 }
 
 /* ---- binary ---- */
@@ -298,7 +199,7 @@ static void test_binary_sweep(void)
                     nn_node_set_float(oh_node(&c), "fused_max", 0.3f);
                 }
                 snprintf(label, sizeof label, "%s case %zu act %d", o ? "mul" : "add", k, act);
-                check_sweep(&c, label, &cases[k].want);
+                oh_check_sweep(&c, label, &cases[k].want, TOL);
             }
 }
 
@@ -308,38 +209,38 @@ static void test_binary_hand(void)
     nn_shape s2 = shp(1, 2, 0, 0, 0), s1 = shp(1, 1, 0, 0, 0), s0 = shp(0, 0, 0, 0, 0);
     const float x[6] = {1, 2, 3, 4, 5, 6};
     oh_case c = oh_begin(NN_OP_ADD, &s23);
-    add_const_data(&c, &s3, (const float[]){10, 20, 30});
-    check_hand(&c, "add row", x, (const float[]){11, 22, 33, 14, 25, 36}, 6, &s23);
+    oh_const_data(&c, &s3, (const float[]){10, 20, 30});
+    oh_check_hand(&c, "add row", x, (const float[]){11, 22, 33, 14, 25, 36}, 6, &s23);
 
     c = oh_begin(NN_OP_ADD, &s23);
-    add_const_data(&c, &s21, (const float[]){100, 200});
-    check_hand(&c, "add column", x, (const float[]){101, 102, 103, 204, 205, 206}, 6, &s23);
+    oh_const_data(&c, &s21, (const float[]){100, 200});
+    oh_check_hand(&c, "add column", x, (const float[]){101, 102, 103, 204, 205, 206}, 6, &s23);
 
     c = oh_begin(NN_OP_MUL, &s23);
-    add_const_data(&c, &s3, (const float[]){1, 0, -1});
-    check_hand(&c, "mul row", x, (const float[]){1, 0, -3, 4, 0, -6}, 6, &s23);
+    oh_const_data(&c, &s3, (const float[]){1, 0, -1});
+    oh_check_hand(&c, "mul row", x, (const float[]){1, 0, -3, 4, 0, -6}, 6, &s23);
 
     c = oh_begin(NN_OP_MUL, &s23);
-    add_const_data(&c, &s0, (const float[]){0.5f});
-    check_hand(&c, "mul scalar", x, (const float[]){0.5f, 1, 1.5f, 2, 2.5f, 3}, 6, &s23);
+    oh_const_data(&c, &s0, (const float[]){0.5f});
+    oh_check_hand(&c, "mul scalar", x, (const float[]){0.5f, 1, 1.5f, 2, 2.5f, 3}, 6, &s23);
 
     /* [2] (x) + [2,1] (constant) -> [2,2] outer sum. */
     c = oh_begin(NN_OP_ADD, &s2);
-    add_const_data(&c, &s21, (const float[]){10, 20});
-    check_hand(&c, "add outer", (const float[]){1, 2}, (const float[]){11, 12, 21, 22}, 4,
+    oh_const_data(&c, &s21, (const float[]){10, 20});
+    oh_check_hand(&c, "add outer", (const float[]){1, 2}, (const float[]){11, 12, 21, 22}, 4,
                &(nn_shape){2, {2, 2}});
 
     c = oh_begin(NN_OP_ADD, &s2);
-    add_const_data(&c, &s1, (const float[]){1});
+    oh_const_data(&c, &s1, (const float[]){1});
     nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_RELU);
-    check_hand(&c, "add fused relu", (const float[]){-3, 1}, (const float[]){0, 2}, 2, &s2);
+    oh_check_hand(&c, "add fused relu", (const float[]){-3, 1}, (const float[]){0, 2}, 2, &s2);
 
     c = oh_begin(NN_OP_ADD, &s3);
-    add_const_data(&c, &s1, (const float[]){1});
+    oh_const_data(&c, &s1, (const float[]){1});
     nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_CLIP);
     nn_node_set_float(oh_node(&c), "fused_min", 0.0f);
     nn_node_set_float(oh_node(&c), "fused_max", 6.0f);
-    check_hand(&c, "add fused clip", (const float[]){-3, 1, 9}, (const float[]){0, 2, 6}, 3, &s3);
+    oh_check_hand(&c, "add fused clip", (const float[]){-3, 1, 9}, (const float[]){0, 2, 6}, 3, &s3);
 }
 
 static void test_binary_reject(void)
@@ -347,28 +248,28 @@ static void test_binary_reject(void)
     nn_shape s23 = shp(2, 2, 3, 0, 0), s4 = shp(1, 4, 0, 0, 0), s3 = shp(1, 3, 0, 0, 0);
     oh_case c = oh_begin(NN_OP_ADD, &s23);
     oh_const(&c, "b", &s4);
-    check_reject(&c, "add 2x3 + 4", NN_ERR_SHAPE, "broadcast");
+    oh_check_reject(&c, "add 2x3 + 4", NN_ERR_SHAPE, "broadcast");
 
     c = oh_begin(NN_OP_MUL, &s23);
     oh_const(&c, "b", &(nn_shape){2, {3, 3}});
-    check_reject(&c, "mul 2x3 * 3x3", NN_ERR_SHAPE, "broadcast");
+    oh_check_reject(&c, "mul 2x3 * 3x3", NN_ERR_SHAPE, "broadcast");
 
     c = oh_begin(NN_OP_ADD, &s23);
     oh_const(&c, "b", &s3);
     nn_node_set_int(oh_node(&c), "fused_act", 7);
-    check_reject(&c, "add fused_act 7", NN_ERR_UNSUPPORTED, "fused_act");
+    oh_check_reject(&c, "add fused_act 7", NN_ERR_UNSUPPORTED, "fused_act");
 
     c = oh_begin(NN_OP_ADD, &s23);
     oh_const(&c, "b", &s3);
     nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_CLIP);
     nn_node_set_float(oh_node(&c), "fused_min", 1.0f);
     nn_node_set_float(oh_node(&c), "fused_max", 0.0f);
-    check_reject(&c, "add fused clip inverted", NN_ERR_FORMAT, "fused_min");
+    oh_check_reject(&c, "add fused clip inverted", NN_ERR_FORMAT, "fused_min");
 
     /* 2^16 x 2^16 outer sum would be 2^32 elements. */
     c = oh_begin(NN_OP_ADD, &(nn_shape){2, {1, 65536}});
     oh_const(&c, "b", &(nn_shape){2, {65536, 1}});
-    check_reject(&c, "add too large", NN_ERR_LIMIT, "exceeds");
+    oh_check_reject(&c, "add too large", NN_ERR_LIMIT, "exceeds");
 }
 
 /* ---- softmax ---- */
@@ -395,7 +296,7 @@ static void test_softmax_sweep(void)
         if (cases[k].coerce)
             nn_node_set_int(oh_node(&c), "coerce_2d", 1);
         snprintf(label, sizeof label, "softmax case %zu", k);
-        check_sweep(&c, label, &cases[k].s);
+        oh_check_sweep(&c, label, &cases[k].s, TOL);
     }
 }
 
@@ -404,7 +305,7 @@ static void test_softmax_hand(void)
     nn_shape s2 = shp(2, 1, 2, 0, 0), s22 = shp(2, 2, 2, 0, 0), s122 = shp(3, 1, 2, 2, 0);
     float ln2 = logf(2.0f), ln3 = logf(3.0f);
     oh_case c = oh_begin(NN_OP_SOFTMAX, &s2);
-    check_hand(&c, "softmax [0, ln2]", (const float[]){0, ln2},
+    oh_check_hand(&c, "softmax [0, ln2]", (const float[]){0, ln2},
                (const float[]){1.0f / 3, 2.0f / 3}, 2, &s2);
 
     /* Stability: exp(1000) overflows float. 1000 + ln2 rounds in float, so
@@ -412,26 +313,26 @@ static void test_softmax_hand(void)
     float big = 1000.0f + ln2;
     double d = (double)big - 1000.0;
     c = oh_begin(NN_OP_SOFTMAX, &s2);
-    check_hand(&c, "softmax large", (const float[]){1000.0f, big},
+    oh_check_hand(&c, "softmax large", (const float[]){1000.0f, big},
                (const float[]){(float)(1 / (1 + exp(d))), (float)(exp(d) / (1 + exp(d)))}, 2, &s2);
 
     /* Columns of [[0, 0], [ln3, 0]]: [1/4, 3/4] and [1/2, 1/2]. */
     c = oh_begin(NN_OP_SOFTMAX, &s22);
     nn_node_set_int(oh_node(&c), "axis", 0);
-    check_hand(&c, "softmax axis 0", (const float[]){0, 0, ln3, 0},
+    oh_check_hand(&c, "softmax axis 0", (const float[]){0, 0, ln3, 0},
                (const float[]){0.25f, 0.5f, 0.75f, 0.5f}, 4, &s22);
 
     /* [1,2,2] = [[0, ln2], [ln3, 0]]: opset 13 axis 1 works per column... */
     c = oh_begin(NN_OP_SOFTMAX, &s122);
     nn_node_set_int(oh_node(&c), "axis", 1);
-    check_hand(&c, "softmax axis 1", (const float[]){0, ln2, ln3, 0},
+    oh_check_hand(&c, "softmax axis 1", (const float[]){0, ln2, ln3, 0},
                (const float[]){0.25f, 2.0f / 3, 0.75f, 1.0f / 3}, 4, &s122);
 
     /* ...while coerce_2d flattens [2,2] into one row: e^x = 1,2,3,1 over 7. */
     c = oh_begin(NN_OP_SOFTMAX, &s122);
     nn_node_set_int(oh_node(&c), "axis", 1);
     nn_node_set_int(oh_node(&c), "coerce_2d", 1);
-    check_hand(&c, "softmax coerce_2d", (const float[]){0, ln2, ln3, 0},
+    oh_check_hand(&c, "softmax coerce_2d", (const float[]){0, ln2, ln3, 0},
                (const float[]){1.0f / 7, 2.0f / 7, 3.0f / 7, 1.0f / 7}, 4, &s122);
 }
 
@@ -440,19 +341,19 @@ static void test_softmax_reject(void)
     nn_shape s = shp(4, 2, 3, 5, 7);
     oh_case c = oh_begin(NN_OP_SOFTMAX, &s);
     nn_node_set_int(oh_node(&c), "axis", 4);
-    check_reject(&c, "softmax axis 4", NN_ERR_SHAPE, "axis");
+    oh_check_reject(&c, "softmax axis 4", NN_ERR_SHAPE, "axis");
 
     c = oh_begin(NN_OP_SOFTMAX, &s);
     nn_node_set_int(oh_node(&c), "axis", -5);
-    check_reject(&c, "softmax axis -5", NN_ERR_SHAPE, "axis");
+    oh_check_reject(&c, "softmax axis -5", NN_ERR_SHAPE, "axis");
 
     c = oh_begin(NN_OP_SOFTMAX, &s);
     nn_node_set_int(oh_node(&c), "coerce_2d", 2);
-    check_reject(&c, "softmax coerce_2d 2", NN_ERR_FORMAT, "coerce_2d");
+    oh_check_reject(&c, "softmax coerce_2d 2", NN_ERR_FORMAT, "coerce_2d");
 
     c = oh_begin(NN_OP_SOFTMAX, &s);
     nn_node_set_float(oh_node(&c), "axis", 1.0f);
-    check_reject(&c, "softmax float axis", NN_ERR_FORMAT, "axis");
+    oh_check_reject(&c, "softmax float axis", NN_ERR_FORMAT, "axis");
 }
 
 int main(void)

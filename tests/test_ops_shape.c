@@ -13,104 +13,6 @@
 
 #define TOL 1e-5
 
-/* ---- helpers shared by the tests of this file ---- */
-
-/* Builds c's node, validates and plans it (reference kernels), runs it on
- * input data x (numel of input 0) and copies the output (at most max
- * floats) to y and its shape to *ys. Returns 0, or -1 with c->err set. */
-static int run_data(oh_case *c, const float *x, int reference, int threads, float *y,
-                    int64_t max, nn_shape *ys)
-{
-    nn_plan_opts o;
-    nn_plan *p = NULL;
-    const nn_tensor *out;
-    nn_tensor *in;
-    int64_t n;
-    memset(&o, 0, sizeof o);
-    o.threads = threads;
-    o.reference = reference;
-    oh_node(c);
-    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
-        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
-        return -1;
-    in = nn_plan_input(p, 0);
-    if (x)
-        memcpy(in->data, x, (size_t)nn_shape_numel(&in->shape) * sizeof(float));
-    if (nn_plan_run(p, &c->err) != NN_OK) {
-        nn_plan_free(p);
-        return -1;
-    }
-    out = nn_plan_output(p, 0);
-    n = nn_shape_numel(&out->shape);
-    *ys = out->shape;
-    if (y && n <= max)
-        memcpy(y, out->data, (size_t)n * sizeof(float));
-    nn_plan_free(p);
-    return n <= max ? 0 : -1;
-}
-
-/* Runs c on x with the reference and the fast kernels (2 threads) and
- * compares both to want[0..n) (abs tolerance 1e-6 + 1e-6 relative) and
- * the output shape to *ws. Frees the graph. */
-static void check_hand(oh_case *c, const char *label, const float *x, const float *want,
-                       int n, const nn_shape *ws)
-{
-    float y[256];
-    nn_shape ys;
-    for (int ref = 1; ref >= 0; ref--) {
-        int rc = run_data(c, x, ref, ref ? 1 : 2, y, 256, &ys);
-        T_CHECKF(rc == 0, "%s: run failed: %s", label, c->err.msg);
-        if (rc != 0)
-            break;
-        T_CHECKF(nn_shape_equal(&ys, ws) && nn_shape_numel(&ys) == n, "%s: output shape", label);
-        for (int i = 0; i < n && i < 256; i++)
-            T_CHECKF(fabsf(y[i] - want[i]) <= 1e-6f + 1e-6f * fabsf(want[i]),
-                     "%s (%s): y[%d] = %.9g, want %.9g", label, ref ? "ref" : "fast", i,
-                     (double)y[i], (double)want[i]);
-    }
-    nn_graph_free(c->g);
-    c->g = NULL;
-}
-
-/* Checks the output shape, then fast vs reference (oh_finish). */
-static void check_sweep(oh_case *c, const char *label, const nn_shape *ws)
-{
-    nn_shape ys;
-    double err;
-    int rc = run_data(c, NULL, 1, 1, NULL, INT64_MAX, &ys);
-    T_CHECKF(rc == 0, "%s: plan failed: %s", label, c->err.msg);
-    if (rc == 0) {
-        char a[64], b[64];
-        nn_shape_str(&ys, a, sizeof a);
-        nn_shape_str(ws, b, sizeof b);
-        T_CHECKF(nn_shape_equal(&ys, ws), "%s: output %s, want %s", label, a, b);
-    }
-    err = oh_finish(c);
-    T_CHECKF(err >= 0 && err <= TOL, "%s: fast vs reference err %g (%s)", label, err, c->err.msg);
-}
-
-/* Plan creation must fail with status want and a message naming the node
- * ("node 'op' (<Op>)") and containing what. Frees the graph. */
-static void check_reject(oh_case *c, const char *label, nn_status want, const char *what)
-{
-    nn_shape ys;
-    int rc = run_data(c, NULL, 1, 1, NULL, INT64_MAX, &ys);
-    T_CHECKF(rc != 0, "%s: accepted", label);
-    T_CHECKF(c->err.status == want, "%s: status %d, want %d (%s)", label, (int)c->err.status,
-             (int)want, c->err.msg);
-    T_CHECKF(strstr(c->err.msg, "node 'op' (") && strstr(c->err.msg, what),
-             "%s: message \"%s\" lacks the node or \"%s\"", label, c->err.msg, what);
-    nn_graph_free(c->g);
-    c->g = NULL;
-}
-
-/* Adds a constant with given data as the next input of c. */
-static void add_const_data(oh_case *c, const nn_shape *s, const float *d)
-{
-    char name[16];
-    snprintf(name, sizeof name, "k%d", c->n_inputs);
-    c->inputs[c->n_inputs++] = nn_graph_add_const_copy(c->g, name, s, d, &c->err);
-}
 
 /* SH(2, 3, 5): an nn_shape lvalue; IV(1, 2): an int64 array and its count. */
 #define SH(...) ((nn_shape){(int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), \
@@ -152,7 +54,7 @@ static void test_concat_sweep(void)
             oh_const(&c, "c", &cases[k].c);
         nn_node_set_int(oh_node(&c), "axis", cases[k].axis);
         snprintf(label, sizeof label, "concat case %zu", k);
-        check_sweep(&c, label, &cases[k].want);
+        oh_check_sweep(&c, label, &cases[k].want, TOL);
     }
 }
 
@@ -160,15 +62,15 @@ static void test_concat_hand(void)
 {
     nn_shape s22 = SH(2, 2);
     oh_case c = oh_begin(NN_OP_CONCAT, &s22);
-    add_const_data(&c, &SH(2, 1), (const float[]){9, 8});
+    oh_const_data(&c, &SH(2, 1), (const float[]){9, 8});
     nn_node_set_int(oh_node(&c), "axis", 1);
-    check_hand(&c, "concat axis 1", iota + 1, (const float[]){1, 2, 9, 3, 4, 8}, 6, &SH(2, 3));
+    oh_check_hand(&c, "concat axis 1", iota + 1, (const float[]){1, 2, 9, 3, 4, 8}, 6, &SH(2, 3));
 
     c = oh_begin(NN_OP_CONCAT, &s22);
-    add_const_data(&c, &SH(1, 2), (const float[]){5, 6});
-    add_const_data(&c, &SH(1, 2), (const float[]){7, 8});
+    oh_const_data(&c, &SH(1, 2), (const float[]){5, 6});
+    oh_const_data(&c, &SH(1, 2), (const float[]){7, 8});
     nn_node_set_int(oh_node(&c), "axis", -2);
-    check_hand(&c, "concat axis -2", iota + 1, (const float[]){1, 2, 3, 4, 5, 6, 7, 8}, 8,
+    oh_check_hand(&c, "concat axis -2", iota + 1, (const float[]){1, 2, 3, 4, 5, 6, 7, 8}, 8,
                &SH(4, 2));
 }
 
@@ -177,22 +79,22 @@ static void test_concat_reject(void)
     nn_shape s = SH(2, 3);
     oh_case c = oh_begin(NN_OP_CONCAT, &s);
     oh_const(&c, "b", &SH(2, 3));
-    check_reject(&c, "concat no axis", NN_ERR_FORMAT, "axis");
+    oh_check_reject(&c, "concat no axis", NN_ERR_FORMAT, "axis");
 
     c = oh_begin(NN_OP_CONCAT, &s);
     oh_const(&c, "b", &SH(2, 3));
     nn_node_set_int(oh_node(&c), "axis", 2);
-    check_reject(&c, "concat axis 2", NN_ERR_SHAPE, "axis");
+    oh_check_reject(&c, "concat axis 2", NN_ERR_SHAPE, "axis");
 
     c = oh_begin(NN_OP_CONCAT, &s);
     oh_const(&c, "b", &SH(3, 3));
     nn_node_set_int(oh_node(&c), "axis", 1);
-    check_reject(&c, "concat mismatch", NN_ERR_SHAPE, "does not match");
+    oh_check_reject(&c, "concat mismatch", NN_ERR_SHAPE, "does not match");
 
     c = oh_begin(NN_OP_CONCAT, &s);
     oh_const(&c, "b", &SH(2, 3, 1));
     nn_node_set_int(oh_node(&c), "axis", 0);
-    check_reject(&c, "concat rank mismatch", NN_ERR_SHAPE, "does not match");
+    oh_check_reject(&c, "concat rank mismatch", NN_ERR_SHAPE, "does not match");
 }
 
 /* ---- Slice ---- */
@@ -241,7 +143,7 @@ static void test_slice_sweep(void)
         char label[48];
         slice_attrs(&c, &cases[k]);
         snprintf(label, sizeof label, "slice case %zu", k);
-        check_sweep(&c, label, &cases[k].want);
+        oh_check_sweep(&c, label, &cases[k].want, TOL);
     }
 }
 
@@ -270,19 +172,19 @@ static void test_slice_hand(void)
         char label[48];
         slice_attrs(&c, &s);
         snprintf(label, sizeof label, "slice hand %zu", k);
-        check_hand(&c, label, iota, cases[k].want, cases[k].n, &SH(1, cases[k].n));
+        oh_check_hand(&c, label, iota, cases[k].want, cases[k].n, &SH(1, cases[k].n));
     }
     {
         slice_case s = {SH(2, 3), 2, {-1, -1}, {MN, MN}, {0, 1}, {-1, -1}, 1, 1, {0}};
         oh_case c = oh_begin(NN_OP_SLICE, &s.x);
         slice_attrs(&c, &s);
-        check_hand(&c, "slice reverse 2-D", iota, (const float[]){5, 4, 3, 2, 1, 0}, 6, &SH(2, 3));
+        oh_check_hand(&c, "slice reverse 2-D", iota, (const float[]){5, 4, 3, 2, 1, 0}, 6, &SH(2, 3));
     }
     {
         slice_case s = {SH(2, 3, 4), 2, {0, 1}, {MX, MX}, {-1, 1}, {2, 1}, 1, 1, {0}};
         oh_case c = oh_begin(NN_OP_SLICE, &s.x);
         slice_attrs(&c, &s);
-        check_hand(&c, "slice 3-D", iota,
+        oh_check_hand(&c, "slice 3-D", iota,
                    (const float[]){4, 6, 8, 10, 16, 18, 20, 22}, 8, &SH(2, 2, 2));
     }
 }
@@ -309,27 +211,27 @@ static void test_slice_reject(void)
         char label[48];
         slice_attrs(&c, &cases[k].s);
         snprintf(label, sizeof label, "slice reject %zu", k);
-        check_reject(&c, label, cases[k].st, cases[k].what);
+        oh_check_reject(&c, label, cases[k].st, cases[k].what);
     }
     oh_case c = oh_begin(NN_OP_SLICE, &x);
     nn_node_set_ints(oh_node(&c), "starts", IV(0, 0));
     nn_node_set_ints(oh_node(&c), "ends", IV(1));
-    check_reject(&c, "slice starts/ends length", NN_ERR_FORMAT, "starts");
+    oh_check_reject(&c, "slice starts/ends length", NN_ERR_FORMAT, "starts");
 
     c = oh_begin(NN_OP_SLICE, &x);
     nn_node_set_ints(oh_node(&c), "ends", IV(1));
-    check_reject(&c, "slice no starts", NN_ERR_FORMAT, "starts");
+    oh_check_reject(&c, "slice no starts", NN_ERR_FORMAT, "starts");
 
     c = oh_begin(NN_OP_SLICE, &x);
     nn_node_set_ints(oh_node(&c), "starts", IV(0, 0, 0, 0, 0, 0, 0));
     nn_node_set_ints(oh_node(&c), "ends", IV(1, 1, 1, 1, 1, 1, 1));
-    check_reject(&c, "slice 7 axes", NN_ERR_FORMAT, "starts");
+    oh_check_reject(&c, "slice 7 axes", NN_ERR_FORMAT, "starts");
 
     c = oh_begin(NN_OP_SLICE, &x);
     nn_node_set_ints(oh_node(&c), "starts", IV(0));
     nn_node_set_ints(oh_node(&c), "ends", IV(1));
     nn_node_set_float(oh_node(&c), "axes", 1.0f);
-    check_reject(&c, "slice float axes", NN_ERR_FORMAT, "axes");
+    oh_check_reject(&c, "slice float axes", NN_ERR_FORMAT, "axes");
 }
 
 /* ---- Flatten and Reshape ---- */
@@ -351,17 +253,17 @@ static void test_flatten(void)
         if (cases[k].set)
             nn_node_set_int(oh_node(&c), "axis", cases[k].axis);
         snprintf(label, sizeof label, "flatten case %zu", k);
-        check_sweep(&c, label, &cases[k].want);
+        oh_check_sweep(&c, label, &cases[k].want, TOL);
     }
     oh_case c = oh_begin(NN_OP_FLATTEN, &SH(2, 3, 2));
-    check_hand(&c, "flatten hand", iota, iota, 12, &SH(2, 6));
+    oh_check_hand(&c, "flatten hand", iota, iota, 12, &SH(2, 6));
 
     c = oh_begin(NN_OP_FLATTEN, &x);
     nn_node_set_int(oh_node(&c), "axis", 5);
-    check_reject(&c, "flatten axis 5", NN_ERR_SHAPE, "axis");
+    oh_check_reject(&c, "flatten axis 5", NN_ERR_SHAPE, "axis");
     c = oh_begin(NN_OP_FLATTEN, &x);
     nn_node_set_int(oh_node(&c), "axis", -5);
-    check_reject(&c, "flatten axis -5", NN_ERR_SHAPE, "axis");
+    oh_check_reject(&c, "flatten axis -5", NN_ERR_SHAPE, "axis");
 }
 
 static void test_reshape(void)
@@ -382,11 +284,11 @@ static void test_reshape(void)
         char label[48];
         nn_node_set_ints(oh_node(&c), "shape", ok[k].shape, ok[k].n);
         snprintf(label, sizeof label, "reshape case %zu", k);
-        check_sweep(&c, label, &ok[k].want);
+        oh_check_sweep(&c, label, &ok[k].want, TOL);
     }
     oh_case c = oh_begin(NN_OP_RESHAPE, &SH(2, 3));
     nn_node_set_ints(oh_node(&c), "shape", IV(3, -1));
-    check_hand(&c, "reshape hand", iota, iota, 6, &SH(3, 2));
+    oh_check_hand(&c, "reshape hand", iota, iota, 6, &SH(3, 2));
 
     struct {
         int64_t shape[6];
@@ -411,10 +313,10 @@ static void test_reshape(void)
         if (bad[k].allowzero)
             nn_node_set_int(oh_node(&c), "allowzero", 1);
         snprintf(label, sizeof label, "reshape reject %zu", k);
-        check_reject(&c, label, bad[k].st, bad[k].what);
+        oh_check_reject(&c, label, bad[k].st, bad[k].what);
     }
     c = oh_begin(NN_OP_RESHAPE, &x);
-    check_reject(&c, "reshape no shape", NN_ERR_FORMAT, "missing");
+    oh_check_reject(&c, "reshape no shape", NN_ERR_FORMAT, "missing");
 }
 
 /* ---- Transpose ---- */
@@ -450,25 +352,25 @@ static void test_transpose_sweep(void)
         if (cases[k].n)
             nn_node_set_ints(oh_node(&c), "perm", cases[k].perm, cases[k].n);
         snprintf(label, sizeof label, "transpose case %zu", k);
-        check_sweep(&c, label, &cases[k].want);
+        oh_check_sweep(&c, label, &cases[k].want, TOL);
     }
 }
 
 static void test_transpose_hand(void)
 {
     oh_case c = oh_begin(NN_OP_TRANSPOSE, &SH(2, 3));
-    check_hand(&c, "transpose default", iota, (const float[]){0, 3, 1, 4, 2, 5}, 6, &SH(3, 2));
+    oh_check_hand(&c, "transpose default", iota, (const float[]){0, 3, 1, 4, 2, 5}, 6, &SH(3, 2));
 
     /* [1, C=2, H=2, W=2] NCHW -> NHWC: element (h, w, c) = x[c*4 + h*2 + w]. */
     c = oh_begin(NN_OP_TRANSPOSE, &SH(1, 2, 2, 2));
     nn_node_set_ints(oh_node(&c), "perm", IV(0, 2, 3, 1));
-    check_hand(&c, "transpose nhwc", iota, (const float[]){0, 4, 1, 5, 2, 6, 3, 7}, 8,
+    oh_check_hand(&c, "transpose nhwc", iota, (const float[]){0, 4, 1, 5, 2, 6, 3, 7}, 8,
                &SH(1, 2, 2, 2));
 
     /* [2,3,4] perm [2,0,1]: y[k][i][j] = x[i][j][k] = 12i + 4j + k. */
     c = oh_begin(NN_OP_TRANSPOSE, &SH(2, 3, 4));
     nn_node_set_ints(oh_node(&c), "perm", IV(2, 0, 1));
-    check_hand(&c, "transpose 3-D", iota,
+    oh_check_hand(&c, "transpose 3-D", iota,
                (const float[]){0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21,
                                2, 6, 10, 14, 18, 22, 3, 7, 11, 15, 19, 23},
                24, &SH(4, 2, 3));
@@ -491,7 +393,7 @@ static void test_transpose_reject(void)
         char label[48];
         nn_node_set_ints(oh_node(&c), "perm", bad[k].perm, bad[k].n);
         snprintf(label, sizeof label, "transpose reject %zu", k);
-        check_reject(&c, label, bad[k].st, "perm");
+        oh_check_reject(&c, label, bad[k].st, "perm");
     }
 }
 
@@ -528,7 +430,7 @@ static void test_pad_sweep(void)
         if (k % 2)
             nn_node_set_float(oh_node(&c), "value", 0.75f);
         snprintf(label, sizeof label, "pad case %zu (%s)", k, cases[k].mode);
-        check_sweep(&c, label, &cases[k].want);
+        oh_check_sweep(&c, label, &cases[k].want, TOL);
     }
 }
 
@@ -559,19 +461,19 @@ static void test_pad_hand(void)
         nn_node_set_string(oh_node(&c), "mode", cases[k].mode);
         nn_node_set_float(oh_node(&c), "value", cases[k].value);
         snprintf(label, sizeof label, "pad hand %zu (%s)", k, cases[k].mode);
-        check_hand(&c, label, x123, cases[k].want, cases[k].n, &SH(cases[k].n));
+        oh_check_hand(&c, label, x123, cases[k].want, cases[k].n, &SH(cases[k].n));
     }
     /* Option-A shortcut: zero channels before and after, [1,1,2,2] -> [1,3,2,2]. */
     oh_case c = oh_begin(NN_OP_PAD, &SH(1, 1, 2, 2));
     nn_node_set_ints(oh_node(&c), "pads", IV(0, 1, 0, 0, 0, 1, 0, 0));
-    check_hand(&c, "pad channels", x123, (const float[]){0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0},
+    oh_check_hand(&c, "pad channels", x123, (const float[]){0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0},
                12, &SH(1, 3, 2, 2));
 
     /* 2-D reflect: rows [1,2],[3,4] padded by 1 row on top and 1 column left. */
     c = oh_begin(NN_OP_PAD, &SH(2, 2));
     nn_node_set_ints(oh_node(&c), "pads", IV(1, 1, 0, 0));
     nn_node_set_string(oh_node(&c), "mode", "reflect");
-    check_hand(&c, "pad reflect 2-D", x123, (const float[]){4, 3, 4, 2, 1, 2, 4, 3, 4}, 9,
+    oh_check_hand(&c, "pad reflect 2-D", x123, (const float[]){4, 3, 4, 2, 1, 2, 4, 3, 4}, 9,
                &SH(3, 3));
 }
 
@@ -602,14 +504,14 @@ static void test_pad_reject(void)
         nn_node_set_ints(oh_node(&c), "pads", bad[k].pads, bad[k].n);
         nn_node_set_string(oh_node(&c), "mode", bad[k].mode);
         snprintf(label, sizeof label, "pad reject %zu", k);
-        check_reject(&c, label, bad[k].st, bad[k].what);
+        oh_check_reject(&c, label, bad[k].st, bad[k].what);
     }
     oh_case c = oh_begin(NN_OP_PAD, &x);
-    check_reject(&c, "pad no pads", NN_ERR_FORMAT, "missing");
+    oh_check_reject(&c, "pad no pads", NN_ERR_FORMAT, "missing");
     c = oh_begin(NN_OP_PAD, &x);
     nn_node_set_ints(oh_node(&c), "pads", IV(0, 0, 1, 1, 0, 0, 1, 1));
     nn_node_set_string(oh_node(&c), "value", "zero");
-    check_reject(&c, "pad string value", NN_ERR_FORMAT, "value");
+    oh_check_reject(&c, "pad string value", NN_ERR_FORMAT, "value");
 }
 
 int main(void)

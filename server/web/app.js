@@ -35,7 +35,7 @@ function reportSubject() {
 
 function showLogin(message) {
     document.body.dataset.view = "login";
-    const user = h("input", { id: "login-user", name: "username", type: "text", autocomplete: "username", required: true, autofocus: true });
+    const user = h("input", { id: "login-user", name: "username", type: "text", autocomplete: "username", required: true });
     const pass = h("input", { id: "login-pass", name: "password", type: "password", autocomplete: "current-password", required: true });
     const msg = h("div", { class: "msgs", id: "login-msg" }, message ? notice("error", message) : null);
     const btn = h("button", { type: "submit", class: "btn btn-primary btn-block", id: "login-submit" }, "Sign in");

@@ -268,6 +268,25 @@ async function main() {
     check(await page.locator("#admin-keys table, #admin-keys .notice").count() > 0, "admin: keys section answered");
     await shot(page, "09-admin.png");
 
+    // ---- a broken upload shows the server's error; drag and drop works ------------
+    await page.goto(BASE + "/#/analyze");
+    await page.waitForFunction(() => document.querySelector("#model")?.value, null, { timeout: WAIT });
+    await page.setInputFiles("#files", { name: "broken.png", mimeType: "image/png", buffer: Buffer.from("this is not a PNG") });
+    await page.waitForSelector(".q-row[data-state=failed]", { timeout: WAIT });
+    const failText = await page.textContent(".q-row[data-state=failed] .q-state");
+    check(/^Failed: .+\((unreadable_image|empty_image|bad_request), HTTP 4\d\d\)$/.test(failText), "broken upload: " + failText);
+    const bytes = fs.readFileSync(IMAGES[0]).toString("base64");
+    await page.evaluate(async ([b64, name]) => {
+        const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bin], name, { type: "image/png" }));
+        const dz = document.querySelector(".dropzone");
+        for (const type of ["dragenter", "dragover", "drop"])
+            dz.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, [bytes, "dropped.png"]);
+    await page.waitForSelector(".result", { timeout: WAIT });
+    check(/dropped\.png/.test(await page.textContent(".result .meta")), "drag and drop uploads the file");
+
     // ---- tablet --------------------------------------------------------------------
     await page.setViewportSize({ width: 820, height: 1180 });
     await page.goto(BASE + "/#/analyze");
