@@ -243,4 +243,115 @@ static inline void oh_const_data(oh_case *c, const nn_shape *s, const float *d)
     c->inputs[c->n_inputs++] = nn_graph_add_const_copy(c->g, name, s, d, &c->err);
 }
 
+/* Tolerance of oh_check_case: fast vs reference relative error. */
+#define OH_TOL 1e-5
+
+/* Adds a constant with the given data (NULL data: absent optional input). */
+static inline void oh_const_named(oh_case *c, const char *name, nn_shape s, const float *d)
+{
+    c->inputs[c->n_inputs++] = d ? nn_graph_add_const_copy(c->g, name, &s, d, &c->err) : -1;
+}
+
+/* Plans c's graph (reference or fast kernels, `threads`), feeds x, runs,
+ * copies up to cap outputs to y and the output shape to *shape. Returns
+ * the output count, or -1 when validation/planning fails. */
+static inline int64_t oh_eval(oh_case *c, const float *x, int reference, int threads, float *y,
+                       int64_t cap, nn_shape *shape)
+{
+    nn_plan_opts o;
+    nn_plan *p = NULL;
+    nn_tensor *t;
+    const nn_tensor *out;
+    int64_t n;
+    memset(&o, 0, sizeof o);
+    o.threads = threads;
+    o.reference = reference;
+    oh_node(c);
+    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
+        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
+        return -1;
+    t = nn_plan_input(p, 0);
+    memcpy(t->data, x, (size_t)nn_shape_numel(&t->shape) * sizeof(float));
+    if (nn_plan_run(p, &c->err) != NN_OK) {
+        nn_plan_free(p);
+        return -1;
+    }
+    out = nn_plan_output(p, 0);
+    n = nn_shape_numel(&out->shape);
+    *shape = out->shape;
+    memcpy(y, out->data, (size_t)(n < cap ? n : cap) * sizeof(float));
+    nn_plan_free(p);
+    return n;
+}
+
+/* The reference and the fast kernels (1 and 2 threads) must all give
+ * `want` (n values) with shape *ws. Frees the graph. */
+static inline void oh_expect(oh_case *c, const float *x, const float *want, int64_t n, nn_shape ws)
+{
+    for (int mode = 0; mode < 3; mode++) {
+        float y[256];
+        nn_shape s;
+        int64_t got = oh_eval(c, x, mode == 0, mode == 2 ? 2 : 1, y, 256, &s);
+        T_CHECKF(got == n, "mode %d: %lld outputs, want %lld (%s)", mode, (long long)got,
+                 (long long)n, c->err.msg);
+        if (got != n)
+            continue;
+        T_CHECKF(nn_shape_equal(&s, &ws), "mode %d: output shape", mode);
+        for (int64_t i = 0; i < n; i++)
+            T_CHECKF(fabsf(y[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])),
+                     "mode %d: y[%lld] = %g, want %g", mode, (long long)i, y[i], want[i]);
+    }
+    nn_graph_free(c->g);
+}
+
+/* Output shape of c's graph as planned with the reference kernels. */
+static inline int oh_plan_shape(oh_case *c, nn_shape *s)
+{
+    nn_plan_opts o;
+    nn_plan *p = NULL;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.reference = 1;
+    oh_node(c);
+    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
+        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
+        return -1;
+    *s = nn_plan_output(p, 0)->shape;
+    nn_plan_free(p);
+    return 0;
+}
+
+/* Sweep statistics of oh_check_case, for the test's report. */
+static int oh_n_cases;
+static double oh_worst_err;
+
+/* want NULL: planning must fail in infer. Otherwise the output shape must
+ * be *want and fast must match reference within TOL. Frees the graph. */
+static inline void oh_check_case(oh_case *c, const nn_shape *want, const char *label)
+{
+    nn_shape s;
+    int planned = oh_plan_shape(c, &s);
+    double err;
+    oh_n_cases++;
+    if (!want) {
+        T_CHECKF(planned != 0, "%s: accepted, expected rejection", label);
+        T_CHECKF(c->err.status == NN_ERR_SHAPE || c->err.status == NN_ERR_UNSUPPORTED ||
+                     c->err.status == NN_ERR_FORMAT,
+                 "%s: status %d (%s)", label, c->err.status, c->err.msg);
+        nn_graph_free(c->g);
+        return;
+    }
+    T_CHECKF(planned == 0, "%s: plan failed: %s", label, c->err.msg);
+    if (planned == 0) {
+        char a[64], b[64];
+        nn_shape_str(&s, a, sizeof a);
+        nn_shape_str(want, b, sizeof b);
+        T_CHECKF(nn_shape_equal(&s, want), "%s: shape %s, want %s", label, a, b);
+    }
+    err = oh_finish(c);
+    T_CHECKF(err >= 0 && err <= OH_TOL, "%s: fast vs reference error %g (%s)", label, err, c->err.msg);
+    if (err > oh_worst_err)
+        oh_worst_err = err;
+}
+
 #endif

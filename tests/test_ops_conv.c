@@ -10,113 +10,6 @@
 
 #define TOL 1e-5
 
-/* Adds a constant with the given data (NULL data: absent optional input). */
-static void hc_const(oh_case *c, const char *name, nn_shape s, const float *d)
-{
-    c->inputs[c->n_inputs++] = d ? nn_graph_add_const_copy(c->g, name, &s, d, &c->err) : -1;
-}
-
-/* Plans c's graph (reference or fast kernels, `threads`), feeds x, runs,
- * copies up to cap outputs to y and the output shape to *shape. Returns
- * the output count, or -1 when validation/planning fails. */
-static int64_t hc_eval(oh_case *c, const float *x, int reference, int threads, float *y,
-                       int64_t cap, nn_shape *shape)
-{
-    nn_plan_opts o;
-    nn_plan *p = NULL;
-    nn_tensor *t;
-    const nn_tensor *out;
-    int64_t n;
-    memset(&o, 0, sizeof o);
-    o.threads = threads;
-    o.reference = reference;
-    oh_node(c);
-    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
-        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
-        return -1;
-    t = nn_plan_input(p, 0);
-    memcpy(t->data, x, (size_t)nn_shape_numel(&t->shape) * sizeof(float));
-    if (nn_plan_run(p, &c->err) != NN_OK) {
-        nn_plan_free(p);
-        return -1;
-    }
-    out = nn_plan_output(p, 0);
-    n = nn_shape_numel(&out->shape);
-    *shape = out->shape;
-    memcpy(y, out->data, (size_t)(n < cap ? n : cap) * sizeof(float));
-    nn_plan_free(p);
-    return n;
-}
-
-/* The reference and the fast kernels (1 and 2 threads) must all give
- * `want` (n values) with shape *ws. Frees the graph. */
-static void hc_expect(oh_case *c, const float *x, const float *want, int64_t n, nn_shape ws)
-{
-    for (int mode = 0; mode < 3; mode++) {
-        float y[256];
-        nn_shape s;
-        int64_t got = hc_eval(c, x, mode == 0, mode == 2 ? 2 : 1, y, 256, &s);
-        T_CHECKF(got == n, "mode %d: %lld outputs, want %lld (%s)", mode, (long long)got,
-                 (long long)n, c->err.msg);
-        if (got != n)
-            continue;
-        T_CHECKF(nn_shape_equal(&s, &ws), "mode %d: output shape", mode);
-        for (int64_t i = 0; i < n; i++)
-            T_CHECKF(fabsf(y[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])),
-                     "mode %d: y[%lld] = %g, want %g", mode, (long long)i, y[i], want[i]);
-    }
-    nn_graph_free(c->g);
-}
-
-/* Output shape of c's graph as planned with the reference kernels. */
-static int case_shape(oh_case *c, nn_shape *s)
-{
-    nn_plan_opts o;
-    nn_plan *p = NULL;
-    memset(&o, 0, sizeof o);
-    o.threads = 1;
-    o.reference = 1;
-    oh_node(c);
-    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
-        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
-        return -1;
-    *s = nn_plan_output(p, 0)->shape;
-    nn_plan_free(p);
-    return 0;
-}
-
-static int n_cases;
-static double worst_err;
-
-/* want NULL: planning must fail in infer. Otherwise the output shape must
- * be *want and fast must match reference within TOL. Frees the graph. */
-static void check_case(oh_case *c, const nn_shape *want, const char *label)
-{
-    nn_shape s;
-    int planned = case_shape(c, &s);
-    double err;
-    n_cases++;
-    if (!want) {
-        T_CHECKF(planned != 0, "%s: accepted, expected rejection", label);
-        T_CHECKF(c->err.status == NN_ERR_SHAPE || c->err.status == NN_ERR_UNSUPPORTED ||
-                     c->err.status == NN_ERR_FORMAT,
-                 "%s: status %d (%s)", label, c->err.status, c->err.msg);
-        nn_graph_free(c->g);
-        return;
-    }
-    T_CHECKF(planned == 0, "%s: plan failed: %s", label, c->err.msg);
-    if (planned == 0) {
-        char a[64], b[64];
-        nn_shape_str(&s, a, sizeof a);
-        nn_shape_str(want, b, sizeof b);
-        T_CHECKF(nn_shape_equal(&s, want), "%s: shape %s, want %s", label, a, b);
-    }
-    err = oh_finish(c);
-    T_CHECKF(err >= 0 && err <= TOL, "%s: fast vs reference error %g (%s)", label, err, c->err.msg);
-    if (err > worst_err)
-        worst_err = err;
-}
-
 typedef struct conv_cfg {
     int64_t n, c, h, w, o, g, kh, kw;
     int64_t sh, sw, dh, dw;
@@ -168,7 +61,7 @@ static void conv_check(const conv_cfg *f)
              (long long)f->g, (long long)f->kh, (long long)f->kw, (long long)f->sh, (long long)f->sw,
              (long long)f->dh, (long long)f->dw, (long long)f->pads[0], (long long)f->pads[1],
              (long long)f->pads[2], (long long)f->pads[3], f->bias, f->act);
-    check_case(&c, oh > 0 && ow > 0 ? &want : NULL, label);
+    oh_check_case(&c, oh > 0 && ow > 0 ? &want : NULL, label);
 }
 
 /* ---- hand-computed references ------------------------------------------ */
@@ -179,9 +72,9 @@ static void test_conv_hand_diag(void)
 {
     nn_shape xs = nn_shape4(1, 1, 3, 3);
     oh_case c = oh_begin(NN_OP_CONV, &xs);
-    hc_const(&c, "w", nn_shape4(1, 1, 2, 2), (const float[]){1, 0, 0, 1});
-    hc_const(&c, "b", nn_shape_make(1, (int64_t[]){1}), (const float[]){0.5f});
-    hc_expect(&c, x9, (const float[]){6.5f, 8.5f, 12.5f, 14.5f}, 4, nn_shape4(1, 1, 2, 2));
+    oh_const_named(&c, "w", nn_shape4(1, 1, 2, 2), (const float[]){1, 0, 0, 1});
+    oh_const_named(&c, "b", nn_shape_make(1, (int64_t[]){1}), (const float[]){0.5f});
+    oh_expect(&c, x9, (const float[]){6.5f, 8.5f, 12.5f, 14.5f}, 4, nn_shape4(1, 1, 2, 2));
 }
 
 static void test_conv_hand_pad_stride(void)
@@ -189,39 +82,39 @@ static void test_conv_hand_pad_stride(void)
     nn_shape xs = nn_shape4(1, 1, 3, 3);
     float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
     oh_case c = oh_begin(NN_OP_CONV, &xs);
-    hc_const(&c, "w", nn_shape4(1, 1, 3, 3), ones);
+    oh_const_named(&c, "w", nn_shape4(1, 1, 3, 3), ones);
     nn_node_set_ints(oh_node(&c), "pads", (int64_t[]){1, 1, 1, 1}, 4);
     nn_node_set_ints(oh_node(&c), "strides", (int64_t[]){2, 2}, 2);
-    hc_expect(&c, x9, (const float[]){12, 16, 24, 28}, 4, nn_shape4(1, 1, 2, 2));
+    oh_expect(&c, x9, (const float[]){12, 16, 24, 28}, 4, nn_shape4(1, 1, 2, 2));
 }
 
 static void test_conv_hand_dilation(void)
 {
     nn_shape xs = nn_shape4(1, 1, 3, 3);
     oh_case c = oh_begin(NN_OP_CONV, &xs);
-    hc_const(&c, "w", nn_shape4(1, 1, 2, 2), (const float[]){1, 10, 100, 1000});
+    oh_const_named(&c, "w", nn_shape4(1, 1, 2, 2), (const float[]){1, 10, 100, 1000});
     nn_node_set_ints(oh_node(&c), "dilations", (int64_t[]){2, 2}, 2);
-    hc_expect(&c, x9, (const float[]){1 + 30 + 700 + 9000}, 1, nn_shape4(1, 1, 1, 1));
+    oh_expect(&c, x9, (const float[]){1 + 30 + 700 + 9000}, 1, nn_shape4(1, 1, 1, 1));
 }
 
 static void test_conv_hand_asym_pad(void)
 {
     nn_shape xs = nn_shape4(1, 1, 1, 3);
     oh_case c = oh_begin(NN_OP_CONV, &xs);
-    hc_const(&c, "w", nn_shape4(1, 1, 1, 2), (const float[]){1, 2});
+    oh_const_named(&c, "w", nn_shape4(1, 1, 1, 2), (const float[]){1, 2});
     nn_node_set_ints(oh_node(&c), "pads", (int64_t[]){0, 1, 0, 0}, 4);
     /* padded row [0 1 2 3] */
-    hc_expect(&c, (const float[]){1, 2, 3}, (const float[]){2, 5, 8}, 3, nn_shape4(1, 1, 1, 3));
+    oh_expect(&c, (const float[]){1, 2, 3}, (const float[]){2, 5, 8}, 3, nn_shape4(1, 1, 1, 3));
 }
 
 static void test_conv_hand_groups_relu(void)
 {
     nn_shape xs = nn_shape4(1, 2, 2, 2);
     oh_case c = oh_begin(NN_OP_CONV, &xs);
-    hc_const(&c, "w", nn_shape4(2, 1, 1, 1), (const float[]){3, -1});
+    oh_const_named(&c, "w", nn_shape4(2, 1, 1, 1), (const float[]){3, -1});
     nn_node_set_int(oh_node(&c), "group", 2);
     nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_RELU);
-    hc_expect(&c, (const float[]){1, 2, 3, 4, 1, 1, 1, -5},
+    oh_expect(&c, (const float[]){1, 2, 3, 4, 1, 1, 1, -5},
               (const float[]){3, 6, 9, 12, 0, 0, 0, 5}, 8, nn_shape4(1, 2, 2, 2));
 }
 
@@ -235,11 +128,11 @@ static void test_conv_hand_two_channels_clip(void)
         x[i] = x9[i];
         x[9 + i] = 1.0f;
     }
-    hc_const(&c, "w", nn_shape4(1, 2, 1, 1), (const float[]){2, -1});
+    oh_const_named(&c, "w", nn_shape4(1, 2, 1, 1), (const float[]){2, -1});
     nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_CLIP);
     nn_node_set_float(oh_node(&c), "fused_min", 2.0f);
     nn_node_set_float(oh_node(&c), "fused_max", 10.0f);
-    hc_expect(&c, x, (const float[]){2, 3, 5, 7, 9, 10, 10, 10, 10}, 9, nn_shape4(1, 1, 3, 3));
+    oh_expect(&c, x, (const float[]){2, 3, 5, 7, 9, 10, 10, 10, 10}, 9, nn_shape4(1, 1, 3, 3));
 }
 
 /* ---- fast vs reference sweeps ------------------------------------------ */
@@ -330,10 +223,10 @@ static void test_conv_threads(void)
         for (int64_t j = 0; j < nx; j++)
             x[j] = oh_rand(&seed);
         oh_case c = conv_build(f);
-        nr = hc_eval(&c, x, 1, 1, ref, 8192, &s);
+        nr = oh_eval(&c, x, 1, 1, ref, 8192, &s);
         T_CHECKF(nr > 0 && nr <= 8192, "cfg %zu: reference failed (%s)", i, c.err.msg);
         for (int th = 3; th <= 4 && nr > 0 && nr <= 8192; th++) {
-            int64_t nf = hc_eval(&c, x, 0, th, fast, 8192, &s);
+            int64_t nf = oh_eval(&c, x, 0, th, fast, 8192, &s);
             double err = nf == nr ? t_max_rel_err(fast, ref, (long)nr) : INFINITY;
             T_CHECKF(err <= TOL, "cfg %zu, %d threads: error %g", i, th, err);
         }
@@ -354,51 +247,51 @@ static void test_conv_rejects(void)
     f.g = 3;                                   /* divides C = 3 ... */
     f.o = 4;                                   /* ... but not O = 4 */
     c = conv_build(&f);
-    check_case(&c, NULL, "group does not divide O");
+    oh_check_case(&c, NULL, "group does not divide O");
 
     c = oh_begin(NN_OP_CONV, &(nn_shape){4, {1, 3, 5, 5}});
     oh_const(&c, "w", &ws);                    /* expects 2 channels per group */
     nn_node_set_int(oh_node(&c), "group", 2);
-    check_case(&c, NULL, "group does not divide C");
+    oh_check_case(&c, NULL, "group does not divide C");
 
     c = oh_begin(NN_OP_CONV, &xs);
     oh_const(&c, "w", &ws);                    /* C/group = 4, weight says 2 */
-    check_case(&c, NULL, "channel mismatch");
+    oh_check_case(&c, NULL, "channel mismatch");
 
     f = base;
     f.h = f.w = 2;                             /* 3x3 kernel on 2x2, no pad */
     c = conv_build(&f);
-    check_case(&c, NULL, "empty output");
+    oh_check_case(&c, NULL, "empty output");
 
     c = conv_build(&base);
     nn_node_set_string(oh_node(&c), "auto_pad", "SAME_UPPER");
-    check_case(&c, NULL, "auto_pad");
+    oh_check_case(&c, NULL, "auto_pad");
 
     c = conv_build(&base);
     nn_node_set_ints(oh_node(&c), "kernel_shape", (int64_t[]){5, 5}, 2);
-    check_case(&c, NULL, "kernel_shape mismatch");
+    oh_check_case(&c, NULL, "kernel_shape mismatch");
 
     c = conv_build(&base);
     nn_node_set_ints(oh_node(&c), "pads", (int64_t[]){1, 1}, 2);
-    check_case(&c, NULL, "two pads");
+    oh_check_case(&c, NULL, "two pads");
 
     c = conv_build(&base);
     nn_node_set_ints(oh_node(&c), "strides", (int64_t[]){0, 1}, 2);
-    check_case(&c, NULL, "zero stride");
+    oh_check_case(&c, NULL, "zero stride");
 
     c = conv_build(&base);
     nn_node_set_ints(oh_node(&c), "dilations", (int64_t[]){1, -1}, 2);
-    check_case(&c, NULL, "negative dilation");
+    oh_check_case(&c, NULL, "negative dilation");
 
     c = oh_begin(NN_OP_CONV, &xs);
     oh_const(&c, "w", &ws);
     oh_const(&c, "b", &(nn_shape){1, {7}});
     nn_node_set_int(oh_node(&c), "group", 2);
-    check_case(&c, NULL, "bias size");
+    oh_check_case(&c, NULL, "bias size");
 
     c = oh_begin(NN_OP_CONV, &(nn_shape){3, {1, 4, 5}});
     oh_const(&c, "w", &(nn_shape){3, {6, 4, 3}});
-    check_case(&c, NULL, "1-D conv");
+    oh_check_case(&c, NULL, "1-D conv");
 }
 
 static void test_conv_macs(void)
@@ -430,30 +323,30 @@ static void bn_params(oh_case *c, int64_t ch)
     oh_const(c, "mean", &s);
     for (int64_t i = 0; i < ch; i++)
         var[i] = 0.25f + (float)(i % 5) * 0.5f;
-    hc_const(c, "var", s, var);
+    oh_const_named(c, "var", s, var);
 }
 
 static void test_bn_hand(void)
 {
     oh_case c = oh_begin(NN_OP_BATCHNORM, &(nn_shape){3, {1, 2, 2}});
     nn_shape s = nn_shape_make(1, (int64_t[]){2});
-    hc_const(&c, "scale", s, (const float[]){2, 1});
-    hc_const(&c, "bias", s, (const float[]){0.5f, 0});
-    hc_const(&c, "mean", s, (const float[]){1, 0});
-    hc_const(&c, "var", s, (const float[]){3, 3});
+    oh_const_named(&c, "scale", s, (const float[]){2, 1});
+    oh_const_named(&c, "bias", s, (const float[]){0.5f, 0});
+    oh_const_named(&c, "mean", s, (const float[]){1, 0});
+    oh_const_named(&c, "var", s, (const float[]){3, 3});
     nn_node_set_float(oh_node(&c), "epsilon", 1.0f);
     /* ch0: (x-1)/2*2+0.5 = x-0.5; ch1: x/2 */
-    hc_expect(&c, (const float[]){1, 2, 3, -4}, (const float[]){0.5f, 1.5f, 1.5f, -2}, 4,
+    oh_expect(&c, (const float[]){1, 2, 3, -4}, (const float[]){0.5f, 1.5f, 1.5f, -2}, 4,
               (nn_shape){3, {1, 2, 2}});
 
     c = oh_begin(NN_OP_BATCHNORM, &(nn_shape){2, {1, 2}});
-    hc_const(&c, "scale", s, (const float[]){1, 1});
-    hc_const(&c, "bias", s, (const float[]){0, 0});
-    hc_const(&c, "mean", s, (const float[]){0, 0});
-    hc_const(&c, "var", s, (const float[]){1, 1});
+    oh_const_named(&c, "scale", s, (const float[]){1, 1});
+    oh_const_named(&c, "bias", s, (const float[]){0, 0});
+    oh_const_named(&c, "mean", s, (const float[]){0, 0});
+    oh_const_named(&c, "var", s, (const float[]){1, 1});
     nn_node_set_float(oh_node(&c), "epsilon", 0.0f);
     nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_RELU);
-    hc_expect(&c, (const float[]){-3, 3}, (const float[]){0, 3}, 2, (nn_shape){2, {1, 2}});
+    oh_expect(&c, (const float[]){-3, 3}, (const float[]){0, 3}, 2, (nn_shape){2, {1, 2}});
 }
 
 static void test_bn_sweep(void)
@@ -470,7 +363,7 @@ static void test_bn_sweep(void)
             nn_node_set_float(oh_node(&c), "epsilon", 1e-3f);
             nn_node_set_int(oh_node(&c), "fused_act", act);
             snprintf(label, sizeof label, "batchnorm shape %zu act %d", i, act);
-            check_case(&c, &shapes[i], label);
+            oh_check_case(&c, &shapes[i], label);
         }
     }
 }
@@ -479,11 +372,11 @@ static void test_bn_rejects(void)
 {
     oh_case c = oh_begin(NN_OP_BATCHNORM, &(nn_shape){4, {1, 3, 5, 5}});
     bn_params(&c, 4);
-    check_case(&c, NULL, "batchnorm channel mismatch");
+    oh_check_case(&c, NULL, "batchnorm channel mismatch");
 
     c = oh_begin(NN_OP_BATCHNORM, &(nn_shape){1, {3}});
     bn_params(&c, 3);
-    check_case(&c, NULL, "batchnorm rank 1");
+    oh_check_case(&c, NULL, "batchnorm rank 1");
 }
 
 int main(void)
@@ -502,7 +395,7 @@ int main(void)
     T_RUN(test_bn_hand);
     T_RUN(test_bn_sweep);
     T_RUN(test_bn_rejects);
-    printf("conv/batchnorm: %d fast-vs-reference cases, worst relative error %.3g\n", n_cases,
-           worst_err);
+    printf("conv/batchnorm: %d fast-vs-reference cases, worst relative error %.3g\n", oh_n_cases,
+           oh_worst_err);
     return t_summary("test_ops_conv");
 }

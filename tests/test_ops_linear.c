@@ -7,114 +7,6 @@
 
 #include "op_harness.h"
 
-#define TOL 1e-5
-
-/* Adds a constant with the given data (NULL data: absent optional input). */
-static void hc_const(oh_case *c, const char *name, nn_shape s, const float *d)
-{
-    c->inputs[c->n_inputs++] = d ? nn_graph_add_const_copy(c->g, name, &s, d, &c->err) : -1;
-}
-
-/* Plans c's graph (reference or fast kernels, `threads`), feeds x, runs,
- * copies up to cap outputs to y and the output shape to *shape. Returns
- * the output count, or -1 when validation/planning fails. */
-static int64_t hc_eval(oh_case *c, const float *x, int reference, int threads, float *y,
-                       int64_t cap, nn_shape *shape)
-{
-    nn_plan_opts o;
-    nn_plan *p = NULL;
-    nn_tensor *t;
-    const nn_tensor *out;
-    int64_t n;
-    memset(&o, 0, sizeof o);
-    o.threads = threads;
-    o.reference = reference;
-    oh_node(c);
-    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
-        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
-        return -1;
-    t = nn_plan_input(p, 0);
-    memcpy(t->data, x, (size_t)nn_shape_numel(&t->shape) * sizeof(float));
-    if (nn_plan_run(p, &c->err) != NN_OK) {
-        nn_plan_free(p);
-        return -1;
-    }
-    out = nn_plan_output(p, 0);
-    n = nn_shape_numel(&out->shape);
-    *shape = out->shape;
-    memcpy(y, out->data, (size_t)(n < cap ? n : cap) * sizeof(float));
-    nn_plan_free(p);
-    return n;
-}
-
-/* The reference and the fast kernels (1 and 2 threads) must all give
- * `want` (n values) with shape *ws. Frees the graph. */
-static void hc_expect(oh_case *c, const float *x, const float *want, int64_t n, nn_shape ws)
-{
-    for (int mode = 0; mode < 3; mode++) {
-        float y[256];
-        nn_shape s;
-        int64_t got = hc_eval(c, x, mode == 0, mode == 2 ? 2 : 1, y, 256, &s);
-        T_CHECKF(got == n, "mode %d: %lld outputs, want %lld (%s)", mode, (long long)got,
-                 (long long)n, c->err.msg);
-        if (got != n)
-            continue;
-        T_CHECKF(nn_shape_equal(&s, &ws), "mode %d: output shape", mode);
-        for (int64_t i = 0; i < n; i++)
-            T_CHECKF(fabsf(y[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])),
-                     "mode %d: y[%lld] = %g, want %g", mode, (long long)i, y[i], want[i]);
-    }
-    nn_graph_free(c->g);
-}
-
-/* Output shape of c's graph as planned with the reference kernels. */
-static int case_shape(oh_case *c, nn_shape *s)
-{
-    nn_plan_opts o;
-    nn_plan *p = NULL;
-    memset(&o, 0, sizeof o);
-    o.threads = 1;
-    o.reference = 1;
-    oh_node(c);
-    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
-        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
-        return -1;
-    *s = nn_plan_output(p, 0)->shape;
-    nn_plan_free(p);
-    return 0;
-}
-
-static int n_cases;
-static double worst_err;
-
-/* want NULL: planning must fail in infer. Otherwise the output shape must
- * be *want and fast must match reference within TOL. Frees the graph. */
-static void check_case(oh_case *c, const nn_shape *want, const char *label)
-{
-    nn_shape s;
-    int planned = case_shape(c, &s);
-    double err;
-    n_cases++;
-    if (!want) {
-        T_CHECKF(planned != 0, "%s: accepted, expected rejection", label);
-        T_CHECKF(c->err.status == NN_ERR_SHAPE || c->err.status == NN_ERR_UNSUPPORTED ||
-                     c->err.status == NN_ERR_FORMAT,
-                 "%s: status %d (%s)", label, c->err.status, c->err.msg);
-        nn_graph_free(c->g);
-        return;
-    }
-    T_CHECKF(planned == 0, "%s: plan failed: %s", label, c->err.msg);
-    if (planned == 0) {
-        char a[64], b[64];
-        nn_shape_str(&s, a, sizeof a);
-        nn_shape_str(want, b, sizeof b);
-        T_CHECKF(nn_shape_equal(&s, want), "%s: shape %s, want %s", label, a, b);
-    }
-    err = oh_finish(c);
-    T_CHECKF(err >= 0 && err <= TOL, "%s: fast vs reference error %g (%s)", label, err, c->err.msg);
-    if (err > worst_err)
-        worst_err = err;
-}
 
 static void set_act(nn_node *nd, int act)
 {
@@ -194,7 +86,7 @@ static void gemm_check(const gemm_cfg *f)
     snprintf(label, sizeof label, "gemm %lldx%lldx%lld tA%d tB%d bias%d alpha%g beta%g act%d",
              (long long)f->m, (long long)f->k, (long long)f->n, f->ta, f->tb, f->bias,
              (double)f->alpha, (double)f->beta, f->act);
-    check_case(&c, &want, label);
+    oh_check_case(&c, &want, label);
 }
 
 static void test_gemm_hand(void)
@@ -207,22 +99,22 @@ static void test_gemm_hand(void)
             nn_shape as = ta ? nn_shape_make(2, (int64_t[]){3, 2}) : nn_shape_make(2, (int64_t[]){2, 3});
             nn_shape bs = tb ? nn_shape_make(2, (int64_t[]){2, 3}) : nn_shape_make(2, (int64_t[]){3, 2});
             oh_case c = oh_begin(NN_OP_GEMM, &as);
-            hc_const(&c, "b", bs, tb ? bt : b);
-            hc_const(&c, "c", nn_shape_make(1, (int64_t[]){2}), (const float[]){10, 20});
+            oh_const_named(&c, "b", bs, tb ? bt : b);
+            oh_const_named(&c, "c", nn_shape_make(1, (int64_t[]){2}), (const float[]){10, 20});
             nn_node_set_int(oh_node(&c), "transA", ta);
             nn_node_set_int(oh_node(&c), "transB", tb);
             nn_node_set_float(oh_node(&c), "alpha", 2.0f);
             nn_node_set_float(oh_node(&c), "beta", 0.5f);
-            hc_expect(&c, ta ? at : a, (const float[]){13, 20, 25, 32}, 4,
+            oh_expect(&c, ta ? at : a, (const float[]){13, 20, 25, 32}, 4,
                       nn_shape_make(2, (int64_t[]){2, 2}));
         }
 
     /* row bias [M, 1] and a fused relu */
     oh_case c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {2, 3}});
-    hc_const(&c, "b", nn_shape_make(2, (int64_t[]){3, 2}), (const float[]){1, 0, 0, 1, 1, 1});
-    hc_const(&c, "c", nn_shape_make(2, (int64_t[]){2, 1}), (const float[]){-5, -10.5f});
+    oh_const_named(&c, "b", nn_shape_make(2, (int64_t[]){3, 2}), (const float[]){1, 0, 0, 1, 1, 1});
+    oh_const_named(&c, "c", nn_shape_make(2, (int64_t[]){2, 1}), (const float[]){-5, -10.5f});
     nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_RELU);
-    hc_expect(&c, a, (const float[]){0, 0, 0, 0.5f}, 4, nn_shape_make(2, (int64_t[]){2, 2}));
+    oh_expect(&c, a, (const float[]){0, 0, 0, 0.5f}, 4, nn_shape_make(2, (int64_t[]){2, 2}));
 }
 
 static void test_gemm_sweep(void)
@@ -257,35 +149,35 @@ static void test_gemm_rejects(void)
     gemm_cfg f;
     oh_case c = oh_begin(NN_OP_GEMM, &(nn_shape){3, {2, 3, 4}});
     oh_const(&c, "b", &(nn_shape){2, {4, 5}});
-    check_case(&c, NULL, "gemm rank-3 A");
+    oh_check_case(&c, NULL, "gemm rank-3 A");
 
     c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
     oh_const(&c, "b", &(nn_shape){2, {5, 5}});
-    check_case(&c, NULL, "gemm inner dims");
+    oh_check_case(&c, NULL, "gemm inner dims");
 
     c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
     oh_const(&c, "b", &(nn_shape){2, {5, 4}});    /* needs transB */
-    check_case(&c, NULL, "gemm B not transposed");
+    oh_check_case(&c, NULL, "gemm B not transposed");
 
     c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
     oh_const(&c, "b", &(nn_shape){2, {4, 5}});
     oh_const(&c, "c", &(nn_shape){2, {2, 5}});
-    check_case(&c, NULL, "gemm bias rows");
+    oh_check_case(&c, NULL, "gemm bias rows");
 
     c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
     oh_const(&c, "b", &(nn_shape){2, {4, 5}});
     oh_const(&c, "c", &(nn_shape){1, {4}});
-    check_case(&c, NULL, "gemm bias cols");
+    oh_check_case(&c, NULL, "gemm bias cols");
 
     c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {3, 4}});
     oh_const(&c, "b", &(nn_shape){2, {4, 5}});
     oh_const(&c, "c", &(nn_shape){3, {1, 3, 5}});
-    check_case(&c, NULL, "gemm bias rank 3");
+    oh_check_case(&c, NULL, "gemm bias rank 3");
 
     f = base;
     c = gemm_build(&f);
     nn_node_set_int(oh_node(&c), "transA", 2);
-    check_case(&c, NULL, "gemm transA 2");
+    oh_check_case(&c, NULL, "gemm transA 2");
 }
 
 static void test_gemm_macs(void)
@@ -311,7 +203,7 @@ static void matmul_check(nn_shape xs, nn_shape ys, int y_input, const nn_shape *
     nn_shape_str(&xs, a, sizeof a);
     nn_shape_str(&ys, b, sizeof b);
     snprintf(label, sizeof label, "matmul %s x %s%s act%d", a, b, y_input ? " (input)" : "", act);
-    check_case(&c, want, label);
+    oh_check_case(&c, want, label);
 }
 
 /* S(2, 3, 4): the shape 2x3x4. */
@@ -322,18 +214,18 @@ static void matmul_check(nn_shape xs, nn_shape ys, int y_input, const nn_shape *
 static void test_matmul_hand(void)
 {
     oh_case c = oh_begin(NN_OP_MATMUL, &(nn_shape){3, {2, 1, 2}});
-    hc_const(&c, "w", S(2, 2), (const float[]){1, 1, 0, 2});
-    hc_expect(&c, (const float[]){1, 2, 3, 4}, (const float[]){1, 5, 3, 11}, 4, S(2, 1, 2));
+    oh_const_named(&c, "w", S(2, 2), (const float[]){1, 1, 0, 2});
+    oh_expect(&c, (const float[]){1, 2, 3, 4}, (const float[]){1, 5, 3, 11}, 4, S(2, 1, 2));
 
     c = oh_begin(NN_OP_MATMUL, &(nn_shape){1, {2}});
-    hc_const(&c, "w", S(2, 3), (const float[]){1, 0, -1, 0, 1, -1});
+    oh_const_named(&c, "w", S(2, 3), (const float[]){1, 0, -1, 0, 1, -1});
     nn_node_set_int(oh_node(&c), "fused_act", NN_ACT_RELU);
-    hc_expect(&c, (const float[]){1, 2}, (const float[]){1, 2, 0}, 3, S(3));
+    oh_expect(&c, (const float[]){1, 2}, (const float[]){1, 2, 0}, 3, S(3));
 
     /* batch broadcast: [2, 1, 1, 2] x [3, 2, 1] -> [2, 3, 1, 1] */
     c = oh_begin(NN_OP_MATMUL, &(nn_shape){4, {2, 1, 1, 2}});
-    hc_const(&c, "w", S(3, 2, 1), (const float[]){1, 0, 0, 1, 1, 1});
-    hc_expect(&c, (const float[]){1, 2, 3, 4}, (const float[]){1, 2, 3, 3, 4, 7}, 6,
+    oh_const_named(&c, "w", S(3, 2, 1), (const float[]){1, 0, 0, 1, 1, 1});
+    oh_expect(&c, (const float[]){1, 2, 3, 4}, (const float[]){1, 2, 3, 3, 4, 7}, 6,
               S(2, 3, 1, 1));
 }
 
@@ -395,6 +287,6 @@ int main(void)
     T_RUN(test_matmul_ranks);
     T_RUN(test_matmul_rejects);
     T_RUN(test_matmul_macs);
-    printf("gemm/matmul: %d fast-vs-reference cases, worst relative error %.3g\n", n_cases, worst_err);
+    printf("gemm/matmul: %d fast-vs-reference cases, worst relative error %.3g\n", oh_n_cases, oh_worst_err);
     return t_summary("test_ops_linear");
 }

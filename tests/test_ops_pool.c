@@ -8,108 +8,6 @@
 
 #include "op_harness.h"
 
-#define TOL 1e-5
-
-/* Plans c's graph (reference or fast kernels, `threads`), feeds x, runs,
- * copies up to cap outputs to y and the output shape to *shape. Returns
- * the output count, or -1 when validation/planning fails. */
-static int64_t hc_eval(oh_case *c, const float *x, int reference, int threads, float *y,
-                       int64_t cap, nn_shape *shape)
-{
-    nn_plan_opts o;
-    nn_plan *p = NULL;
-    nn_tensor *t;
-    const nn_tensor *out;
-    int64_t n;
-    memset(&o, 0, sizeof o);
-    o.threads = threads;
-    o.reference = reference;
-    oh_node(c);
-    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
-        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
-        return -1;
-    t = nn_plan_input(p, 0);
-    memcpy(t->data, x, (size_t)nn_shape_numel(&t->shape) * sizeof(float));
-    if (nn_plan_run(p, &c->err) != NN_OK) {
-        nn_plan_free(p);
-        return -1;
-    }
-    out = nn_plan_output(p, 0);
-    n = nn_shape_numel(&out->shape);
-    *shape = out->shape;
-    memcpy(y, out->data, (size_t)(n < cap ? n : cap) * sizeof(float));
-    nn_plan_free(p);
-    return n;
-}
-
-/* The reference and the fast kernels (1 and 2 threads) must all give
- * `want` (n values) with shape *ws. Frees the graph. */
-static void hc_expect(oh_case *c, const float *x, const float *want, int64_t n, nn_shape ws)
-{
-    for (int mode = 0; mode < 3; mode++) {
-        float y[256];
-        nn_shape s;
-        int64_t got = hc_eval(c, x, mode == 0, mode == 2 ? 2 : 1, y, 256, &s);
-        T_CHECKF(got == n, "mode %d: %lld outputs, want %lld (%s)", mode, (long long)got,
-                 (long long)n, c->err.msg);
-        if (got != n)
-            continue;
-        T_CHECKF(nn_shape_equal(&s, &ws), "mode %d: output shape", mode);
-        for (int64_t i = 0; i < n; i++)
-            T_CHECKF(fabsf(y[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])),
-                     "mode %d: y[%lld] = %g, want %g", mode, (long long)i, y[i], want[i]);
-    }
-    nn_graph_free(c->g);
-}
-
-/* Output shape of c's graph as planned with the reference kernels. */
-static int case_shape(oh_case *c, nn_shape *s)
-{
-    nn_plan_opts o;
-    nn_plan *p = NULL;
-    memset(&o, 0, sizeof o);
-    o.threads = 1;
-    o.reference = 1;
-    oh_node(c);
-    if (nn_graph_validate(c->g, &c->err) != NN_OK ||
-        nn_plan_create(c->g, c->batch, &o, &p, &c->err) != NN_OK)
-        return -1;
-    *s = nn_plan_output(p, 0)->shape;
-    nn_plan_free(p);
-    return 0;
-}
-
-static int n_cases;
-static double worst_err;
-
-/* want NULL: planning must fail in infer. Otherwise the output shape must
- * be *want and fast must match reference within TOL. Frees the graph. */
-static void check_case(oh_case *c, const nn_shape *want, const char *label)
-{
-    nn_shape s;
-    int planned = case_shape(c, &s);
-    double err;
-    n_cases++;
-    if (!want) {
-        T_CHECKF(planned != 0, "%s: accepted, expected rejection", label);
-        T_CHECKF(c->err.status == NN_ERR_SHAPE || c->err.status == NN_ERR_UNSUPPORTED ||
-                     c->err.status == NN_ERR_FORMAT,
-                 "%s: status %d (%s)", label, c->err.status, c->err.msg);
-        nn_graph_free(c->g);
-        return;
-    }
-    T_CHECKF(planned == 0, "%s: plan failed: %s", label, c->err.msg);
-    if (planned == 0) {
-        char a[64], b[64];
-        nn_shape_str(&s, a, sizeof a);
-        nn_shape_str(want, b, sizeof b);
-        T_CHECKF(nn_shape_equal(&s, want), "%s: shape %s, want %s", label, a, b);
-    }
-    err = oh_finish(c);
-    T_CHECKF(err >= 0 && err <= TOL, "%s: fast vs reference error %g (%s)", label, err, c->err.msg);
-    if (err > worst_err)
-        worst_err = err;
-}
 
 typedef struct pool_cfg {
     int op;                     /* NN_OP_MAXPOOL or NN_OP_AVGPOOL */
@@ -187,7 +85,7 @@ static void pool_check(const pool_cfg *f)
              (long long)f->sh, (long long)f->sw, (long long)f->dh, (long long)f->dw,
              (long long)f->pads[0], (long long)f->pads[1], (long long)f->pads[2],
              (long long)f->pads[3], f->ceil_mode, f->include_pad);
-    check_case(&c, oh > 0 && ow > 0 ? &want : NULL, label);
+    oh_check_case(&c, oh > 0 && ow > 0 ? &want : NULL, label);
 }
 
 /* ---- hand-computed references ------------------------------------------ */
@@ -209,16 +107,16 @@ static void test_maxpool_hand(void)
     const float perm[9] = {5, 1, 7, 2, 9, 3, 4, 8, 6};
     nn_shape x33 = nn_shape4(1, 1, 3, 3);
     oh_case c = hand_pool(NN_OP_MAXPOOL, x33, 2, 2, 1, 0);
-    hc_expect(&c, x9, (const float[]){5, 6, 8, 9}, 4, nn_shape4(1, 1, 2, 2));
+    oh_expect(&c, x9, (const float[]){5, 6, 8, 9}, 4, nn_shape4(1, 1, 2, 2));
 
     /* all inputs negative: zero padding must never win */
     c = hand_pool(NN_OP_MAXPOOL, x33, 2, 2, 2, 1);
-    hc_expect(&c, neg, (const float[]){-1, -2, -4, -5}, 4, nn_shape4(1, 1, 2, 2));
+    oh_expect(&c, neg, (const float[]){-1, -2, -4, -5}, 4, nn_shape4(1, 1, 2, 2));
 
     /* dilation 2: the four corners */
     c = hand_pool(NN_OP_MAXPOOL, x33, 2, 2, 1, 0);
     nn_node_set_ints(oh_node(&c), "dilations", (int64_t[]){2, 2}, 2);
-    hc_expect(&c, perm, (const float[]){7}, 1, nn_shape4(1, 1, 1, 1));
+    oh_expect(&c, perm, (const float[]){7}, 1, nn_shape4(1, 1, 1, 1));
 
     /* ceil mode: a third window [4, 6) would start in the end padding */
     c = oh_begin(NN_OP_MAXPOOL, &(nn_shape){4, {1, 1, 1, 5}});
@@ -226,7 +124,7 @@ static void test_maxpool_hand(void)
     nn_node_set_ints(oh_node(&c), "strides", (int64_t[]){1, 3}, 2);
     nn_node_set_ints(oh_node(&c), "pads", (int64_t[]){0, 1, 0, 1}, 4);
     nn_node_set_int(oh_node(&c), "ceil_mode", 1);
-    hc_expect(&c, (const float[]){1, 2, 3, 4, 5}, (const float[]){1, 4}, 2, nn_shape4(1, 1, 1, 2));
+    oh_expect(&c, (const float[]){1, 2, 3, 4, 5}, (const float[]){1, 4}, 2, nn_shape4(1, 1, 1, 2));
 
     /* ceil mode keeps a partial last window; floor mode drops it */
     for (int cm = 0; cm < 2; cm++) {
@@ -234,7 +132,7 @@ static void test_maxpool_hand(void)
         nn_node_set_ints(oh_node(&c), "kernel_shape", (int64_t[]){1, 2}, 2);
         nn_node_set_ints(oh_node(&c), "strides", (int64_t[]){1, 2}, 2);
         nn_node_set_int(oh_node(&c), "ceil_mode", cm);
-        hc_expect(&c, (const float[]){1, 2, 3, 4, 5}, (const float[]){2, 4, 5}, 2 + cm,
+        oh_expect(&c, (const float[]){1, 2, 3, 4, 5}, (const float[]){2, 4, 5}, 2 + cm,
                   nn_shape4(1, 1, 1, 2 + cm));
     }
 }
@@ -243,14 +141,14 @@ static void test_avgpool_hand(void)
 {
     nn_shape x33 = nn_shape4(1, 1, 3, 3);
     oh_case c = hand_pool(NN_OP_AVGPOOL, x33, 2, 2, 1, 0);
-    hc_expect(&c, x9, (const float[]){3, 4, 6, 7}, 4, nn_shape4(1, 1, 2, 2));
+    oh_expect(&c, x9, (const float[]){3, 4, 6, 7}, 4, nn_shape4(1, 1, 2, 2));
 
     c = hand_pool(NN_OP_AVGPOOL, x33, 2, 2, 2, 1);
-    hc_expect(&c, x9, (const float[]){1, 2.5f, 5.5f, 7}, 4, nn_shape4(1, 1, 2, 2));
+    oh_expect(&c, x9, (const float[]){1, 2.5f, 5.5f, 7}, 4, nn_shape4(1, 1, 2, 2));
 
     c = hand_pool(NN_OP_AVGPOOL, x33, 2, 2, 2, 1);
     nn_node_set_int(oh_node(&c), "count_include_pad", 1);
-    hc_expect(&c, x9, (const float[]){0.25f, 1.25f, 2.75f, 7}, 4, nn_shape4(1, 1, 2, 2));
+    oh_expect(&c, x9, (const float[]){0.25f, 1.25f, 2.75f, 7}, 4, nn_shape4(1, 1, 2, 2));
 
     /* ceil mode, last window [5, 8) hangs past the padded end 7: PyTorch
      * divides by 2 (taps 5, 6) with count_include_pad, by 1 without */
@@ -261,7 +159,7 @@ static void test_avgpool_hand(void)
         nn_node_set_ints(oh_node(&c), "pads", (int64_t[]){0, 1, 0, 1}, 4);
         nn_node_set_int(oh_node(&c), "ceil_mode", 1);
         nn_node_set_int(oh_node(&c), "count_include_pad", inc);
-        hc_expect(&c, (const float[]){1, 2, 3, 4, 5, 6},
+        oh_expect(&c, (const float[]){1, 2, 3, 4, 5, 6},
                   inc ? (const float[]){1, 3, 5, 3} : (const float[]){1.5f, 3, 5, 6}, 4,
                   nn_shape4(1, 1, 1, 4));
     }
@@ -270,10 +168,10 @@ static void test_avgpool_hand(void)
 static void test_gap_hand(void)
 {
     oh_case c = oh_begin(NN_OP_GLOBALAVGPOOL, &(nn_shape){4, {1, 2, 2, 2}});
-    hc_expect(&c, (const float[]){1, 2, 3, 4, -1, -1, -1, 5}, (const float[]){2.5f, 0.5f}, 2,
+    oh_expect(&c, (const float[]){1, 2, 3, 4, -1, -1, -1, 5}, (const float[]){2.5f, 0.5f}, 2,
               nn_shape4(1, 2, 1, 1));
     c = oh_begin(NN_OP_GLOBALAVGPOOL, &(nn_shape){3, {1, 2, 3}});
-    hc_expect(&c, (const float[]){1, 2, 3, 4, 5, 6}, (const float[]){2, 5}, 2,
+    oh_expect(&c, (const float[]){1, 2, 3, 4, 5, 6}, (const float[]){2, 5}, 2,
               (nn_shape){3, {1, 2, 1}});
 }
 
@@ -343,7 +241,7 @@ static void test_gap_sweep(void)
         for (int d = 2; d < want.ndim; d++)
             want.d[d] = 1;
         snprintf(label, sizeof label, "globalavgpool shape %zu", i);
-        check_case(&c, &want, label);
+        oh_check_case(&c, &want, label);
     }
 }
 
@@ -357,52 +255,52 @@ static void test_pool_rejects(void)
 
     f.h = 2;                                    /* 3x3 window on 2 rows */
     c = pool_build(&f);
-    check_case(&c, NULL, "maxpool empty output");
+    oh_check_case(&c, NULL, "maxpool empty output");
 
     c = oh_begin(NN_OP_MAXPOOL, &(nn_shape){4, {1, 2, 5, 5}});
     nn_node_set_ints(oh_node(&c), "strides", (int64_t[]){1, 1}, 2);
-    check_case(&c, NULL, "maxpool without kernel_shape");
+    oh_check_case(&c, NULL, "maxpool without kernel_shape");
 
     c = pool_build(&base);
     nn_node_set_int(oh_node(&c), "storage_order", 1);
-    check_case(&c, NULL, "maxpool storage_order");
+    oh_check_case(&c, NULL, "maxpool storage_order");
 
     c = pool_build(&base);
     nn_node_set_string(oh_node(&c), "auto_pad", "VALID");
-    check_case(&c, NULL, "maxpool auto_pad");
+    oh_check_case(&c, NULL, "maxpool auto_pad");
 
     c = pool_build(&base);
     nn_node_set_int(oh_node(&c), "ceil_mode", 2);
-    check_case(&c, NULL, "maxpool ceil_mode 2");
+    oh_check_case(&c, NULL, "maxpool ceil_mode 2");
 
     c = pool_build(&base);
     nn_node_set_ints(oh_node(&c), "pads", (int64_t[]){1, 1, 1}, 3);
-    check_case(&c, NULL, "maxpool three pads");
+    oh_check_case(&c, NULL, "maxpool three pads");
 
     c = pool_build(&base);
     nn_node_set_ints(oh_node(&c), "kernel_shape", (int64_t[]){3, 3, 3}, 3);
-    check_case(&c, NULL, "maxpool 3-D kernel");
+    oh_check_case(&c, NULL, "maxpool 3-D kernel");
 
     c = oh_begin(NN_OP_MAXPOOL, &(nn_shape){3, {1, 2, 5}});
     nn_node_set_ints(oh_node(&c), "kernel_shape", (int64_t[]){3}, 1);
-    check_case(&c, NULL, "maxpool 1-D input");
+    oh_check_case(&c, NULL, "maxpool 1-D input");
 
     f = base;
     f.op = NN_OP_AVGPOOL;
     c = pool_build(&f);
     nn_node_set_ints(oh_node(&c), "dilations", (int64_t[]){2, 2}, 2);
-    check_case(&c, NULL, "avgpool dilations");
+    oh_check_case(&c, NULL, "avgpool dilations");
 
     c = pool_build(&f);
     nn_node_set_int(oh_node(&c), "count_include_pad", 2);
-    check_case(&c, NULL, "avgpool count_include_pad 2");
+    oh_check_case(&c, NULL, "avgpool count_include_pad 2");
 
     c = pool_build(&f);
     nn_node_set_ints(oh_node(&c), "strides", (int64_t[]){1, 0}, 2);
-    check_case(&c, NULL, "avgpool zero stride");
+    oh_check_case(&c, NULL, "avgpool zero stride");
 
     c = oh_begin(NN_OP_GLOBALAVGPOOL, &(nn_shape){2, {1, 2}});
-    check_case(&c, NULL, "globalavgpool rank 2");
+    oh_check_case(&c, NULL, "globalavgpool rank 2");
 }
 
 int main(void)
@@ -416,6 +314,6 @@ int main(void)
     T_RUN(test_pool_rejects);
     printf("pools: %d fast-vs-reference cases (%d skipped: max window without input), "
            "worst relative error %.3g\n",
-           n_cases, n_skipped, worst_err);
+           oh_n_cases, n_skipped, oh_worst_err);
     return t_summary("test_ops_pool");
 }
