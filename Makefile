@@ -35,7 +35,7 @@ LIBS := -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lstb \
 DEPS_BUILD := libopenblas-dev libstb-dev libmicrohttpd-dev libsqlite3-dev libcrypt-dev pkg-config
 DEPS_TEST := python3-torch python3-torchvision python3-onnx python3-numpy curl
 
-LIB_SRC := $(wildcard nn/*.c nn/ops/*.c io/*.c)
+LIB_SRC := $(wildcard nn/*.c nn/ops/*.c nn/kernels/*.c io/*.c)
 SRV_SRC := $(wildcard server/*.c)
 SRV_ASM := $(wildcard server/*.S)
 WEB_FILES := $(wildcard server/web/*)
@@ -56,6 +56,11 @@ all: deps scanlite libscanlite.a
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# One ISA per file in nn/kernels: only these objects get the ISA flags; isa.c
+# calls them after checking the CPU. Everything else keeps the default flags.
+$(BUILD)/nn/kernels/%_avx2.o: CFLAGS += -mavx2 -mfma
+$(BUILD)/nn/kernels/%_avx512.o: CFLAGS += -mavx512f -mfma
 
 # Web assets are embedded with .incbin from server/*.S.
 $(BUILD)/%.o: %.S $(WEB_FILES)

@@ -42,9 +42,8 @@ class Worker:
 
     def __init__(self, name, argv):
         self.name = name
-        self.err = open(os.devnull, "w") if os.environ.get("BENCH_QUIET_WORKERS") else None
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
-                                     text=True, bufsize=1, cwd=HERE)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                                     cwd=HERE)
         ready = self._read()
         self.version = ready.get("version")
 
@@ -231,10 +230,81 @@ def pick_image(work):
 
 
 def summarize(samples):
-    ms = [s for s in samples if s is not None]
+    """median / min / max / samples of the values that exist, rounded to
+    0.1 us (ms) or 0.1 KB (MB): the precision the clocks give."""
+    ms = [round(s, 4) for s in samples if s is not None]
     if not ms:
         return None
-    return {"median": float(np.median(ms)), "min": min(ms), "max": max(ms), "n": len(ms), "samples": ms}
+    return {"median": round(float(np.median(ms)), 4), "min": min(ms), "max": max(ms), "n": len(ms), "samples": ms}
+
+
+def preprocess_like_torchvision(image, path):
+    """The [1, 3, 224, 224] tensor ORT's cold-start probe runs (ORT decodes
+    no images): resize 256, center crop 224, ImageNet normalisation."""
+    from PIL import Image
+    from torchvision import transforms
+    pre = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                              transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    pre(Image.open(image).convert("RGB")).numpy().astype("<f4").tofile(path)
+
+
+def run_repetitions(reps, scanlite, workers, models, cfgs, cold_cmds, work, started):
+    """The interleaved loop: returns per config and runtime the measurement
+    medians and mins, the cold-start samples, failures and load averages."""
+    times = {c["id"]: {rt: [] for rt in RUNTIMES} for c in cfgs}
+    fastest = {c["id"]: {rt: [] for rt in RUNTIMES} for c in cfgs}  # each measurement's min of K
+    cold = {rt: {"ms": [], "maxrss_mb": [], "cpu_ms": []} for rt in RUNTIMES}
+    failures = {}
+    load = []
+    for rep in range(reps):
+        log("repetition %d/%d (%.0f s so far)" % (rep + 1, reps, time.time() - started))
+        load.append(os.getloadavg()[0])
+        for ci, c in enumerate(cfgs):
+            k = (rep + ci) % 3
+            for rt in RUNTIMES[k:] + RUNTIMES[:k]:
+                r = measure(rt, scanlite, workers, models[c["model"]], c)
+                times[c["id"]][rt].append(r["median_ms"] if r.get("ok") else None)
+                fastest[c["id"]][rt].append(r["min_ms"] if r.get("ok") else None)
+                if not r.get("ok"):
+                    failures.setdefault("%s %s" % (c["id"], rt), r.get("error"))
+                time.sleep(SETTLE_S)
+        k = rep % 3
+        for rt in RUNTIMES[k:] + RUNTIMES[:k]:
+            r = cold_start(cold_cmds[rt], work)
+            for key in cold[rt]:
+                cold[rt][key].append(r.get(key))
+            if not r.get("ok"):
+                failures.setdefault("cold start " + rt, r.get("error"))
+            time.sleep(SETTLE_S)
+    return {"times": times, "fastest": fastest, "cold": cold, "failures": failures, "load": load}
+
+
+def assemble(args, sysinfo, models, cfgs, errors, loop, cold_cmds, image, started):
+    """The results document written to bench/results/DATE.json."""
+    r18 = models["resnet18"]
+    best = {c["id"]: {rt: min([round(v, 4) for v in loop["fastest"][c["id"]][rt] if v is not None], default=None)
+                      for rt in RUNTIMES} for c in cfgs}
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "system": sysinfo,
+        "method": {"reps": args.reps, "interleaved": True, "quick": args.quick,
+                   "measurement": "median of K timed runs after W warm-up runs, inside each runtime's process",
+                   "settle_s": SETTLE_S, "loadavg_1min_per_rep": loop["load"]},
+        "configs": [dict(c, results={rt: summarize(loop["times"][c["id"]][rt]) for rt in RUNTIMES},
+                         best_ms=best[c["id"]], max_abs_err=errors[c["id"]], flops=models[c["model"]].get("flops"),
+                         count=models[c["model"]].get("count"), shape=models[c["model"]].get("shape"))
+                    for c in cfgs],
+        "cold_start": {
+            "image": os.path.basename(image),
+            "model_bytes": {"scanlite": r18["slm_bytes"], "ort": r18["onnx_bytes"],
+                            "pytorch": os.path.getsize(r18["pt"])},
+            "commands": {rt: " ".join(os.path.basename(a) if "/" in a else a for a in v)
+                         for rt, v in cold_cmds.items()},
+            "rss_method": rss_wrapper("FILE")[1],
+            **{rt: {k: summarize(v) for k, v in loop["cold"][rt].items()} for rt in RUNTIMES}},
+        "failures": loop["failures"],
+        "elapsed_s": round(time.time() - started, 1),
+    }
 
 
 def main():
@@ -257,70 +327,33 @@ def main():
             log("scanlite cannot convert %s: %s" % (m["name"], m["slm_error"]))
     cfgs = make_configs(models, args.quick)
     image = pick_image(args.work)
-    r18 = models["resnet18"]
-    cold_cmds, tensor = cold_argvs(scanlite, py, r18, args.work, image)
-    subprocess.run([scanlite, "preprocess", "-m", r18["slm"], image, "-o", tensor], check=True,
-                   capture_output=True, timeout=PROCESS_TIMEOUT_S)
+    cold_cmds, tensor = cold_argvs(scanlite, py, models["resnet18"], args.work, image)
+    preprocess_like_torchvision(image, tensor)
 
-    workers = {"ort": Worker("ort", ["node", os.path.join(HERE, "ort_worker.js")]),
-               "pytorch": Worker("pytorch", [py, os.path.join(HERE, "torch_worker.py")])}
-    sysinfo["versions"]["onnxruntime-node"] = workers["ort"].version
+    workers = {}
     try:
+        workers["ort"] = Worker("ort", ["node", os.path.join(HERE, "ort_worker.js")])
+        workers["pytorch"] = Worker("pytorch", [py, os.path.join(HERE, "torch_worker.py")])
+        sysinfo["versions"]["onnxruntime-node"] = workers["ort"].version
         log("accuracy pass (max abs error against PyTorch)")
         errors = {c["id"]: max_abs_errors(scanlite, workers, models[c["model"]], c, args.work) for c in cfgs}
         for rt in RUNTIMES:  # page cache and first-load effects out of the cold-start samples
             cold_start(cold_cmds[rt], args.work)
-        times = {c["id"]: {rt: [] for rt in RUNTIMES} for c in cfgs}
-        cold = {rt: {"ms": [], "maxrss_mb": [], "cpu_ms": []} for rt in RUNTIMES}
-        failures = {}
-        for rep in range(args.reps):
-            log("repetition %d/%d (%.0f s so far)" % (rep + 1, args.reps, time.time() - started))
-            for ci, c in enumerate(cfgs):
-                order = RUNTIMES[(rep + ci) % 3:] + RUNTIMES[:(rep + ci) % 3]
-                for rt in order:
-                    r = measure(rt, scanlite, workers, models[c["model"]], c)
-                    times[c["id"]][rt].append(r["median_ms"] if r.get("ok") else None)
-                    if not r.get("ok"):
-                        failures.setdefault("%s %s" % (c["id"], rt), r.get("error"))
-                    time.sleep(SETTLE_S)
-            for rt in RUNTIMES[rep % 3:] + RUNTIMES[:rep % 3]:
-                r = cold_start(cold_cmds[rt], args.work)
-                cold[rt]["ms"].append(r.get("ms"))
-                cold[rt]["maxrss_mb"].append(r.get("maxrss_mb"))
-                cold[rt]["cpu_ms"].append(r.get("cpu_ms"))
-                if not r.get("ok"):
-                    failures.setdefault("cold start " + rt, r.get("error"))
+        loop = run_repetitions(args.reps, scanlite, workers, models, cfgs, cold_cmds, args.work, started)
+    except RuntimeError as e:
+        log("stopped: %s" % e)
+        return 1
     finally:
         for w in workers.values():
             w.close()
-
     sysinfo["loadavg_end"] = list(os.getloadavg())
-    results = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "system": sysinfo,
-        "method": {"reps": args.reps, "interleaved": True, "quick": args.quick,
-                   "measurement": "median of K timed runs after W warm-up runs, inside each runtime's process",
-                   "settle_s": SETTLE_S},
-        "configs": [dict(c, results={rt: summarize(times[c["id"]][rt]) for rt in RUNTIMES},
-                         max_abs_err=errors[c["id"]], flops=models[c["model"]].get("flops"),
-                         count=models[c["model"]].get("count"), shape=models[c["model"]].get("shape"))
-                    for c in cfgs],
-        "cold_start": {"image": image, "model_bytes": {"scanlite": r18["slm_bytes"], "ort": r18["onnx_bytes"],
-                                                       "pytorch": os.path.getsize(r18["pt"])},
-                       "commands": {rt: " ".join(os.path.basename(a) if "/" in a else a for a in v)
-                                    for rt, v in cold_cmds.items()},
-                       "rss_method": rss_wrapper("FILE")[1],
-                       **{rt: {k: summarize(v) for k, v in cold[rt].items()} for rt in RUNTIMES}},
-        "failures": failures,
-        "elapsed_s": round(time.time() - started, 1),
-    }
+    results = assemble(args, sysinfo, models, cfgs, errors, loop, cold_cmds, image, started)
     os.makedirs(args.results, exist_ok=True)
     stem = os.path.join(args.results, results["date"][:10])
     with open(stem + ".json", "w") as f:
         json.dump(results, f, indent=1)
         f.write("\n")
-    text = bench_report.render_text(results)
-    print(text)
+    print(bench_report.render_text(results))
     bench_report.render_png(results, stem + ".png")
     log("wrote %s.json and %s.png in %.0f s" % (stem, stem, results["elapsed_s"]))
     return 0

@@ -1,7 +1,8 @@
 """bench_chart.py — the PNG of `make bench`, drawn with PIL (python3-pil
 comes with torchvision; matplotlib is not a dependency). Horizontal bars, one
-panel per measure, each panel on its own scale: a bar is the median over
-repetitions, the thin line across its end spans min–max.
+panel per measure, each panel on its own scale (set by the longest median): a bar is the median over
+repetitions, the thin line across its end spans min–max (cut at the panel's
+right edge when an outlier goes further).
 """
 import os
 
@@ -10,7 +11,8 @@ from PIL import Image, ImageDraw, ImageFont
 RUNTIMES = ("scanlite", "ort", "pytorch")
 LABEL = {"scanlite": "scanlite", "ort": "ONNX Runtime", "pytorch": "PyTorch"}
 COLOR = {"scanlite": (31, 119, 180), "ort": (255, 127, 14), "pytorch": (44, 160, 44)}
-WIDTH, LEFT, BAR_W = 1100, 260, 620   # image width, label column, longest bar (px)
+WIDTH, LEFT, BAR_W = 1100, 260, 620   # image width, label column, longest median bar (px)
+CLIP = 90                             # how far past the longest bar a min–max line may run (px)
 BAR_H, GROUP_GAP, TITLE_H = 13, 10, 30
 
 
@@ -72,8 +74,9 @@ def draw(res, path):
     for title, unit, rows in ps:
         d.text((10, y), title, fill="black", font=fb)
         y += TITLE_H
-        top = max([v["max"] for _, r in rows for v in r.values() if v] or [1.0])
+        top = max([v["median"] for _, r in rows for v in r.values() if v] or [1.0])
         scale = BAR_W / top if top > 0 else 0
+        edge = LEFT + BAR_W + CLIP
         for label, r in rows:
             d.text((10, y + BAR_H), label, fill="black", font=f)
             for rt in RUNTIMES:
@@ -82,9 +85,9 @@ def draw(res, path):
                     x1 = LEFT + max(1, int(v["median"] * scale))
                     d.rectangle([LEFT, y, x1, y + BAR_H - 2], fill=COLOR[rt])
                     mid = y + (BAR_H - 2) // 2
-                    d.line([LEFT + int(v["min"] * scale), mid, LEFT + int(v["max"] * scale), mid], fill="black")
-                    d.text((LEFT + int(v["max"] * scale) + 6, y - 1), "%.1f %s" % (v["median"], unit),
-                           fill="black", font=fs)
+                    x2 = min(edge, LEFT + int(v["max"] * scale))
+                    d.line([LEFT + int(v["min"] * scale), mid, x2, mid], fill="black")
+                    d.text((max(x1, x2) + 6, y - 1), "%.1f %s" % (v["median"], unit), fill="black", font=fs)
                 else:
                     d.text((LEFT + 4, y - 1), "%s: n/a" % LABEL[rt], fill=(150, 0, 0), font=fs)
                 y += BAR_H

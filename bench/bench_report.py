@@ -128,6 +128,12 @@ def header(res):
     s = res["system"]
     b = s["build"]
     v = s["versions"]
+    busy = []
+    if s["loadavg_start"][0] > 0.5 * s["cpus"]:
+        busy = ["- WARNING: the machine was busy (1-minute load average %.1f on %d CPUs at the start): other "
+                "processes competed for the cores, so times are inflated and widely spread; compare runtimes "
+                "within this run (they were interleaved), and prefer an idle machine for figures to quote" % (
+                    s["loadavg_start"][0], s["cpus"])]
     return [
         "scanlite bench, %s (UTC), %s; %s repetitions, interleaved; %.0f s" % (
             res["date"], "quick" if res["method"]["quick"] else "full", res["method"]["reps"], res["elapsed_s"]),
@@ -145,7 +151,7 @@ def header(res):
             v["torch"], v["python"]),
         "- each cell: median over repetitions [min–max] of each repetition's median of K timed runs; "
         "ratios < 1 mean scanlite is faster; err = max |output - PyTorch output| on the same input",
-    ]
+    ] + busy
 
 
 def latency_table(res, groups):
@@ -159,6 +165,22 @@ def latency_table(res, groups):
             c["id"], c["iters"], cell(r["scanlite"]), cell(r["ort"]), cell(r["pytorch"]),
             ratio(r["scanlite"], r["ort"]), ratio(r["scanlite"], r["pytorch"]), err(c["max_abs_err"], "scanlite"),
             err(c["max_abs_err"], "ort")))
+    return rows
+
+
+def best_rows(res):
+    """The least disturbed timed run of each runtime (min over reps x K):
+    closest to an idle machine when the run was noisy."""
+    rows = ["| config | scanlite ms | ORT ms | PyTorch ms | scanlite/ORT | scanlite/PyTorch |",
+            "|---|---|---|---|---|---|"]
+    for c in res["configs"]:
+        if c["group"] == "conv":
+            continue
+        b = c.get("best_ms") or {}
+        q = {rt: ("%.2f" % (b["scanlite"] / b[rt]) if b.get("scanlite") and b.get(rt) else "n/a")
+             for rt in ("ort", "pytorch")}
+        rows.append("| %s | %s | %s | %s | %s | %s |" % (c["id"], fmt(b.get("scanlite")), fmt(b.get("ort")),
+                                                         fmt(b.get("pytorch")), q["ort"], q["pytorch"]))
     return rows
 
 
@@ -261,6 +283,7 @@ def render_text(res):
     lines = header(res)
     lines += ["", "### ResNet18 224x224 and SmallCNN 64x64: latency per batch", ""]
     lines += latency_table(res, ("resnet18", "smallcnn"))
+    lines += ["", "### Fastest single run (min over all repetitions x K runs)", ""] + best_rows(res)
     lines += ["", "### ResNet18 batch 8: throughput (from the medians above)", ""] + throughput_rows(res)
     lines += ["", "### ResNet18 conv layers one by one (batch 1, 1 thread; conv + global average pool)", ""]
     lines += conv_rows(res)

@@ -22,9 +22,22 @@ struct nn_gradcam {
     double *acc;                /* [h * w] */
 };
 
-static int is_head_op(int op)
+/* The data input of a head node: Add's non-constant operand (a bias add,
+ * as ONNX exporters write Dense layers as MatMul + Add), else input 0. */
+static int data_input(const nn_graph *g, const nn_node *n)
 {
-    switch (op) {
+    if (n->op == NN_OP_ADD && n->n_inputs == 2 && n->inputs[0] >= 0 &&
+        g->values[n->inputs[0]].is_const)
+        return n->inputs[1];
+    return n->inputs[0];
+}
+
+static int is_head_node(const nn_graph *g, const nn_node *n)
+{
+    switch (n->op) {
+    case NN_OP_ADD:         /* a bias add; a residual Add belongs to the body */
+        return n->n_inputs == 2 && n->inputs[0] >= 0 && n->inputs[1] >= 0 &&
+               g->values[n->inputs[0]].is_const != g->values[n->inputs[1]].is_const;
     case NN_OP_SOFTMAX: case NN_OP_SIGMOID: case NN_OP_GEMM: case NN_OP_MATMUL:
     case NN_OP_RELU: case NN_OP_CLIP: case NN_OP_LEAKYRELU: case NN_OP_DROPOUT:
     case NN_OP_IDENTITY: case NN_OP_FLATTEN: case NN_OP_RESHAPE: case NN_OP_TRANSPOSE:
@@ -74,7 +87,7 @@ static nn_status check_step(const nn_graph *g, const nn_node *n, int pos, const 
                             nn_err *e)
 {
     const char *op = nn_op_name((nn_op_type)n->op);
-    int x = n->inputs[0], w = n->n_inputs > 1 ? n->inputs[1] : -1;
+    int x = data_input(g, n), w = n->n_inputs > 1 ? n->inputs[1] : -1;
     if ((n->op == NN_OP_SOFTMAX || n->op == NN_OP_SIGMOID) && pos != 0)
         return nn_err_set(e, NN_ERR_UNSUPPORTED,
                           "Grad-CAM: %s (node '%s') inside the head is not supported", op, n->name);
@@ -90,6 +103,9 @@ static nn_status check_step(const nn_graph *g, const nn_node *n, int pos, const 
             return nn_err_set(e, NN_ERR_UNSUPPORTED,
                               "Grad-CAM: MatMul (node '%s') must be [..., M, K] x [K, N]", n->name);
     }
+    if (n->op == NN_OP_ADD && nn_shape_numel(&sh[x]) != nn_shape_numel(&sh[n->output]))
+        return nn_err_set(e, NN_ERR_UNSUPPORTED,
+                          "Grad-CAM: Add (node '%s') broadcasts its data input", n->name);
     return NN_OK;
 }
 
@@ -128,7 +144,7 @@ static nn_status analyse(const nn_graph *g, nn_gradcam_info *info, gc_head *head
             goto done;
         }
         nd = &g->nodes[k];
-        if (!is_head_op(nd->op))
+        if (!is_head_node(g, nd))
             break;
         if (n == NN_GRADCAM_MAX_HEAD) {
             st = nn_err_set(e, NN_ERR_LIMIT, "Grad-CAM: head longer than %d nodes",
@@ -138,10 +154,10 @@ static nn_status analyse(const nn_graph *g, nn_gradcam_info *info, gc_head *head
         if ((st = check_step(g, nd, n, sh, e)) != NN_OK)
             goto done;
         head->steps[n].node = k;
-        head->steps[n].x = nd->inputs[0];
+        head->steps[n].x = data_input(g, nd);
         head->steps[n].y = nd->output;
         n++;
-        v = nd->inputs[0];
+        v = head->steps[n - 1].x;
     }
     /* An activation applied straight to the feature map belongs to it
      * (the rectified map, as Grad-CAM hooks conv+ReLU blocks). */

@@ -2,8 +2,8 @@
  * of the last convolutional feature map before the head.
  *
  * The target is found by walking back from graph output 0 through the head
- * ops (Softmax/Sigmoid at the end; Gemm/MatMul with constant weights,
- * Relu/Clip/LeakyRelu, Dropout/Identity, Flatten/Reshape/Transpose,
+ * ops (Softmax/Sigmoid at the end; Gemm/MatMul with constant weights, Add
+ * of a constant (bias), Relu/Clip/LeakyRelu, Dropout/Identity, Flatten/Reshape/Transpose,
  * MaxPool/AveragePool/GlobalAveragePool): the first value not produced by
  * one of them is the feature map A [1, K, h, w] (for ResNet the output of
  * the last residual block). The gradient of the class score (the value

@@ -1,9 +1,9 @@
 /* nn_gradcam_back.c — the backward step of each Grad-CAM head op (see
  * nn_gradcam_priv.h): given d score / dy, d score / dx for Gemm and MatMul
- * (constant weights, fused activation masked by the kept output), Relu /
- * Clip / LeakyRelu, the pure index maps (Flatten, Reshape, Dropout,
- * Identity, Transpose) and the pools (MaxPool routes to the first maximum
- * of each window as PyTorch does, recomputed from the kept input;
+ * (constant weights) and a bias Add (fused activations masked by the kept
+ * output), Relu / Clip / LeakyRelu, the pure index maps (Flatten, Reshape,
+ * Dropout, Identity, Transpose) and the pools (MaxPool routes to the first
+ * maximum of each window as PyTorch does, recomputed from the kept input;
  * AveragePool and GlobalAveragePool spread evenly). Shapes were checked by
  * the plan, so the steps cannot fail. Plain loops in a fixed order. */
 #include <math.h>
@@ -27,6 +27,7 @@ int gc_step_keep(const nn_graph *g, const gc_step *s, int *keep)
         return 1;
     case NN_OP_GEMM:
     case NN_OP_MATMUL:
+    case NN_OP_ADD:
         if (nn_act_from_node(n).act == NN_ACT_NONE)
             return 0;
         keep[0] = s->y;
@@ -205,6 +206,10 @@ void gc_step_backward(const nn_graph *g, const nn_plan *p, const gc_step *s, flo
     case NN_OP_MATMUL:
         mask_act(&a, y->data, gy, ny);
         back_matmul(x, nn_plan_value(p, n->inputs[1]), gy, gx);
+        break;
+    case NN_OP_ADD:         /* bias add: the data operand has y's shape */
+        mask_act(&a, y->data, gy, ny);
+        memcpy(gx, gy, (size_t)nx * sizeof *gx);
         break;
     case NN_OP_RELU:
         a.act = NN_ACT_RELU;

@@ -218,14 +218,13 @@ static void axis_taps(const axis_map *am, int n, int in, int cells, tap *out)
     }
 }
 
+/* Turbo colour of v in [0, 1] (anything else, NaN included, is clamped). */
 static void turbo(float v, float rgb[3])
 {
-    float x = v * 255.0f, t;
+    float x = (v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f) * 255.0f, t;
     int k = (int)(x / 16.0f), lo, hi;
     if (k > 15)
         k = 15;
-    if (k < 0)
-        k = 0;
     lo = k * 16;
     hi = k == 15 ? 255 : lo + 16;
     t = (x - (float)lo) / (float)(hi - lo);
@@ -264,7 +263,7 @@ static nn_status render(const io_image *img, const io_preproc *p, const float *c
                 float top = r0[t->i0] + t->t * (r0[t->i1] - r0[t->i0]);
                 float bot = r1[t->i0] + t->t * (r1[t->i1] - r1[t->i0]);
                 v = (top + ty[y].t * (bot - top)) / mx;
-                v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+                v = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f;    /* NaN -> 0 */
             }
             turbo(v, col);
             a = SL_HEAT_ALPHA_MAX * v;

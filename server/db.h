@@ -139,6 +139,8 @@ int db_session_add(db *d, const char *hash_hex, int64_t user_id, const char *now
 int db_session_find(db *d, const char *hash_hex, const char *now, char *user, size_t userlen,
                     char role[DB_ROLE_LEN]);
 int db_session_revoke(db *d, const char *hash_hex); /* 1: no such live session */
+/* Deletes sessions that expired before `before`; *n gets how many. */
+int db_session_purge(db *d, const char *before, int64_t *n);
 
 /* ---- audit log ---- */
 int db_audit(db *d, const char *now, const char *actor, const char *action, const char *target,

@@ -254,6 +254,18 @@ int db_session_revoke(db *d, const char *hash_hex)
     return user_update(d, DB_ST_SESSION_REVOKE, hash_hex, now, "revoke session");
 }
 
+int db_session_purge(db *d, const char *before, int64_t *n)
+{
+    db_conn *c = db_conn_get(d);
+    sqlite3_stmt *st = db_stmt(c, DB_ST_SESSION_PURGE);
+    db_bind_text(st, 1, before);
+    int rc = db_exec_stmt(c, st, "purge sessions");
+    if (!rc && n)
+        *n = sqlite3_changes(c->h);
+    db_conn_put(d, c);
+    return rc;
+}
+
 int db_audit(db *d, const char *now, const char *actor, const char *action, const char *target,
              const char *addr, const char *detail)
 {

@@ -264,6 +264,7 @@ int db_open(const char *path, const char *data_dir, int conns, db **out, char *e
     }
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
+    pthread_mutex_init(&d->files_mu, NULL);
     d->path = strdup(path);
     d->data_dir = strdup(data_dir ? data_dir : ".");
     d->conns = calloc((size_t)conns, sizeof *d->conns);
@@ -299,6 +300,7 @@ void db_close(db *d)
     }
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->files_mu);
     free(d->path);
     free(d->data_dir);
     free(d);

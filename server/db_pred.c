@@ -85,12 +85,20 @@ static int image_file_store(db *d, const char *sha, const void *bytes, size_t le
 int db_predictions_insert(db *d, const db_prediction_new *items, int n, int64_t *ids)
 {
     char rel[128];
+    int files = 0;
+    for (int i = 0; i < n; i++)
+        files |= items[i].len > DB_IMAGE_INLINE_MAX;
+    if (files)
+        pthread_mutex_lock(&d->files_mu);
     /* Files first: a file without a row is harmless (content-addressed). */
     for (int i = 0; i < n; i++)
         if (items[i].len > DB_IMAGE_INLINE_MAX &&
             image_file_store(d, items[i].rec.input_sha256, items[i].bytes, items[i].len, rel,
-                             sizeof rel))
+                             sizeof rel)) {
+            if (files)
+                pthread_mutex_unlock(&d->files_mu);
             return -1;
+        }
     db_conn *c = db_conn_get(d);
     if (db_begin(c))
         goto fail;
@@ -137,10 +145,14 @@ int db_predictions_insert(db *d, const db_prediction_new *items, int n, int64_t 
     if (db_commit(c))
         goto fail;
     db_conn_put(d, c);
+    if (files)
+        pthread_mutex_unlock(&d->files_mu);
     return 0;
 fail:
     db_rollback(c);
     db_conn_put(d, c);
+    if (files)
+        pthread_mutex_unlock(&d->files_mu);
     return -1;
 }
 
@@ -238,6 +250,7 @@ int db_prediction_count(db *d, const db_filter *f, int64_t *total)
 int db_prediction_delete(db *d, int64_t id)
 {
     char sha[80] = "", path[PATH_MAX] = "";
+    pthread_mutex_lock(&d->files_mu);
     db_conn *c = db_conn_get(d);
     if (db_begin(c))
         goto fail;
@@ -251,6 +264,7 @@ int db_prediction_delete(db *d, int64_t id)
     if (rc != SQLITE_ROW) {
         db_rollback(c);
         db_conn_put(d, c);
+        pthread_mutex_unlock(&d->files_mu);
         return rc == SQLITE_DONE ? 1 : db_fail_msg("delete prediction failed");
     }
     st = db_stmt(c, DB_ST_IMAGE_UNUSED_DELETE);
@@ -262,10 +276,12 @@ int db_prediction_delete(db *d, int64_t id)
     db_conn_put(d, c);
     if (path[0])
         unlink(path);
+    pthread_mutex_unlock(&d->files_mu);
     return 0;
 fail:
     db_rollback(c);
     db_conn_put(d, c);
+    pthread_mutex_unlock(&d->files_mu);
     return -1;
 }
 

@@ -97,6 +97,7 @@
     X(SESSION_FIND,                                                                        \
       "SELECT u.name, u.role, s.hash FROM sessions s JOIN users u ON u.id = s.user_id"     \
       " WHERE s.hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2")                 \
+    X(SESSION_PURGE, "DELETE FROM sessions WHERE expires_at < ?1")                        \
     X(SESSION_REVOKE,                                                                      \
       "UPDATE sessions SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL")        \
     X(AUDIT_ADD,                                                                           \
@@ -129,6 +130,9 @@ struct db {
     db_conn *conns;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* Orders image-file writes + their commit against deletions + unlink,
+     * so a delete never unlinks a file a concurrent insert relies on. */
+    pthread_mutex_t files_mu;
 };
 
 /* Takes a free connection (waits when all are in use) / gives it back. */

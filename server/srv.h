@@ -121,6 +121,13 @@ struct srv_req {
     int answered;
 };
 
+/* ---- libmicrohttpd callbacks (srv_http.c); cls is the srv ---- */
+enum MHD_Result srv_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls);
+void srv_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe);
+
 /* ---- replies (srv_http.c) ---- */
 void srv_reply_json(srv_req *r, int status, srv_buf *json);          /* takes the buffer */
 void srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)

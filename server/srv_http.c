@@ -310,10 +310,6 @@ static enum MHD_Result queue_answer(srv_req *r)
 
 enum MHD_Result srv_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload_data,
-                               size_t *upload_data_size, void **con_cls);
-
-enum MHD_Result srv_on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                               const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls)
 {
     (void)version;
@@ -401,9 +397,6 @@ static void log_request(srv_req *r, double ms)
                 ms, r->user, r->addr);
     }
 }
-
-void srv_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe);
 
 void srv_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)

@@ -43,7 +43,9 @@ static void task_run(worker *w, srv_task *t)
         srv_job *j = &t->jobs[i];
         j->ms_queue = now - t->t_enqueued;
         memset(&j->err, 0, sizeof j->err);
-        sl_predict_image(w->sessions[j->model], j->bytes, j->len, j->top_k, &j->pred, &j->err);
+        sl_status st = sl_predict_image(w->sessions[j->model], j->bytes, j->len, j->top_k,
+                                        &j->pred, &j->err);
+        j->err.status = st;
     }
     pthread_mutex_lock(&t->mu);
     t->done = 1;

@@ -33,6 +33,21 @@ static int ctype_is_image(const char *ct)
     return !strncasecmp(ct, "image/", 6) || !strncasecmp(ct, "application/octet-stream", 24);
 }
 
+/* The image type named by the first bytes, or NULL. Used for uploads sent
+ * as application/octet-stream so the stored scan is served back as what it is. */
+static const char *sniff_type(const char *p, size_t n)
+{
+    if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
+        return "image/png";
+    if (n >= 3 && !memcmp(p, "\xff\xd8\xff", 3))
+        return "image/jpeg";
+    if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6)))
+        return "image/gif";
+    if (n >= 2 && !memcmp(p, "BM", 2))
+        return "image/bmp";
+    return NULL;
+}
+
 /* Validates a text field; replies 400 and returns -1 when bad. */
 static int check_text(srv_req *r, const char *what, const char *v, size_t max)
 {
@@ -339,9 +354,13 @@ void srv_h_predict(srv_req *r)
         f.subject = NULL;
     if (f.note && !f.note[0])
         f.note = NULL;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (check_upload(r, &ups[i], i, n))
             goto done;
+        const char *sniffed = sniff_type(ups[i].data, ups[i].len);
+        if (sniffed && !strncasecmp(ups[i].ctype, "application/octet-stream", 24))
+            snprintf(ups[i].ctype, sizeof ups[i].ctype, "%s", sniffed);
+    }
     predict_run(r, mi, ups, n, multipart, &f);
 done:
     free(parts);

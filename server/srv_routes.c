@@ -3,6 +3,7 @@
  * prediction (read, image, delete, feedback). Listing, CSV and statistics
  * live in srv_list.c, prediction in srv_predict.c, auth in srv_auth.c. */
 #include "srv.h"
+#include "srv_web.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,10 @@ const srv_route srv_routes[] = {
     {"POST", "/v1/predictions/{id}/feedback", h_feedback, SRV_ROLE_CLINICIAN, SRV_BODY_JSON,
      "feedback"},
     {"GET", "/v1/stats", srv_h_stats, SRV_ROLE_VIEWER, SRV_BODY_NONE, "stats"},
+    /* The web page (srv_web.c): public, it holds no data; its API calls authenticate. */
+    {"GET", "/", srv_h_web, SRV_ROLE_NONE, SRV_BODY_NONE, "web_index"},
+    {"GET", "/report/{subject}", srv_h_web, SRV_ROLE_NONE, SRV_BODY_NONE, "web_report"},
+    {"GET", "/static/{file}", srv_h_web, SRV_ROLE_NONE, SRV_BODY_NONE, "web_static"},
 };
 const int srv_nroutes = (int)(sizeof srv_routes / sizeof srv_routes[0]);
 

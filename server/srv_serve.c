@@ -22,12 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum MHD_Result srv_on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                               const char *method, const char *version, const char *upload_data,
-                               size_t *upload_data_size, void **con_cls);
-void srv_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe);
-
 #define SRV_DB_CONNS 8              /* pooled SQLite connections */
 #define SRV_CONN_TIMEOUT_S 60       /* idle or stalled HTTP connections */
 #define SRV_CONN_MEMORY (256u << 10) /* request line + headers per connection */
@@ -273,8 +267,9 @@ static int start_http(srv *s)
         return -1;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    fprintf(stderr, "scanlite: listening on http://%s:%u (%d model%s, %d worker%s, queue %d)\n",
-            s->cfg.host, di ? di->port : (unsigned)s->cfg.port, s->nmodels,
+    int v6 = strchr(s->cfg.host, ':') != NULL;
+    fprintf(stderr, "scanlite: listening on http://%s%s%s:%u (%d model%s, %d worker%s, queue %d)\n",
+            v6 ? "[" : "", s->cfg.host, v6 ? "]" : "", di ? di->port : (unsigned)s->cfg.port, s->nmodels,
             s->nmodels == 1 ? "" : "s", s->cfg.workers, s->cfg.workers == 1 ? "" : "s",
             s->cfg.queue);
     return 0;
@@ -355,6 +350,8 @@ int srv_run(srv_config *cfg)
         fprintf(stderr, "scanlite serve: no model: give --models DIR or -m NAME=FILE.slm\n");
         goto done;
     }
+    if (load_env_key(s))
+        goto done;
     if (db_open(cfg->db_path, cfg->data_dir, SRV_DB_CONNS, &s->db, err, sizeof err)) {
         fprintf(stderr, "scanlite serve: cannot open the database %s\n", err);
         goto done;
@@ -370,8 +367,12 @@ int srv_run(srv_config *cfg)
         fprintf(stderr, "scanlite: model %s sha256 %s (%d labels)\n", sm->name,
                 sl_model_sha256(sm->m), sm->nlabels);
     }
-    if (bootstrap_admin(s) || load_env_key(s))
+    if (bootstrap_admin(s))
         goto done;
+    /* Sessions dead for a day are of no use, even to the audit trail. */
+    char day_ago[DB_TIME_LEN];
+    db_time_now(day_ago, -86400);
+    db_session_purge(s->db, day_ago, NULL);
     if (srv_metrics_create(s, &s->metrics)) {
         fprintf(stderr, "scanlite serve: out of memory\n");
         goto done;

@@ -67,6 +67,11 @@ until curl -fs "$BASE/ready" >/dev/null 2>&1; do
     [ $i -lt 300 ] || { echo "FAIL: $BASE/ready stayed unready"; cat "$OUT/serve.log"; exit 1; }
     sleep 0.2
 done
+ct=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$BASE/")
+case $ct in
+"200 text/html"*) ;;
+*) echo "FAIL: GET / answered '$ct', not the web page (is srv_h_web in the route table?)"; exit 1 ;;
+esac
 [ -s "$OUT/data/admin-password" ] || { echo "FAIL: no $OUT/data/admin-password after the first start"; exit 1; }
 ADMIN_PASSWORD=$(head -n 1 "$OUT/data/admin-password")
 

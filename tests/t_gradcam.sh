@@ -2,7 +2,8 @@
 # Grad-CAM against PyTorch's (forward/backward hooks on the same layer):
 # torchvision resnet18 (GAP + Linear head, target layer4), Keras-style
 # Flatten/Dense CNNs with a 1-logit sigmoid head and a 6-way softmax head
-# (NHWC flatten, overlapping MaxPool after the target, LeakyReLU), and a
+# (NHWC flatten, overlapping MaxPool after the target, MatMul + bias Add,
+# LeakyReLU), and a
 # CNN with AveragePool + NCHW flatten. `scanlite explain` on several inputs
 # and classes (and the predicted one): same map shape, correlation of the
 # normalised maps >= 0.999, raw values within 1e-3; explain is

@@ -274,6 +274,9 @@ static void test_users_keys_sessions(void)
     T_CHECK(db_user_set_password(d, "ann", "$y$hash3") == 0);  /* ends every session */
     T_CHECK(db_session_find(d, "tok2", now, user, sizeof user, role) == 1);
     T_CHECK(db_user_set_password(d, "nobody", "$y$x") == 1);
+    int64_t purged = -1;
+    T_CHECK(db_session_purge(d, "2024-05-01T12:00:00.001Z", &purged) == 0 && purged == 1);
+    T_CHECK(db_session_purge(d, "2024-05-01T12:00:00.001Z", &purged) == 0 && purged == 0);
 
     int64_t k1, k2, k3, rid;
     T_CHECK(db_key_add(d, "k1", "viewer", "abcd1234", "h1", now, &k1) == 0);

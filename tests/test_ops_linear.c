@@ -7,7 +7,6 @@
 
 #include "op_harness.h"
 
-
 static void set_act(nn_node *nd, int act)
 {
     if (act) {

@@ -8,7 +8,6 @@
 
 #include "op_harness.h"
 
-
 typedef struct pool_cfg {
     int op;                     /* NN_OP_MAXPOOL or NN_OP_AVGPOOL */
     int64_t n, c, h, w, kh, kw, sh, sw, dh, dw;

@@ -121,7 +121,7 @@ def render(seed, index, size=128):
             ox, oy = _lung_point(rng, lungs[int(rng.integers(0, 2))])
             r = math.exp(rng.uniform(math.log(0.055), math.log(0.16)))
             # one in five is a hard case: faint (and, by the radius draw, often small)
-            gain = rng.uniform(0.08, 0.22) if rng.random() < 0.8 else rng.uniform(0.055, 0.08)
+            gain = rng.uniform(0.09, 0.24) if rng.random() < 0.8 else rng.uniform(0.06, 0.09)
             d2 = (x - ox) ** 2 + (y - oy) ** 2
             if rng.random() < 0.5:
                 blob = np.exp(-d2 / (2.0 * r * r))

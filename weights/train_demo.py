@@ -95,9 +95,9 @@ def accuracy(model, x, y, batch=256):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", required=True, help="output directory")
-    ap.add_argument("--train", type=int, default=6000)
+    ap.add_argument("--train", type=int, default=8000)
     ap.add_argument("--val", type=int, default=600)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--input", type=int, default=96, help="network input side")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1,

@@ -1,28 +1,42 @@
 /* op_conv.c — 2-D Conv (ONNX opset 13): X [N, C, H, W], W [O, C/group,
  * KH, KW], optional bias [O]; strides, pads [top, left, bottom, right],
  * dilations, groups and a fused output activation.
- * Fast paths: a 1x1 stride-1 unpadded conv multiplies the weights by the
- * input itself; other convs im2col a tile of output pixels into the
- * thread's scratch slice and sgemm it against the OIHW weights (already the
- * [O/g, C/g*KH*KW] matrix); threads share (batch, group, pixel tile,
- * channel block) items, never the K reduction. One input channel per group
- * (depthwise) is a direct loop. Bias and activation are fused into the store. */
-#include <cblas.h>
+ * Fast paths (all on our sgemm of nn/kernels, ISA chosen at prepare):
+ *  - GEMM: Y_g [O/g, OH*OW] = W_g [O/g, C/g*KH*KW] (the OIHW weights in
+ *    place, read-only) times the im2col matrix of a tile of output pixels,
+ *    packed straight into sgemm panels (a 1x1 stride-1 unpadded conv packs
+ *    the input rows themselves);
+ *  - WINO: 3x3 stride-1 convs with constant weights and enough channels run
+ *    Winograd F(2x2, 3x3) with weights transformed once at prepare;
+ *  - DIRECT: one input channel per group (depthwise) is a direct loop.
+ * Bias and activation are fused into the GEMM store / output transform.
+ * Threads share (batch, group, pixel tile, channel block) items, never
+ * the K reduction, so results do not depend on the thread count. */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 
+#include "nn/kernels/sgemm.h"
+#include "nn/kernels/winograd.h"
 #include "nn/nn_ops.h"
 #include "nn/nn_pool.h"
 #include "nn/ops/op_util.h"
 
-/* Floats in one thread's im2col tile (2 MB): large enough for sgemm to
- * run at full speed, small enough to stay mostly in L2/L3. */
-#define CONV_COL_FLOATS (1 << 19)
-/* Narrowest pixel tile worth giving sgemm; below it threads split the
- * output channels instead (each im2cols the same tile). */
-#define CONV_MIN_TILE 64
+/* Floats of one thread's packed B tile (512 KB): with the K blocking of the
+ * driver only a [KC, tile] slice of it is hot, the rest streams from L2. */
+#define CONV_PACK_FLOATS (1 << 17)
+/* Widest pixel tile: keeps the [KC, tile] slice of B within L2. */
+#define CONV_MAX_TILE 256
+/* Narrowest pixel tile worth a GEMM; below it threads split the output
+ * channels instead (each builds the same tile). */
+#define CONV_MIN_TILE 32
+/* Winograd: at least this many input and output channels per group (the
+ * transforms cost O(C) per tile; small convs are faster as GEMM). */
+#define CONV_WINO_MIN_CH 16
+/* Floats of one thread's Winograd block (V and M for 16 positions). */
+#define CONV_WINO_FLOATS (1 << 17)
 
-enum { CONV_1X1, CONV_IM2COL, CONV_DIRECT };
+enum { CONV_GEMM, CONV_WINO, CONV_DIRECT };
 
 typedef struct conv_plan {
     nn_geom2d g;
@@ -31,11 +45,18 @@ typedef struct conv_plan {
     int64_t kk;                 /* cg * kh * kw: the reduction length */
     int64_t ohw;                /* output pixels per plane */
     int mode;
-    int64_t nb;                 /* output pixels per tile */
-    int64_t tiles;              /* tiles per (batch, group) */
+    int is1x1;                  /* GEMM on the input itself (no im2col) */
+    const nn_sgemm_kernel *k;
+    int64_t nb;                 /* output pixels (WINO: 2x2 tiles) per item */
+    int64_t tiles;              /* items along pixels per (batch, group) */
     int64_t ob;                 /* output channels per block (<= og) */
     int64_t oblocks;            /* blocks per group */
     int slots;                  /* scratch slices (threads at prepare) */
+    int64_t slot_floats;        /* scratch floats per slice */
+    int64_t pb_floats;          /* packed B floats (WINO: per position) */
+    nn_wino_geom wg;
+    int pos;                    /* WINO: positions of the transformed tile */
+    float *u;                   /* owned (WINO): [pos][O][C] transformed weights */
 } conv_plan;
 
 static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shape *w,
@@ -70,14 +91,17 @@ static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shap
     p->ohw = p->g.oh * p->g.ow;
     p->kk = p->cg * p->g.kh * p->g.kw;
     if (p->g.ih * p->g.iw > INT_MAX || p->ohw > INT_MAX || p->kk > INT_MAX || p->O > INT_MAX)
-        return nn_err_set(e, NN_ERR_LIMIT, "node %s (Conv): sizes exceed BLAS int range", node->name);
+        return nn_err_set(e, NN_ERR_LIMIT, "node %s (Conv): sizes exceed the kernel's int range",
+                          node->name);
     if (p->cg == 1 && p->G > 1)
         p->mode = CONV_DIRECT;
-    else if (p->g.kh == 1 && p->g.kw == 1 && p->g.sh == 1 && p->g.sw == 1 && p->g.pt == 0 &&
-             p->g.pl == 0 && p->g.pb == 0 && p->g.pr == 0)
-        p->mode = CONV_1X1;
+    else if (p->g.kh == 3 && p->g.kw == 3 && p->g.sh == 1 && p->g.sw == 1 && p->g.dh == 1 &&
+             p->g.dw == 1 && p->G == 1 && p->C >= CONV_WINO_MIN_CH && p->O >= CONV_WINO_MIN_CH)
+        p->mode = CONV_WINO;
     else
-        p->mode = CONV_IM2COL;
+        p->mode = CONV_GEMM;
+    p->is1x1 = p->g.kh == 1 && p->g.kw == 1 && p->g.sh == 1 && p->g.sw == 1 && p->g.pt == 0 &&
+               p->g.pl == 0 && p->g.pb == 0 && p->g.pr == 0;
     return NN_OK;
 }
 
@@ -103,100 +127,160 @@ static void conv_ctx_geom(const nn_op_ctx *ctx, conv_plan *p)
     conv_geom(ctx->node, &ctx->in[0]->shape, &ctx->in[1]->shape, b ? &b->shape : NULL, p, NULL);
 }
 
-/* Work items are (batch, group, pixel tile, channel block). The tile is
- * bounded by the im2col buffer size; when there are fewer items than
- * threads, tiles are cut (down to CONV_MIN_TILE) and then channel blocks. */
-static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
+static int64_t round_up(int64_t a, int64_t m)
 {
-    conv_plan *p = malloc(sizeof *p);
-    int64_t units, want;
-    size_t bytes;
-    *scratch_bytes = 0;
-    if (!p)
-        return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): plan", ctx->node->name);
-    conv_ctx_geom(ctx, p);
-    p->slots = nn_pool_threads(ctx->pool);
-    p->nb = p->ohw;
-    if (p->mode == CONV_IM2COL) {
-        int64_t cap = CONV_COL_FLOATS / p->kk / 16 * 16;
-        if (cap < CONV_MIN_TILE)
-            cap = CONV_MIN_TILE;
-        if (p->nb > cap)
-            p->nb = cap;
-    }
-    units = p->N * p->G;
-    want = (p->slots + units - 1) / units;     /* items needed per unit */
-    p->tiles = (p->ohw + p->nb - 1) / p->nb;
-    if (p->tiles < want && p->ohw / want >= CONV_MIN_TILE) {
-        p->nb = (p->ohw + want - 1) / want;
-        p->tiles = (p->ohw + p->nb - 1) / p->nb;
+    return (a + m - 1) / m * m;
+}
+
+/* A stride of at least n floats that is an odd number of 64-byte lines:
+ * the 16..36 Winograd matrices a transform walks in step then fall into
+ * different cache sets (power-of-two strides would evict each other). */
+static int64_t odd_lines(int64_t n)
+{
+    int64_t s = round_up(n, 16);
+    return (s / 16) % 2 ? s : s + 16;
+}
+
+/* Splits `total` pixels (or tiles) of each of `units` (batch, group) pairs
+ * into items for p->slots threads: p->nb per item (starting from cap, a
+ * multiple of `step`, cut down to `min_nb` to feed every thread), then
+ * channel blocks (multiples of the register tile) if still too few. */
+static void conv_split(conv_plan *p, int64_t units, int64_t total, int64_t cap, int64_t step,
+                       int64_t min_nb)
+{
+    int64_t want = (p->slots + units - 1) / units;     /* items needed per unit */
+    p->nb = total < cap ? total : cap;
+    p->tiles = (total + p->nb - 1) / p->nb;
+    if (p->tiles < want && total / want >= min_nb) {
+        p->nb = round_up((total + want - 1) / want, step);
+        p->tiles = (total + p->nb - 1) / p->nb;
     }
     p->oblocks = p->tiles < want ? (want + p->tiles - 1) / p->tiles : 1;
     if (p->oblocks > p->og)
         p->oblocks = p->og;
     p->ob = (p->og + p->oblocks - 1) / p->oblocks;
+    if (p->oblocks > 1 && round_up(p->ob, p->k->mr) < p->og)
+        p->ob = round_up(p->ob, p->k->mr);
     p->oblocks = (p->og + p->ob - 1) / p->ob;
-    if (p->mode == CONV_IM2COL) {
-        if (nn_size_mul((size_t)p->kk, (size_t)p->nb, &bytes) != 0 ||
-            nn_size_mul(bytes, (size_t)p->slots * sizeof(float), &bytes) != 0) {
-            free(p);
-            return nn_err_set(e, NN_ERR_LIMIT, "node %s (Conv): im2col scratch too large", ctx->node->name);
-        }
-        *scratch_bytes = bytes;
+}
+
+/* Winograd plan: transformed weights and the tile blocks. */
+static nn_status conv_wino_prepare(conv_plan *p, const float *w, nn_err *e, const char *name)
+{
+    size_t bytes;
+    int64_t per_tile, cap;
+    nn_wino_geom *wg = &p->wg;
+    wg->m = getenv("SCANLITE_WINO") && getenv("SCANLITE_WINO")[0] == '2' ? 2 : 4;
+    p->pos = nn_wino_positions(wg->m);
+    wg->C = p->C;
+    wg->H = p->g.ih;
+    wg->W = p->g.iw;
+    wg->pt = p->g.pt;
+    wg->pl = p->g.pl;
+    wg->OH = p->g.oh;
+    wg->OW = p->g.ow;
+    nn_wino_geom_tiles(wg);
+    if (nn_size_mul((size_t)p->O * (size_t)p->C, (size_t)p->pos * sizeof(float), &bytes) != 0 ||
+        !(p->u = nn_aligned_alloc(bytes)))
+        return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd weights", name);
+    nn_wino_weights(wg->m, w, p->O, p->C, p->u);
+    per_tile = p->pos * (p->C + p->O);
+    cap = CONV_WINO_FLOATS / per_tile / p->k->nr * p->k->nr;
+    if (cap < p->k->nr)
+        cap = p->k->nr;
+    conv_split(p, p->N, wg->th * wg->tw, cap, p->k->nr, p->k->nr);
+    p->pb_floats = odd_lines(nn_sgemm_packed_b_floats(p->k, p->C, p->nb));
+    p->slot_floats = p->pos * p->pb_floats + round_up(p->pos * odd_lines(p->ob * p->nb), 16) +
+                     round_up(nn_wino_buf_floats(wg), 16);
+    return NN_OK;
+}
+
+static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
+{
+    conv_plan *p = calloc(1, sizeof *p);
+    size_t bytes;
+    nn_status st;
+    *scratch_bytes = 0;
+    if (!p)
+        return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): plan", ctx->node->name);
+    conv_ctx_geom(ctx, p);
+    if ((st = nn_sgemm_select(&p->k, e)) != NN_OK) {
+        free(p);
+        return st;
     }
+    p->slots = nn_pool_threads(ctx->pool);
+    if (p->mode == CONV_WINO && getenv("SCANLITE_WINO") && getenv("SCANLITE_WINO")[0] == '0')
+        p->mode = CONV_GEMM;
+    if (p->mode == CONV_WINO && !ctx->in[1]->data)
+        p->mode = CONV_GEMM;            /* weights only known at run */
+    if (p->mode == CONV_WINO) {
+        if ((st = conv_wino_prepare(p, ctx->in[1]->data, e, ctx->node->name)) != NN_OK) {
+            free(p);
+            return st;
+        }
+    } else if (p->mode == CONV_GEMM) {
+        int64_t cap = CONV_PACK_FLOATS / p->kk / p->k->nr * p->k->nr;
+        cap = cap < CONV_MIN_TILE ? CONV_MIN_TILE : cap > CONV_MAX_TILE ? CONV_MAX_TILE : cap;
+        conv_split(p, p->N * p->G, p->ohw, cap, p->k->nr, CONV_MIN_TILE);
+        p->pb_floats = round_up(nn_sgemm_packed_b_floats(p->k, p->kk, p->nb), 16);
+        p->slot_floats = p->pb_floats + (p->is1x1 ? 0 : round_up(p->nb, 16));
+    } else {
+        p->slots = 1;
+    }
+    if (nn_size_mul((size_t)p->slot_floats, (size_t)p->slots * sizeof(float), &bytes) != 0) {
+        nn_aligned_free(p->u);
+        free(p);
+        return nn_err_set(e, NN_ERR_LIMIT, "node %s (Conv): scratch too large", ctx->node->name);
+    }
+    *scratch_bytes = bytes;
     ctx->state = p;
     return NN_OK;
 }
 
 static void conv_release(void *state)
 {
-    free(state);
+    conv_plan *p = state;
+    nn_aligned_free(p->u);
+    free(p);
 }
 
-/* col [kk, np] (row r = (c, ky, kx)) for output pixels [p0, p0 + np) of
- * one (batch, group): x is the group's [cg, H, W] input. Zero padding. */
-static void conv_im2col(const conv_plan *p, const float *x, int64_t p0, int64_t np, float *col)
+/* Row r = (c, ky, kx) of the im2col matrix for output pixels [p0, p0 + np)
+ * of one (batch, group): x is the group's [cg, H, W] input. Zero padding. */
+static void conv_im2col_row(const conv_plan *p, const float *x, int64_t r, int64_t p0, int64_t np,
+                            float *dst)
 {
     const nn_geom2d *g = &p->g;
-    int64_t r = 0;
-    for (int64_t c = 0; c < p->cg; c++) {
-        const float *xc = x + c * g->ih * g->iw;
-        for (int64_t ky = 0; ky < g->kh; ky++) {
-            for (int64_t kx = 0; kx < g->kw; kx++, r++) {
-                float *dst = col + r * np;
-                int64_t off = kx * g->dw - g->pl, vx0, vx1;
-                int64_t q = p0, oy = p0 / g->ow, ox = p0 % g->ow;
-                nn_geom_taps(off, g->sw, g->ow, g->iw, &vx0, &vx1);
-                while (q < p0 + np) {
-                    int64_t end = ox + (p0 + np - q);   /* segment [ox, end) of row oy */
-                    int64_t iy = oy * g->sh - g->pt + ky * g->dh;
-                    if (end > g->ow)
-                        end = g->ow;
-                    if (iy < 0 || iy >= g->ih) {
-                        memset(dst, 0, (size_t)(end - ox) * sizeof(float));
-                    } else {
-                        const float *row = xc + iy * g->iw;
-                        int64_t a = ox > vx0 ? ox : vx0, b = end < vx1 ? end : vx1;
-                        int64_t i = ox;
-                        for (; i < a && i < end; i++)
-                            dst[i - ox] = 0.0f;
-                        if (g->sw == 1 && a < b) {
-                            memcpy(dst + (a - ox), row + (a + off),
-                                   (size_t)(b - a) * sizeof(float));
-                            i = b;
-                        }
-                        for (; i < b; i++)
-                            dst[i - ox] = row[i * g->sw + off];
-                        for (; i < end; i++)
-                            dst[i - ox] = 0.0f;
-                    }
-                    dst += end - ox;
-                    q += end - ox;
-                    ox = 0;
-                    oy++;
-                }
+    int64_t c = r / (g->kh * g->kw), ky = r / g->kw % g->kh, kx = r % g->kw;
+    const float *xc = x + c * g->ih * g->iw;
+    int64_t off = kx * g->dw - g->pl, vx0, vx1;
+    int64_t q = p0, oy = p0 / g->ow, ox = p0 % g->ow;
+    nn_geom_taps(off, g->sw, g->ow, g->iw, &vx0, &vx1);
+    while (q < p0 + np) {
+        int64_t end = ox + (p0 + np - q);   /* segment [ox, end) of row oy */
+        int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+        if (end > g->ow)
+            end = g->ow;
+        if (iy < 0 || iy >= g->ih) {
+            memset(dst, 0, (size_t)(end - ox) * sizeof(float));
+        } else {
+            const float *row = xc + iy * g->iw;
+            int64_t a = ox > vx0 ? ox : vx0, b = end < vx1 ? end : vx1;
+            int64_t i = ox;
+            for (; i < a && i < end; i++)
+                dst[i - ox] = 0.0f;
+            if (g->sw == 1 && a < b) {
+                memcpy(dst + (a - ox), row + (a + off), (size_t)(b - a) * sizeof(float));
+                i = b;
             }
+            for (; i < b; i++)
+                dst[i - ox] = row[i * g->sw + off];
+            for (; i < end; i++)
+                dst[i - ox] = 0.0f;
         }
+        dst += end - ox;
+        q += end - ox;
+        ox = 0;
+        oy++;
     }
 }
 
@@ -205,35 +289,60 @@ typedef struct conv_task {
     const float *x, *w, *bias;
     float *y, *scratch;
     nn_act_params act;
+    nn_sgemm_epi ep;            /* clamp of act; pointers set per item */
     int slots;
 } conv_task;
 
-/* One item: output pixels [p0, p0 + np) of channels [o0, o1) of group
- * gi (channel indices within the group). fill_col: build col for this
- * tile (else it holds the tile from the slot's previous item). */
-static void conv_tile(const conv_task *t, int64_t n, int64_t gi, int64_t p0, int64_t np,
-                      int64_t o0, int64_t o1, float *col, int fill_col)
+/* The epilogue of output channels [co, ...) (absolute channel index). */
+static nn_sgemm_epi conv_item_epi(const conv_task *t, int64_t co)
+{
+    nn_sgemm_epi ep = t->ep;
+    ep.bias_m = t->bias ? t->bias + co : NULL;
+    return ep;
+}
+
+/* GEMM item: output pixels [p0, p0 + np) of channels [o0, o1) of group gi
+ * (channel indices within the group). fill: build the packed tile in pb
+ * (else it holds this tile from the slot's previous item). */
+static void conv_gemm_item(const conv_task *t, int64_t n, int64_t gi, int64_t p0, int64_t np,
+                           int64_t o0, int64_t o1, float *slot, int fill)
 {
     const conv_plan *p = t->p;
     const float *x = t->x + (n * p->C + gi * p->cg) * p->g.ih * p->g.iw;
     const float *w = t->w + (gi * p->og + o0) * p->kk;
     float *y = t->y + (n * p->O + gi * p->og + o0) * p->ohw + p0;
-    const float *bm;
-    int64_t ldb;
-    if (p->mode == CONV_1X1) {
-        bm = x + p0;
-        ldb = p->ohw;
-    } else {
-        if (fill_col)
-            conv_im2col(p, x, p0, np, col);
-        bm = col;
-        ldb = np;
+    float *pb = slot, *row = slot + p->pb_floats;
+    nn_sgemm_epi ep = conv_item_epi(t, gi * p->og + o0);
+    if (fill && p->is1x1) {
+        nn_sgemm_pack_b(p->k, p->kk, np, x + p0, p->ohw, pb);
+    } else if (fill) {
+        for (int64_t r = 0; r < p->kk; r++) {
+            conv_im2col_row(p, x, r, p0, np, row);
+            nn_sgemm_pack_b_row(p->k, p->kk, r, row, np, pb);
+        }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(o1 - o0), (int)np, (int)p->kk,
-                1.0f, w, (int)p->kk, bm, (int)ldb, 0.0f, y, (int)p->ohw);
-    for (int64_t o = o0; o < o1; o++)
-        nn_store_bias_act(y + (o - o0) * p->ohw, np, t->bias ? t->bias[gi * p->og + o] : 0.0f,
-                          &t->act);
+    nn_sgemm_run(p->k, o1 - o0, np, p->kk, w, p->kk, pb, y, p->ohw, &ep);
+}
+
+/* WINO item: tiles [t0, t0 + nt) of image n, output channels [o0, o1).
+ * Slot layout: V (16 packed [C, nb]), M ([16][ob][nb]), row buffer. */
+static void conv_wino_item(const conv_task *t, int64_t n, int64_t t0, int64_t nt, int64_t o0,
+                           int64_t o1, float *slot, int fill)
+{
+    const conv_plan *p = t->p;
+    float *v = slot, *m = v + p->pos * p->pb_floats;
+    float *buf = m + round_up(p->pos * odd_lines(p->ob * p->nb), 16);
+    int64_t mstride = odd_lines((o1 - o0) * nt);
+    nn_sgemm_epi ep = conv_item_epi(t, o0);
+    if (fill)
+        nn_wino_input(p->k, &p->wg, t->x + n * p->C * p->g.ih * p->g.iw, t0, nt, v,
+                       p->pb_floats, buf);
+    for (int xi = 0; xi < p->pos; xi++)
+        nn_sgemm_run(p->k, o1 - o0, nt, p->C, p->u + (xi * p->O + o0) * p->C, p->C,
+                     v + xi * p->pb_floats, m + xi * mstride, nt, NULL);
+    ep.ldr = p->ohw;
+    nn_wino_output(&p->wg, m, mstride, o1 - o0, t0, nt, &ep, t->y + (n * p->O + o0) * p->ohw,
+                    buf);
 }
 
 /* Slot s owns a contiguous share of the items and scratch slice s. */
@@ -241,17 +350,22 @@ static void conv_slots_run(void *arg, int64_t begin, int64_t end)
 {
     const conv_task *t = arg;
     const conv_plan *p = t->p;
-    int64_t items = p->N * p->G * p->tiles * p->oblocks;
+    int64_t units = p->mode == CONV_WINO ? p->N : p->N * p->G;
+    int64_t total = p->mode == CONV_WINO ? p->wg.th * p->wg.tw : p->ohw;
+    int64_t items = units * p->tiles * p->oblocks;
     for (int64_t s = begin; s < end; s++) {
-        float *col = t->scratch ? t->scratch + s * p->kk * p->nb : NULL;
-        int64_t prev = -1;          /* (batch, group, tile) now in col */
+        float *slot = t->scratch + s * p->slot_floats;
+        int64_t prev = -1;          /* (unit, tile) now packed in the slot */
         for (int64_t it = s * items / t->slots; it < (s + 1) * items / t->slots; it++) {
             int64_t ob = it % p->oblocks, nt = it / p->oblocks;
-            int64_t tile = nt % p->tiles, ng = nt / p->tiles;
+            int64_t tile = nt % p->tiles, unit = nt / p->tiles;
             int64_t p0 = tile * p->nb, o0 = ob * p->ob;
-            int64_t np = p0 + p->nb < p->ohw ? p->nb : p->ohw - p0;
+            int64_t np = p0 + p->nb < total ? p->nb : total - p0;
             int64_t o1 = o0 + p->ob < p->og ? o0 + p->ob : p->og;
-            conv_tile(t, ng / p->G, ng % p->G, p0, np, o0, o1, col, nt != prev);
+            if (p->mode == CONV_WINO)
+                conv_wino_item(t, unit, p0, np, o0, o1, slot, nt != prev);
+            else
+                conv_gemm_item(t, unit / p->G, unit % p->G, p0, np, o0, o1, slot, nt != prev);
             prev = nt;
         }
     }
@@ -345,13 +459,17 @@ static void conv_run(nn_op_ctx *ctx)
     const conv_plan *p = ctx->state;
     conv_task t;
     int threads = nn_pool_threads(ctx->pool);
+    memset(&t, 0, sizeof t);
     t.p = p;
     t.x = ctx->in[0]->data;
     t.w = ctx->in[1]->data;
     t.bias = ctx->n_in > 2 && ctx->in[2] ? ctx->in[2]->data : NULL;
     t.y = ctx->out->data;
-    t.scratch = p->mode == CONV_IM2COL ? ctx->scratch : NULL;
+    t.scratch = ctx->scratch;
     t.act = nn_act_from_node(ctx->node);
+    t.ep.clamp = t.act.act != NN_ACT_NONE;
+    t.ep.lo = t.act.act == NN_ACT_CLIP ? t.act.lo : 0.0f;
+    t.ep.hi = t.act.act == NN_ACT_CLIP ? t.act.hi : INFINITY;
     t.slots = threads < p->slots ? threads : p->slots;
     if (p->mode == CONV_DIRECT)
         nn_pool_for(ctx->pool, p->N * p->O, 1, conv_direct_run, &t);

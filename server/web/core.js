@@ -162,10 +162,16 @@ export function upload(path, form, onProgress) {
 
 /* ---- images through blob: URLs (an <img> cannot send the Bearer header) -- */
 
-const blobCache = new Map(); // API path -> Promise<blob: URL>
+const blobCache = new Map(); // API path -> Promise<blob: URL>, oldest first
+const BLOB_CACHE_MAX = 200;   // long history sessions must not keep every image
 
 export function blobUrl(path) {
     if (!blobCache.has(path)) {
+        while (blobCache.size >= BLOB_CACHE_MAX) {
+            const [oldest, p] = blobCache.entries().next().value;
+            blobCache.delete(oldest);
+            p.then((u) => URL.revokeObjectURL(u), () => {});
+        }
         const p = api("GET", path, { blob: true }).then((b) => URL.createObjectURL(b));
         p.catch(() => blobCache.delete(path));
         blobCache.set(path, p);

@@ -85,8 +85,9 @@ class KerasBinary(nn.Module):
 
 
 class KerasMulti(nn.Module):
-    """As KerasBinary, with an overlapping MaxPool after the target,
-    LeakyReLU in the dense part and a 6-way Softmax."""
+    """As KerasBinary, with an overlapping MaxPool after the target, a
+    Linear on a 3-D tensor (exported as MatMul + bias Add), LeakyReLU and a
+    6-way Softmax."""
 
     def __init__(self):
         super().__init__()
@@ -101,8 +102,9 @@ class KerasMulti(nn.Module):
 
     def logits(self, x):
         x = self.pool(self.target(self.c3(self.b2(self.b1(x)))))
-        x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
-        return self.d2(self.drop(F.leaky_relu(self.d1(x), 0.1)))
+        x = x.permute(0, 2, 3, 1).reshape(x.shape[0], 1, -1)
+        x = F.leaky_relu(self.d1(x), 0.1).reshape(x.shape[0], -1)
+        return self.d2(self.drop(x))
 
     def forward(self, x):
         return F.softmax(self.logits(x), dim=1)

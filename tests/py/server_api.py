@@ -140,9 +140,10 @@ if ref:
 first_id = j["id"]
 inserted = [j]
 
-st, j = predict_raw(P, hk(ENV_KEY), img("s02.jpg"), "image/jpeg", "/predict")
+st, j = predict_raw(P, hk(ENV_KEY), img("s02.jpg"), "application/octet-stream", "/predict")
 T.check(st == 200 and j["model"] == "tiny" and j["user"] == "key:API_KEY" and j["subject"] is None,
         "POST /predict uses the default model with the API_KEY key")
+T.eq(j["content_type"], "image/jpeg", "an octet-stream upload is stored with its sniffed type")
 inserted.append(j)
 
 names = ["s07.png", "s01.jpg", "s09.png", "s03.png", "s10.jpg"]

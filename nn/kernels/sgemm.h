@@ -1,0 +1,112 @@
+/* sgemm.h — our single-precision GEMM: ISA detection and the one
+ * dispatcher (isa.c), register-tile micro-kernels per ISA (sgemm_generic.c,
+ * sgemm_avx2.c, sgemm_avx512.c), the blocked driver over packed B panels
+ * with a fused epilogue (sgemm.c) and a naive reference (sgemm_ref.c).
+ *
+ * Layout: A is row-major [M, K] with leading dimension lda, used in place
+ * (e.g. OIHW conv weights straight from the model file). B is packed into
+ * panels of NR columns: panel j holds columns [j*NR, j*NR + NR) as
+ * [K][NR] floats (columns past N zero), panels one after another. C is
+ * row-major [M, N] with leading dimension ldc. */
+#ifndef NN_KERNELS_SGEMM_H
+#define NN_KERNELS_SGEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/nn_status.h"
+
+typedef enum nn_isa {
+    NN_ISA_GENERIC = 0,         /* portable C (4-lane vector extension) */
+    NN_ISA_AVX2 = 1,            /* AVX2 + FMA3 */
+    NN_ISA_AVX512 = 2,          /* AVX-512F */
+    NN_ISA_COUNT
+} nn_isa;
+
+/* Epilogue applied to every stored element C[m, n] after the last K block:
+ * v = acc + bias_m[m] + bias_n[n] + res[m * ldr + n]; then, when clamp,
+ * v = min(max(v, lo), hi) (ReLU: lo 0, hi +inf). NULL pointers add
+ * nothing. The micro-kernels get the pointers already offset to their
+ * tile. */
+typedef struct nn_sgemm_epi {
+    const float *bias_m;        /* [M] or NULL */
+    const float *bias_n;        /* [N] or NULL */
+    const float *res;           /* [M, N] with leading dimension ldr, or NULL */
+    int64_t ldr;
+    int clamp;
+    float lo, hi;
+} nn_sgemm_epi;
+
+/* Micro-kernel: the MR x NR tile c (ldc) = (acc ? c : 0) + a * b over kc,
+ * a row-major [MR, kc] (lda), b one packed panel slice [kc][NR]; then the
+ * epilogue ep when non-NULL. Full tiles only (the driver handles edges). */
+typedef void (*nn_sgemm_ukernel)(int64_t kc, const float *a, int64_t lda, const float *b,
+                                 float *c, int64_t ldc, int acc, const nn_sgemm_epi *ep);
+
+typedef struct nn_sgemm_kernel {
+    nn_isa isa;
+    const char *name;           /* e.g. "f32_gemm_6x16_avx2" */
+    int mr, nr;                 /* register tile */
+    nn_sgemm_ukernel fn;
+} nn_sgemm_kernel;
+
+/* Largest mr / nr of any kernel (sizes of the driver's edge buffers). */
+#define NN_SGEMM_MR_MAX 8
+#define NN_SGEMM_NR_MAX 32
+/* K block: one packed B slice [KC][NR] stays in L1 across the M panels. */
+#define NN_SGEMM_KC 256
+/* M block: MC rows of A (x KC) stay in L2 across the N panels. */
+#define NN_SGEMM_MC 96
+
+/* ---- ISA detection and dispatch (isa.c) --------------------------------- */
+
+const char *nn_isa_name(nn_isa isa);
+/* 1 when this CPU (and OS, for the register state) can run isa. */
+int nn_isa_supported(nn_isa isa);
+/* The ISA to use: SCANLITE_ISA=generic|avx2|avx512 when set, else the best
+ * one the CPU supports. An unknown name or an ISA this CPU lacks is an
+ * NN_ERR_UNSUPPORTED error with a message (no silent fallback). */
+nn_status nn_isa_select(nn_isa *out, nn_err *e);
+/* The micro-kernel of an ISA (NULL for NN_ISA_COUNT or beyond). */
+const nn_sgemm_kernel *nn_sgemm_kernel_for(nn_isa isa);
+/* nn_sgemm_kernel_for(nn_isa_select(...)). */
+nn_status nn_sgemm_select(const nn_sgemm_kernel **out, nn_err *e);
+
+/* ---- micro-kernels (one ISA per file) ------------------------------------ */
+
+void f32_gemm_6x8_generic(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
+                          int64_t ldc, int acc, const nn_sgemm_epi *ep);
+void f32_gemm_6x16_avx2(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
+                        int64_t ldc, int acc, const nn_sgemm_epi *ep);
+void f32_gemm_8x32_avx512(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
+                          int64_t ldc, int acc, const nn_sgemm_epi *ep);
+
+/* ---- driver and packing (sgemm.c) ---------------------------------------- */
+
+/* Floats of B packed for N columns and K rows: K * round_up(N, nr). */
+int64_t nn_sgemm_packed_b_floats(const nn_sgemm_kernel *k, int64_t K, int64_t N);
+/* Packs columns [0, N) of row-major B [K, N] (leading dimension ldb) into
+ * dst (nn_sgemm_packed_b_floats floats). */
+void nn_sgemm_pack_b(const nn_sgemm_kernel *k, int64_t K, int64_t N, const float *B,
+                     int64_t ldb, float *dst);
+/* Writes one row r of B (n values, columns [0, n)) into packed dst of a
+ * K-row matrix: for producers that build B a row at a time (im2col). */
+void nn_sgemm_pack_b_row(const nn_sgemm_kernel *k, int64_t K, int64_t r, const float *row,
+                         int64_t n, float *dst);
+/* C[M, N] = epi(A[M, K] * B) with pb = B packed by the functions above.
+ * K >= 1. ep may be NULL (plain store). Single-threaded: callers split M
+ * or N over threads. */
+void nn_sgemm_run(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,
+                  int64_t lda, const float *pb, float *C, int64_t ldc, const nn_sgemm_epi *ep);
+/* Applies the epilogue to an m x n block c (ldc) whose epilogue pointers
+ * are already offset to the block. */
+void nn_sgemm_epi_apply(float *c, int64_t ldc, int64_t m, int64_t n, const nn_sgemm_epi *ep);
+
+/* ---- reference (sgemm_ref.c) --------------------------------------------- */
+
+/* C[M, N] = epi(A[M, K] * B[K, N]), all row-major, double accumulation:
+ * the definition the fast paths are tested against. */
+void nn_sgemm_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float *C, int64_t ldc, const nn_sgemm_epi *ep);
+
+#endif

@@ -1,0 +1,23 @@
+/* sgemm_avx2.c — f32_gemm_6x16_avx2: the 6 x 16 register tile (12 of the
+ * 16 ymm registers accumulate, 2 hold B, 1 the A broadcast) with AVX2 +
+ * FMA3. Built with -mavx2 -mfma (Makefile); only called after isa.c has
+ * checked the CPU. */
+#include <immintrin.h>
+
+#include "nn/kernels/sgemm.h"
+
+#define UK_NAME f32_gemm_6x16_avx2
+#define UK_MR 6
+#define UK_NV 2
+#define UK_W 8
+#define UK_V __m256
+#define UK_ZERO() _mm256_setzero_ps()
+#define UK_LOAD(p) _mm256_loadu_ps(p)
+#define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define UK_SET1(x) _mm256_set1_ps(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_ps((a), (b))
+#define UK_MAXV(lo, v) _mm256_max_ps((lo), (v))
+#define UK_MINV(hi, v) _mm256_min_ps((hi), (v))
+
+#include "nn/kernels/sgemm_ukernel.h"

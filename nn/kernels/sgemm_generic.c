@@ -1,0 +1,49 @@
+/* sgemm_generic.c — f32_gemm_6x8_generic: the portable 6 x 8 register tile
+ * in GCC/Clang 4-lane vectors (SSE on baseline x86-64, NEON or scalar code
+ * elsewhere); 12 accumulators fit the 16 registers of SSE. Multiply and
+ * add are separate (no FMA assumed). */
+#include <string.h>
+
+#include "nn/kernels/sgemm.h"
+
+typedef float gk_v __attribute__((vector_size(16)));
+typedef int32_t gk_i __attribute__((vector_size(16)));
+
+static inline gk_v gk_load(const float *p)
+{
+    gk_v v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void gk_store(float *p, gk_v v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline gk_v gk_set1(float x)
+{
+    return (gk_v){x, x, x, x};
+}
+
+/* lane-wise m ? a : b */
+static inline gk_v gk_select(gk_i m, gk_v a, gk_v b)
+{
+    return (gk_v)(((gk_i)a & m) | ((gk_i)b & ~m));
+}
+
+#define UK_NAME f32_gemm_6x8_generic
+#define UK_MR 6
+#define UK_NV 2
+#define UK_W 4
+#define UK_V gk_v
+#define UK_ZERO() gk_set1(0.0f)
+#define UK_LOAD(p) gk_load(p)
+#define UK_STORE(p, v) gk_store((p), (v))
+#define UK_SET1(x) gk_set1(x)
+#define UK_FMA(a, b, c) ((a) * (b) + (c))
+#define UK_ADD(a, b) ((a) + (b))
+#define UK_MAXV(lo, v) gk_select((v) < (lo), (lo), (v))
+#define UK_MINV(hi, v) gk_select((v) > (hi), (hi), (v))
+
+#include "nn/kernels/sgemm_ukernel.h"

@@ -1,0 +1,58 @@
+/* sgemm_ukernel.h — the register-tile micro-kernel body shared by every
+ * ISA: each ISA file defines the vector macros below and includes this
+ * once, so all ISAs run the same tested loop and epilogue. The MR x NR
+ * accumulators (NR = UK_NV vectors of UK_W lanes) stay in registers for
+ * the whole kc loop: per k, UK_NV loads of the packed B slice, UK_MR
+ * broadcasts of A and UK_MR * UK_NV fused multiply-adds.
+ * Required: UK_NAME, UK_MR, UK_NV, UK_W, UK_V (vector type), UK_ZERO(),
+ * UK_LOAD(p), UK_STORE(p, v), UK_SET1(x), UK_FMA(a, b, c) = a*b + c,
+ * UK_ADD(a, b), UK_MAXV(lo, v) / UK_MINV(hi, v) returning v when v is NaN. */
+
+void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc,
+             int acc, const nn_sgemm_epi *ep)
+{
+    UK_V r[UK_MR][UK_NV];
+    const float *ap[UK_MR];
+#pragma GCC unroll 16
+    for (int i = 0; i < UK_MR; i++) {
+        ap[i] = a + i * lda;
+#pragma GCC unroll 4
+        for (int j = 0; j < UK_NV; j++)
+            r[i][j] = UK_ZERO();
+    }
+    for (int64_t k = 0; k < kc; k++) {
+        UK_V bv[UK_NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < UK_NV; j++)
+            bv[j] = UK_LOAD(b + j * UK_W);
+#pragma GCC unroll 16
+        for (int i = 0; i < UK_MR; i++) {
+            UK_V av = UK_SET1(ap[i][k]);
+#pragma GCC unroll 4
+            for (int j = 0; j < UK_NV; j++)
+                r[i][j] = UK_FMA(av, bv[j], r[i][j]);
+        }
+        b += UK_NV * UK_W;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < UK_MR; i++) {
+        float *ci = c + i * ldc;
+#pragma GCC unroll 4
+        for (int j = 0; j < UK_NV; j++) {
+            UK_V v = r[i][j];
+            if (acc)
+                v = UK_ADD(v, UK_LOAD(ci + j * UK_W));
+            if (ep) {
+                if (ep->bias_m)
+                    v = UK_ADD(v, UK_SET1(ep->bias_m[i]));
+                if (ep->bias_n)
+                    v = UK_ADD(v, UK_LOAD(ep->bias_n + j * UK_W));
+                if (ep->res)
+                    v = UK_ADD(v, UK_LOAD(ep->res + i * ep->ldr + j * UK_W));
+                if (ep->clamp)
+                    v = UK_MINV(UK_SET1(ep->hi), UK_MAXV(UK_SET1(ep->lo), v));
+            }
+            UK_STORE(ci + j * UK_W, v);
+        }
+    }
+}

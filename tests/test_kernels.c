@@ -1,0 +1,250 @@
+/* test_kernels.c — the sgemm of nn/kernels: for every ISA this CPU runs
+ * (generic always, avx2 / avx512 when present), the blocked driver with
+ * packed B against the naive reference over edge shapes (M, N, K of 1,
+ * odd, off the register tile, across the K block, large K), with and
+ * without the fused epilogue (row / column bias, residual, clamp) and
+ * row-wise packing; the Conv paths built on it (Winograd 3x3 stride 1,
+ * im2col GEMM, 1x1) per ISA against Conv's reference kernel through the op
+ * harness (1 and 2 threads); plus the dispatcher's SCANLITE_ISA handling. */
+#include <stdlib.h>
+
+#include "nn/kernels/sgemm.h"
+#include "nn/nn_tensor.h"
+#include "op_harness.h"
+
+#define TOL 1e-5
+
+static float krand(unsigned *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return ((float)((*s >> 8) & 0xffff) / 32768.0f) - 1.0f;
+}
+
+static double worst;
+static int n_cases;
+
+/* One product of the given shape with the kernel k; epi selects the
+ * epilogue (0 none, 1 row bias + relu, 2 column bias + residual + clip),
+ * by_row packs B a row at a time. Returns the max relative error. */
+static double gemm_case(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, int epi,
+                        int by_row)
+{
+    unsigned s = (unsigned)(M * 131 + N * 17 + K);
+    int64_t lda = K + 3, ldb = N + 1, ldc = N + 2;
+    float *A = malloc((size_t)(M * lda) * sizeof(float));
+    float *B = malloc((size_t)(K * ldb) * sizeof(float));
+    float *C = malloc((size_t)(M * ldc) * sizeof(float));
+    float *R = malloc((size_t)(M * ldc) * sizeof(float));
+    float *res = malloc((size_t)(M * N) * sizeof(float));
+    float *bm = malloc((size_t)M * sizeof(float)), *bn = malloc((size_t)N * sizeof(float));
+    float *pb = nn_aligned_alloc((size_t)nn_sgemm_packed_b_floats(k, K, N) * sizeof(float));
+    nn_sgemm_epi ep = {0};
+    double err = INFINITY;
+    if (!A || !B || !C || !R || !res || !bm || !bn || !pb)
+        goto done;
+    for (int64_t i = 0; i < M * lda; i++)
+        A[i] = krand(&s);
+    for (int64_t i = 0; i < K * ldb; i++)
+        B[i] = krand(&s);
+    for (int64_t i = 0; i < M * N; i++)
+        res[i] = krand(&s);
+    for (int64_t i = 0; i < M; i++)
+        bm[i] = krand(&s);
+    for (int64_t i = 0; i < N; i++)
+        bn[i] = krand(&s);
+    for (int64_t i = 0; i < M * ldc; i++)
+        C[i] = R[i] = 7.0f;             /* padding columns must survive */
+    if (epi == 1) {
+        ep.bias_m = bm;
+        ep.clamp = 1;
+        ep.lo = 0.0f;
+        ep.hi = INFINITY;
+    } else if (epi == 2) {
+        ep.bias_n = bn;
+        ep.res = res;
+        ep.ldr = N;
+        ep.clamp = 1;
+        ep.lo = -0.5f * (float)K / 16;
+        ep.hi = 0.75f * (float)K / 16;
+    }
+    if (by_row)
+        for (int64_t r = 0; r < K; r++)
+            nn_sgemm_pack_b_row(k, K, r, B + r * ldb, N, pb);
+    else
+        nn_sgemm_pack_b(k, K, N, B, ldb, pb);
+    nn_sgemm_run(k, M, N, K, A, lda, pb, C, ldc, epi ? &ep : NULL);
+    nn_sgemm_ref(M, N, K, A, lda, B, ldb, R, ldc, epi ? &ep : NULL);
+    err = t_max_rel_err(C, R, (long)(M * ldc));
+done:
+    free(A);
+    free(B);
+    free(C);
+    free(R);
+    free(res);
+    free(bm);
+    free(bn);
+    nn_aligned_free(pb);
+    return err;
+}
+
+static void test_sgemm_shapes(void)
+{
+    static const int64_t ms[] = {1, 2, 5, 6, 7, 8, 13, 64, 97, 200};
+    static const int64_t ns[] = {1, 3, 8, 15, 16, 17, 33, 49, 100};
+    static const int64_t ks[] = {1, 2, 7, 255, 256, 257, 600};
+    for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
+        const nn_sgemm_kernel *k = nn_sgemm_kernel_for((nn_isa)isa);
+        int i = 0;
+        if (!nn_isa_supported((nn_isa)isa)) {
+            printf("  %s: not supported by this CPU, skipped\n", nn_isa_name((nn_isa)isa));
+            continue;
+        }
+        for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+            for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
+                for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++, i++) {
+                    double e = gemm_case(k, ms[a], ns[b], ks[c], i % 3, i % 5 == 0);
+                    n_cases++;
+                    if (e > worst)
+                        worst = e;
+                    T_CHECKF(e <= TOL, "%s M%lld N%lld K%lld epi %d: error %g", k->name,
+                             (long long)ms[a], (long long)ns[b], (long long)ks[c], i % 3, e);
+                }
+        /* a ResNet-like deep reduction */
+        double e = gemm_case(k, 70, 49, 4608, 1, 0);
+        n_cases++;
+        T_CHECKF(e <= TOL, "%s large K: error %g", k->name, e);
+        if (e > worst)
+            worst = e;
+    }
+}
+
+static void test_isa_select(void)
+{
+    const char *old = getenv("SCANLITE_ISA");
+    char *saved = old ? strdup(old) : NULL;
+    nn_isa isa;
+    nn_err e;
+    const nn_sgemm_kernel *k;
+
+    T_CHECK(nn_isa_supported(NN_ISA_GENERIC));
+    setenv("SCANLITE_ISA", "generic", 1);
+    T_CHECK(nn_isa_select(&isa, &e) == NN_OK && isa == NN_ISA_GENERIC);
+    T_CHECK(nn_sgemm_select(&k, &e) == NN_OK && k && k->isa == NN_ISA_GENERIC);
+    setenv("SCANLITE_ISA", "sse9", 1);
+    T_CHECK(nn_isa_select(&isa, &e) == NN_ERR_UNSUPPORTED && strstr(e.msg, "sse9"));
+    T_CHECK(nn_sgemm_select(&k, &e) == NN_ERR_UNSUPPORTED && k == NULL);
+    for (int i = 1; i < NN_ISA_COUNT; i++) {
+        setenv("SCANLITE_ISA", nn_isa_name((nn_isa)i), 1);
+        if (nn_isa_supported((nn_isa)i)) {
+            T_CHECK(nn_isa_select(&isa, &e) == NN_OK && isa == (nn_isa)i);
+        } else {
+            T_CHECK(nn_isa_select(&isa, &e) == NN_ERR_UNSUPPORTED);
+            T_CHECK(strstr(e.msg, "does not support") != NULL);
+        }
+    }
+    unsetenv("SCANLITE_ISA");
+    T_CHECK(nn_isa_select(&isa, &e) == NN_OK && nn_isa_supported(isa));
+    for (int i = isa + 1; i < NN_ISA_COUNT; i++)
+        T_CHECK(!nn_isa_supported((nn_isa)i));  /* the best one is chosen */
+    printf("  default ISA: %s\n", nn_isa_name(isa));
+    if (saved) {
+        setenv("SCANLITE_ISA", saved, 1);
+        free(saved);
+    }
+}
+
+/* Conv through the op harness: 3x3 kernel, stride s, pads, bias, act. */
+static double conv_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k,
+                        int64_t s, const int64_t pads[4], int bias, int act)
+{
+    nn_shape xs = nn_shape4(n, c, h, w), ws = nn_shape4(o, c, k, k);
+    nn_shape bs = nn_shape_make(1, (int64_t[]){o});
+    oh_case cs = oh_begin(NN_OP_CONV, &xs);
+    nn_node *nd;
+    oh_const(&cs, "w", &ws);
+    if (bias)
+        oh_const(&cs, "b", &bs);
+    nd = oh_node(&cs);
+    nn_node_set_ints(nd, "strides", (int64_t[]){s, s}, 2);
+    nn_node_set_ints(nd, "pads", pads, 4);
+    if (act) {
+        nn_node_set_int(nd, "fused_act", act);
+        nn_node_set_float(nd, "fused_min", -0.5f);
+        nn_node_set_float(nd, "fused_max", 0.75f);
+    }
+    return oh_finish(&cs);
+}
+
+/* Sizes chosen around the Winograd tile (2x2 outputs) and the register
+ * tiles: odd and even outputs, one tile, a single row of tiles, channel
+ * counts off every mr, batch 3 with tile blocks crossing images. */
+static void test_conv_paths(void)
+{
+    static const int64_t hw[][2] = {{1, 1}, {2, 3}, {5, 7}, {9, 9}, {13, 11}, {57, 3}, {4, 30}};
+    static const int64_t pads[][4] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {0, 1, 2, 0}, {2, 2, 2, 2}};
+    static const int64_t chans[][2] = {{16, 16}, {33, 20}, {24, 70}};
+    const char *old = getenv("SCANLITE_ISA");
+    char *saved = old ? strdup(old) : NULL;
+    for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
+        int i = 0;
+        double wst = 0;
+        if (!nn_isa_supported((nn_isa)isa))
+            continue;
+        setenv("SCANLITE_ISA", nn_isa_name((nn_isa)isa), 1);
+        for (size_t a = 0; a < sizeof hw / sizeof hw[0]; a++)
+            for (size_t b = 0; b < sizeof pads / sizeof pads[0]; b++)
+                for (size_t c = 0; c < sizeof chans / sizeof chans[0]; c++, i++) {
+                    int64_t n = i % 4 == 1 ? 3 : 1, k = i % 7 == 3 ? 1 : 3, s = i % 5 == 4 ? 2 : 1;
+                    double e;
+                    if (hw[a][0] + pads[b][0] + pads[b][2] < k || hw[a][1] + pads[b][1] + pads[b][3] < k)
+                        continue;
+                    e = conv_case(n, chans[c][0], hw[a][0], hw[a][1], chans[c][1], k, s, pads[b],
+                                  i % 2, (i / 3) % 3);
+                    n_cases++;
+                    if (e > wst)
+                        wst = e;
+                    T_CHECKF(e >= 0 && e <= TOL, "%s conv n%lld c%lld %lldx%lld o%lld k%lld s%lld pads %zu: error %g",
+                             nn_isa_name((nn_isa)isa), (long long)n, (long long)chans[c][0],
+                             (long long)hw[a][0], (long long)hw[a][1], (long long)chans[c][1],
+                             (long long)k, (long long)s, b, e);
+                }
+        printf("  %s conv paths: worst relative error %.3g\n", nn_isa_name((nn_isa)isa), wst);
+        if (wst > worst)
+            worst = wst;
+    }
+    if (saved) {
+        setenv("SCANLITE_ISA", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("SCANLITE_ISA");
+    }
+}
+
+/* A forced ISA the CPU lacks fails at plan time with a message. */
+static void test_conv_isa_refused(void)
+{
+    for (int isa = 1; isa < NN_ISA_COUNT; isa++) {
+        nn_shape xs = nn_shape4(1, 16, 5, 5), ws = nn_shape4(16, 16, 3, 3);
+        oh_case cs;
+        double e;
+        if (nn_isa_supported((nn_isa)isa))
+            continue;
+        setenv("SCANLITE_ISA", nn_isa_name((nn_isa)isa), 1);
+        cs = oh_begin(NN_OP_CONV, &xs);
+        oh_const(&cs, "w", &ws);
+        e = oh_finish(&cs);
+        T_CHECK(e < 0 && cs.err.status == NN_ERR_UNSUPPORTED);
+        T_CHECK(strstr(cs.err.msg, "does not support") != NULL);
+        unsetenv("SCANLITE_ISA");
+    }
+}
+
+int main(void)
+{
+    T_RUN(test_isa_select);
+    T_RUN(test_sgemm_shapes);
+    T_RUN(test_conv_paths);
+    T_RUN(test_conv_isa_refused);
+    printf("kernels: %d cases vs reference, worst relative error %.3g\n", n_cases, worst);
+    return t_summary("test_kernels");
+}
