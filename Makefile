@@ -33,7 +33,7 @@ LIBS := -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lstb \
 
 # Debian packages: runtime/build, then test-only.
 DEPS_BUILD := libopenblas-dev libstb-dev libmicrohttpd-dev libsqlite3-dev libcrypt-dev pkg-config
-DEPS_TEST := python3-torch python3-torchvision python3-onnx python3-numpy curl
+DEPS_TEST := python3-torch python3-torchvision python3-onnx python3-numpy python3-pil curl chromium nodejs npm
 
 LIB_SRC := $(wildcard nn/*.c nn/ops/*.c nn/kernels/*.c io/*.c)
 SRV_SRC := $(wildcard server/*.c)
@@ -63,7 +63,7 @@ $(BUILD)/nn/kernels/%_avx2.o: CFLAGS += -mavx2 -mfma
 $(BUILD)/nn/kernels/%_avx512.o: CFLAGS += -mavx512f -mfma
 
 # Web assets are embedded with .incbin from server/*.S.
-$(BUILD)/%.o: %.S $(WEB_FILES)
+$(BUILD)/%.o: %.S $(WEB_FILES) server/srv_web_files.h
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 

@@ -7,7 +7,11 @@ missing=""
 for p in "$@"; do
     [ "$p" = "--" ] && { [ "${SCANLITE_NO_TEST_DEPS:-0}" = 1 ] && break; continue; }
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    case "$st" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
+    case "$st" in
+    *"install ok installed"*) ;;
+    *) # a tool installed some other way (e.g. node, npm) counts as present
+       command -v "$p" >/dev/null 2>&1 || missing="$missing $p" ;;
+    esac
 done
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing"

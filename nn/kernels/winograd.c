@@ -167,28 +167,47 @@ static inline void bt4(const wv4 *d, int ds, wv4 *v, int vs)
 }
 
 /* The transformed tiles [tx, tx + 4) of tile row phases ph (a rows of m
- * phases, [row][phase][L]) into vr [pos][L]. */
-static void input_chunk(int m, const float *ph, int64_t L, int64_t tx, float *vr)
+ * phases, [row][phase][L]) into vr [pos][L]. Inlined per constant m so
+ * that every loop unrolls. */
+static inline __attribute__((always_inline)) void input_chunk(int m, const float *ph, int64_t L,
+                                                              int64_t tx, float *vr)
 {
     int a = m + 2;
     wv4 d[36], t[36], v[36];
+#pragma GCC unroll 6
     for (int i = 0; i < a; i++)
+#pragma GCC unroll 6
         for (int q = 0; q < a; q++)     /* patch column q: phase q % m of tile tx + q / m */
             d[i * a + q] = wv_load(ph + (i * m + q % m) * L + tx + q / m);
+#pragma GCC unroll 6
     for (int q = 0; q < a; q++) {       /* columns: B^T d */
         if (m == 4)
             bt4(d + q, a, t + q, a);
         else
             bt2(d + q, a, t + q, a);
     }
+#pragma GCC unroll 6
     for (int k = 0; k < a; k++) {       /* rows: (B^T d) B */
         if (m == 4)
             bt4(t + k * a, 1, v + k * a, 1);
         else
             bt2(t + k * a, 1, v + k * a, 1);
     }
+#pragma GCC unroll 36
     for (int xi = 0; xi < a * a; xi++)
         wv_store(vr + xi * L + tx, v[xi]);
+}
+
+static void input_chunks2(const float *ph, int64_t L, int64_t ta, int64_t tb, float *vr)
+{
+    for (int64_t tx = ta; tx < tb; tx += 4)
+        input_chunk(2, ph, L, tx, vr);
+}
+
+static void input_chunks4(const float *ph, int64_t L, int64_t ta, int64_t tb, float *vr)
+{
+    for (int64_t tx = ta; tx < tb; tx += 4)
+        input_chunk(4, ph, L, tx, vr);
 }
 
 void nn_wino_input(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x, int64_t t0,
@@ -207,8 +226,10 @@ void nn_wino_input(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float 
             float *d = v + (col / nr) * pstride + c * nr + col % nr;
             for (int i = 0; i < a; i++)
                 split_row(g, xc, m * ty - g->pt + i, ta, tb, ph + i * m * L, L);
-            for (int64_t tx = ta; tx < tb; tx += 4)
-                input_chunk(m, ph, L, tx, vr);
+            if (m == 4)
+                input_chunks4(ph, L, ta, tb, vr);
+            else
+                input_chunks2(ph, L, ta, tb, vr);
             for (int xi = 0; xi < pos; xi++)
                 pack_seg(nr, pstride, col % nr, vr + xi * L + ta, tb - ta, d + xi * vstride);
         }
@@ -237,25 +258,68 @@ static inline void at4(const wv4 *q, int qs, wv4 *y, int ys)
     y[3 * ys] = m12 + wv_set1(8.0f) * m34 + q[5 * qs];
 }
 
-/* Output tiles of a chunk of 4: q [pos] vectors -> yr [m*m][L] at tx. */
-static void output_chunk(int m, const wv4 *q, int64_t L, int64_t tx, float *yr)
+/* Output tiles of a chunk of 4: q [pos] vectors -> yr [m*m][L] at tx.
+ * Inlined per constant m. */
+static inline __attribute__((always_inline)) void output_chunk(int m, const wv4 *q, int64_t L,
+                                                               int64_t tx, float *yr)
 {
     int a = m + 2;
     wv4 s[24], y[16];
+#pragma GCC unroll 6
     for (int j = 0; j < a; j++) {       /* columns: A^T q */
         if (m == 4)
             at4(q + j, a, s + j, a);
         else
             at2(q + j, a, s + j, a);
     }
+#pragma GCC unroll 4
     for (int k = 0; k < m; k++) {       /* rows: (A^T q) A */
         if (m == 4)
             at4(s + k * a, 1, y + k * m, 1);
         else
             at2(s + k * a, 1, y + k * m, 1);
     }
+#pragma GCC unroll 16
     for (int i = 0; i < m * m; i++)
         wv_store(yr + i * L + tx, y[i]);
+}
+
+/* Loads the pos matrices' values of tiles [tx, tx + n) (n <= 4, the rest
+ * zero) at index base of mat and transforms them. */
+static inline __attribute__((always_inline)) void output_load(int m, const float *mat,
+                                                              int64_t mstride, int64_t base,
+                                                              int64_t tx, int64_t n, int64_t L,
+                                                              float *yr)
+{
+    int pos = (m + 2) * (m + 2);
+    wv4 q[36];
+    if (n == 4) {
+#pragma GCC unroll 36
+        for (int xi = 0; xi < pos; xi++)
+            q[xi] = wv_load(mat + base + xi * mstride + tx);
+    } else {
+        for (int xi = 0; xi < pos; xi++) {
+            float t[4] = {0, 0, 0, 0};
+            for (int64_t i = 0; i < n; i++)
+                t[i] = mat[base + xi * mstride + tx + i];
+            q[xi] = wv_load(t);
+        }
+    }
+    output_chunk(m, q, L, tx, yr);
+}
+
+static void output_row2(const float *mat, int64_t mstride, int64_t base, int64_t ta, int64_t tb,
+                        int64_t L, float *yr)
+{
+    for (int64_t tx = ta; tx < tb; tx += 4)
+        output_load(2, mat, mstride, base, tx, tb - tx < 4 ? tb - tx : 4, L, yr);
+}
+
+static void output_row4(const float *mat, int64_t mstride, int64_t base, int64_t ta, int64_t tb,
+                        int64_t L, float *yr)
+{
+    for (int64_t tx = ta; tx < tb; tx += 4)
+        output_load(4, mat, mstride, base, tx, tb - tx < 4 ? tb - tx : 4, L, yr);
 }
 
 /* The epilogue over n contiguous outputs of channel row o at plane offset off. */
@@ -290,7 +354,7 @@ static void row_epi(const nn_sgemm_epi *ep, int64_t o, int64_t off, float *y, in
 void nn_wino_output(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ob,
                     int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y, float *buf)
 {
-    int m = g->m, pos = (m + 2) * (m + 2);
+    int m = g->m;
     int64_t L = row_len(g), plane = g->OH * g->OW;
     int64_t ty0 = t0 / g->tw, ty1 = (t0 + nt - 1) / g->tw;
     float *yr = buf;                    /* [m*m][L]: output (r, l) of each tile */
@@ -298,22 +362,11 @@ void nn_wino_output(const nn_wino_geom *g, const float *mat, int64_t mstride, in
         for (int64_t ty = ty0; ty <= ty1; ty++) {
             int64_t ta, tb, tx, oy = m * ty;
             int64_t base = o * nt + ty * g->tw - t0;    /* M index of tile (ty, 0) */
-            wv4 q[36];
             row_span(g, ty, t0, nt, &ta, &tb);
-            for (tx = ta; tx + 4 <= tb; tx += 4) {
-                for (int xi = 0; xi < pos; xi++)
-                    q[xi] = wv_load(mat + base + xi * mstride + tx);
-                output_chunk(m, q, L, tx, yr);
-            }
-            if (tx < tb) {              /* last 1..3 tiles through a zero-padded copy */
-                for (int xi = 0; xi < pos; xi++) {
-                    float t[4] = {0, 0, 0, 0};
-                    for (int64_t i = 0; i < tb - tx; i++)
-                        t[i] = mat[base + xi * mstride + tx + i];
-                    q[xi] = wv_load(t);
-                }
-                output_chunk(m, q, L, tx, yr);
-            }
+            if (m == 4)
+                output_row4(mat, mstride, base, ta, tb, L, yr);
+            else
+                output_row2(mat, mstride, base, ta, tb, L, yr);
             for (int r = 0; r < m && oy + r < g->OH; r++) {
                 float *row = y + o * plane + (oy + r) * g->OW;
                 int64_t x0 = m * ta, x1 = m * tb < g->OW ? m * tb : g->OW;
