@@ -2,7 +2,8 @@
 (system_info), and how its results are shown: render_text gives the
 Markdown tables printed at the end of the run and pasted into
 docs/PERFORMANCE.md; render_png draws a bar chart with PIL (no matplotlib).
-The results dict is the one bench.py writes to bench/results/DATE.json.
+The results dict is the one bench.py writes to bench/results/DATE.json;
+`bench_report.py bench/results/DATE.json` prints a past run's tables again.
 """
 import os
 import platform
@@ -237,9 +238,10 @@ def cold_rows(res):
             "| runtime | command | process start -> first result, ms | CPU user+sys, ms | peak RSS, MB "
             "| model file, MB |", "|---|---|---|---|---|---|"]
     for rt in RUNTIMES:
-        rows.append("| %s | `%s` | %s | %s | %s | %.1f |" % (
+        size = cs["model_bytes"][rt]
+        rows.append("| %s | `%s` | %s | %s | %s | %s |" % (
             LABEL[rt], cs["commands"][rt], cell(cs[rt]["ms"]), cell(cs[rt]["cpu_ms"]), cell(cs[rt]["maxrss_mb"]),
-            cs["model_bytes"][rt] / 2**20))
+            fmt(size / 2**20 if size else None)))
     for rt in ("ort", "pytorch"):
         rows.append("| scanlite/%s | | %s | %s | %s | |" % (
             LABEL[rt], ratio(cs["scanlite"]["ms"], cs[rt]["ms"]), ratio(cs["scanlite"]["cpu_ms"], cs[rt]["cpu_ms"]),
@@ -269,14 +271,14 @@ def targets(res):
     if s["ms"]:
         line("cold start <= 30 ms", "%.1f ms wall, %.1f ms CPU" % (s["ms"]["median"], s["cpu_ms"]["median"]),
              s["ms"]["median"] <= 30)
-    if s["maxrss_mb"]:
+    if s["maxrss_mb"] and cs["model_bytes"]["scanlite"]:
         lim = cs["model_bytes"]["scanlite"] / 2**20 + 40
         line("peak RSS <= model file + 40 MB (%.1f MB)" % lim, "%.1f MB" % s["maxrss_mb"]["median"],
              s["maxrss_mb"]["median"] <= lim)
     errs = [c["max_abs_err"].get("scanlite") for c in res["configs"]]
     if errs and all(e is not None for e in errs):
         line("outputs within 1e-4 of PyTorch (bench models)", "max %.1e" % max(errs), max(errs) <= 1e-4)
-    return out
+    return out or ["- nothing measured for scanlite in this run (see Failures)"]
 
 
 def render_text(res):
@@ -297,3 +299,11 @@ def render_text(res):
 def render_png(res, path):
     import bench_chart
     bench_chart.draw(res, path)
+
+
+if __name__ == "__main__":
+    # bench_report.py RESULTS.json: print a past run's tables again.
+    import json
+    import sys
+    with open(sys.argv[1]) as f:
+        sys.stdout.write(render_text(json.load(f)))

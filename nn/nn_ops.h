@@ -20,7 +20,7 @@ struct nn_pool;
  * Every op has exactly one output. The kernel definition of op `sym` is
  * `const nn_op_def nn_op_<sym>` in nn/ops/op_<sym>.c. */
 #define NN_OP_LIST(X)                                         \
-    X(CONV, conv, "Conv", 2, 3)                               \
+    X(CONV, conv, "Conv", 2, 4)                               \
     X(BATCHNORM, batchnorm, "BatchNormalization", 5, 5)       \
     X(RELU, relu, "Relu", 1, 1)                               \
     X(CLIP, clip, "Clip", 1, 1)                               \

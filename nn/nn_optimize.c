@@ -1,6 +1,8 @@
 /* nn_optimize.c — load-time graph rewrites (see nn_graph_optimize in
  * nn_graph.h): drop Dropout/Identity, fold BatchNormalization into the
- * preceding Conv or Gemm, fuse Relu/Clip into the producer's store.
+ * preceding Conv or Gemm, fuse a residual Add into the Conv producing one
+ * of its operands (the other becomes the Conv's 4th input), fuse Relu/Clip
+ * into the producer's store.
  *
  * Rewrites never write into existing constants (they may live in a
  * read-only mapping): folded weights are new graph-owned constants. Dead
@@ -242,6 +244,47 @@ static int fold_bn(opt_ctx *o, int b, nn_err *e)
     return 1;
 }
 
+/* ---- residual Add fusion ------------------------------------------------ */
+
+/* Fuses Add node a into the Conv producing one operand when that Conv has
+ * no activation, no residual yet, and the Add is its only consumer; the
+ * other operand (an activation, not a constant: constant Adds are bias
+ * adds, which Grad-CAM's head walk relies on) becomes the Conv's 4th input
+ * and the Conv writes the Add's output. Returns 1 done, 0 not applicable,
+ * -1 error. */
+static int fuse_residual(opt_ctx *o, int a, nn_err *e)
+{
+    nn_graph *g = o->g;
+    const nn_node *an = &g->nodes[a];
+    if (an->n_inputs != 2 || nn_node_get_int(an, "fused_act", NN_ACT_NONE) != NN_ACT_NONE)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        int c = sole_producer(o, an->inputs[i]), other = an->inputs[1 - i];
+        nn_node *cv;
+        int *in;
+        if (c < 0 || other < 0 || g->values[other].is_const)
+            continue;
+        cv = &g->nodes[c];
+        if (cv->op != NN_OP_CONV || cv->n_inputs < 2 || cv->n_inputs > 3 ||
+            nn_node_get_int(cv, "fused_act", NN_ACT_NONE) != NN_ACT_NONE)
+            continue;
+        in = realloc(cv->inputs, 4 * sizeof *in);
+        if (!in) {
+            nn_err_set(e, NN_ERR_NOMEM, "fusing '%s'", an->name);
+            return -1;
+        }
+        if (cv->n_inputs == 2)
+            in[2] = -1;
+        in[3] = other;
+        cv->inputs = in;
+        cv->n_inputs = 4;
+        cv->output = an->output;
+        o->dead[a] = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- activation fusion ------------------------------------------------- */
 
 static int fusable_producer(int op)
@@ -314,6 +357,17 @@ nn_status nn_graph_optimize(nn_graph *g, nn_err *e)
     for (int k = 0; k < g->n_nodes; k++)
         if (!o.dead[k] && g->nodes[k].op == NN_OP_BATCHNORM) {
             int r = fold_bn(&o, k, e);
+            if (r < 0) {
+                st = e ? e->status : NN_ERR_NOMEM;
+                goto done;
+            }
+            if (r > 0 && (st = opt_index(&o, e)) != NN_OK)
+                goto done;
+        }
+
+    for (int k = 0; k < g->n_nodes; k++)
+        if (!o.dead[k] && g->nodes[k].op == NN_OP_ADD) {
+            int r = fuse_residual(&o, k, e);
             if (r < 0) {
                 st = e ? e->status : NN_ERR_NOMEM;
                 goto done;

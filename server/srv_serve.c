@@ -329,6 +329,9 @@ int srv_run(srv_config *cfg)
     }
     s->cfg = *cfg;
     struct sigaction sa, old_int, old_term, old_pipe;
+    sigset_t old_mask;
+    sigemptyset(&old_mask);
+    pthread_sigmask(SIG_SETMASK, NULL, &old_mask);
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_IGN;
@@ -337,10 +340,19 @@ int srv_run(srv_config *cfg)
         fprintf(stderr, "scanlite serve: pipe: %s\n", strerror(errno));
         goto done;
     }
+    /* No SA_RESTART: the main thread's read() then returns EINTR and is
+     * retried, so a handler that a sanitizer deferred still gets to run. */
     sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    /* Threads made below inherit a mask that blocks the stop signals, so
+     * the kernel hands them to the main thread; one that arrives during
+     * start-up stays pending until the main thread waits for it. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, &old_mask);
     for (int i = 0; i < cfg->nmodel_args; i++)
         if (model_add(s, cfg->model_names[i], cfg->model_files[i]))
             goto done;
@@ -387,6 +399,7 @@ int srv_run(srv_config *cfg)
     have_checker = pthread_create(&checker, NULL, self_check, s) == 0;
     if (!have_checker)
         fprintf(stderr, "scanlite serve: cannot start the self-check; /ready stays 503\n");
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     int sig = wait_stop_signal();
     fprintf(stderr, "scanlite: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     drain_and_stop(s);
@@ -419,6 +432,7 @@ done:
         close(stop_pipe[1]);
         stop_pipe[0] = stop_pipe[1] = -1;
     }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     sigaction(SIGPIPE, &old_pipe, NULL);
     return rc;
 }

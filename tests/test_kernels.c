@@ -5,7 +5,9 @@
  * without the fused epilogue (row / column bias, residual, clamp) and
  * row-wise packing; the Conv paths built on it (Winograd 3x3 stride 1,
  * im2col GEMM, 1x1) per ISA against Conv's reference kernel through the op
- * harness (1 and 2 threads); plus the dispatcher's SCANLITE_ISA handling. */
+ * harness (1 and 2 threads), with a fused residual input (same shape and
+ * broadcast) and the optimizer's Conv + Add + Relu fusion end to end; plus
+ * the dispatcher's SCANLITE_ISA handling. */
 #include <stdlib.h>
 
 #include "nn/kernels/sgemm.h"
@@ -220,6 +222,130 @@ static void test_conv_paths(void)
     }
 }
 
+/* Conv with a residual 4th input of shape rs (graph input), 3x3 pad 1 or
+ * 1x1 (k), stride s, fused act: fast vs reference. */
+static double res_case(int64_t n, int64_t c, int64_t h, int64_t o, int64_t k, int64_t s,
+                       const nn_shape *rs, int act)
+{
+    nn_shape xs = nn_shape4(n, c, h, h), ws = nn_shape4(o, c, k, k);
+    nn_shape bs = nn_shape_make(1, (int64_t[]){o});
+    oh_case cs = oh_begin(NN_OP_CONV, &xs);
+    nn_node *nd;
+    int64_t p = k / 2;
+    oh_const(&cs, "w", &ws);
+    oh_const(&cs, "b", act == NN_ACT_RELU ? &bs : NULL);
+    oh_input(&cs, "r", rs);
+    nd = oh_node(&cs);
+    nn_node_set_ints(nd, "strides", (int64_t[]){s, s}, 2);
+    nn_node_set_ints(nd, "pads", (int64_t[]){p, p, p, p}, 4);
+    nn_node_set_int(nd, "fused_act", act);
+    nn_node_set_float(nd, "fused_min", -0.5f);
+    nn_node_set_float(nd, "fused_max", 0.75f);
+    return oh_finish(&cs);
+}
+
+static void test_conv_residual(void)
+{
+    /* each path (Winograd, im2col GEMM, 1x1 GEMM) with R of the output's
+     * shape, then broadcasting R: per channel, scalar, lower rank, and two
+     * that enlarge the output of a [N, O, 1, 1] conv (graph inputs have
+     * the batch as dim 0) */
+    static const struct {
+        int64_t n, c, h, o, k, s;
+        nn_shape r;
+    } cs[] = {
+        {1, 16, 9, 20, 3, 1, {4, {1, 20, 9, 9}}},
+        {3, 32, 8, 24, 3, 1, {4, {3, 24, 8, 8}}},
+        {2, 8, 9, 12, 3, 2, {4, {2, 12, 5, 5}}},
+        {2, 16, 7, 16, 1, 1, {4, {2, 16, 7, 7}}},
+        {1, 16, 7, 16, 1, 1, {4, {1, 16, 1, 1}}},
+        {1, 16, 6, 16, 3, 1, {1, {1}}},
+        {16, 4, 6, 16, 3, 1, {3, {16, 6, 1}}},
+        {2, 4, 1, 6, 1, 1, {4, {2, 6, 3, 5}}},
+        {1, 4, 1, 6, 1, 1, {4, {1, 1, 3, 1}}},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
+        for (int act = 0; act < 3; act++) {
+            double e = res_case(cs[i].n, cs[i].c, cs[i].h, cs[i].o, cs[i].k, cs[i].s, &cs[i].r, act);
+            n_cases++;
+            T_CHECKF(e >= 0 && e <= TOL, "residual case %zu act %d: error %g", i, act, e);
+            if (e > worst)
+                worst = e;
+        }
+    /* a residual that does not broadcast, and one of rank 5: rejected */
+    T_CHECK(res_case(1, 16, 6, 16, 3, 1, &(nn_shape){4, {1, 16, 5, 6}}, 0) < 0);
+    T_CHECK(res_case(1, 16, 6, 16, 3, 1, &(nn_shape){5, {1, 1, 16, 6, 6}}, 0) < 0);
+}
+
+/* x -> Conv(a) -> Add(., x) -> Relu -> Conv(b) -> Add(conv c of x, .):
+ * nn_graph_optimize must leave three Convs, two with a residual input and
+ * the first one's Relu fused, and the same outputs as the unoptimized graph
+ * on the reference kernels. */
+static void test_residual_fusion(void)
+{
+    nn_graph *g = nn_graph_create();
+    nn_err e;
+    nn_shape xs = nn_shape4(2, 16, 7, 7), ws = nn_shape4(16, 16, 3, 3);
+    unsigned seed = 5u;
+    int x, w[3], v[6];
+    float *ref = NULL, *fast = NULL;
+    int64_t nr = 0, nf = 0;
+    oh_case c;
+    memset(&c, 0, sizeof c);
+    x = nn_graph_add_input(g, "x", &xs, &e);
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+        float *d = nn_aligned_alloc(16 * 16 * 9 * sizeof(float));
+        for (int j = 0; j < 16 * 16 * 9; j++)
+            d[j] = 0.2f * krand(&seed);
+        snprintf(name, sizeof name, "w%d", i);
+        w[i] = nn_graph_add_const(g, name, &ws, d, 1, &e);
+    }
+    for (int i = 0; i < 6; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "v%d", i);
+        v[i] = nn_graph_add_value(g, name, &e);
+    }
+    nn_node_set_ints(nn_graph_add_node(g, NN_OP_CONV, "ca", (int[]){x, w[0]}, 2, v[0], &e), "pads",
+                     (int64_t[]){1, 1, 1, 1}, 4);
+    nn_graph_add_node(g, NN_OP_ADD, "add1", (int[]){v[0], x}, 2, v[1], &e);
+    nn_graph_add_node(g, NN_OP_RELU, "relu", (int[]){v[1]}, 1, v[2], &e);
+    nn_node_set_ints(nn_graph_add_node(g, NN_OP_CONV, "cb", (int[]){v[2], w[1]}, 2, v[3], &e),
+                     "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    nn_node_set_ints(nn_graph_add_node(g, NN_OP_CONV, "cc", (int[]){x, w[2]}, 2, v[4], &e), "pads",
+                     (int64_t[]){1, 1, 1, 1}, 4);
+    nn_graph_add_node(g, NN_OP_ADD, "add2", (int[]){v[4], v[3]}, 2, v[5], &e);
+    nn_graph_add_output(g, v[5], &e);
+    T_CHECK(nn_graph_validate(g, &e) == NN_OK);
+    c.g = g;
+    c.batch = 2;
+    T_CHECK(oh_run(&c, 1, 1, &ref, &nr) == 0);
+    T_CHECKF(nn_graph_optimize(g, &e) == NN_OK, "%s", e.msg);
+    T_CHECK(g->n_nodes == 3);
+    for (int k = 0; k < g->n_nodes; k++) {
+        const nn_node *nd = &g->nodes[k];
+        T_CHECK(nd->op == NN_OP_CONV);
+        if (strcmp(nd->name, "ca") == 0)
+            T_CHECK(nd->n_inputs == 4 && nd->inputs[3] == x &&
+                    nn_node_get_int(nd, "fused_act", 0) == NN_ACT_RELU);
+        else if (strcmp(nd->name, "cc") == 0)
+            T_CHECK(nd->n_inputs == 4 && nn_node_get_int(nd, "fused_act", 0) == NN_ACT_NONE);
+        else
+            T_CHECK(nd->n_inputs == 2);
+    }
+    for (int th = 1; th <= 2; th++) {
+        T_CHECK(oh_run(&c, 0, th, &fast, &nf) == 0 && nf == nr);
+        if (fast && nf == nr) {
+            double err = t_max_rel_err(fast, ref, (long)nr);
+            T_CHECKF(err <= TOL, "fused graph vs unfused reference, %d threads: %g", th, err);
+        }
+        free(fast);
+        fast = NULL;
+    }
+    free(ref);
+    nn_graph_free(g);
+}
+
 /* A forced ISA the CPU lacks fails at plan time with a message. */
 static void test_conv_isa_refused(void)
 {
@@ -245,6 +371,8 @@ int main(void)
     T_RUN(test_sgemm_shapes);
     T_RUN(test_conv_paths);
     T_RUN(test_conv_isa_refused);
+    T_RUN(test_conv_residual);
+    T_RUN(test_residual_fusion);
     printf("kernels: %d cases vs reference, worst relative error %.3g\n", n_cases, worst);
     return t_summary("test_kernels");
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """simxray.py — deterministic generator of simulated chest-radiograph-like images.
 
-Two classes: "normal" (label 0) and "opacity" (label 1, one to three soft round
-opacities inside the lung fields). Each image is a pure function of
-(seed, index, size): the same arguments give the same pixels and, written with
-the same PIL/zlib, the same PNG bytes. Labels alternate (index % 2), so any
-contiguous range is balanced. Needs numpy and PIL only (Debian python3-numpy,
-python3-pil). SIMULATED DATA: not anatomy, not for any clinical purpose.
+Two classes: "normal" (label 0) and "opacity" (label 1: one to three soft
+round opacities inside the lung fields, clear of the heart). Each image is a
+pure function of (seed, index, size): the same arguments give the same pixels
+and, written with the same PIL/zlib, the same PNG bytes. Labels alternate
+(index % 2), so any contiguous range is balanced. Needs numpy and PIL only
+(Debian python3-numpy, python3-pil). SIMULATED DATA: not anatomy, not for any clinical purpose.
 
     simxray.py --seed 7 --count 200 --size 128 --out DIR   # DIR/*.png + DIR/labels.csv
     simxray.py --seed 1 --count 4000 --size 128 --npz train.npz
@@ -24,13 +24,18 @@ LABELS = ("normal", "opacity")
 MIN_SIZE, MAX_SIZE = 16, 4096  # a side below 16 px cannot show ribs; above 4096 is a mistake
 
 
-def _soft_ellipse(x, y, cx, cy, rx, ry, tilt, edge):
-    """1 inside the tilted ellipse, 0 outside, sigmoid edge of width `edge`."""
+def _ellipse_dist(x, y, cx, cy, rx, ry, tilt):
+    """Normalised distance from the centre of a tilted ellipse (1 on its border); arrays or floats."""
     c, s = math.cos(tilt), math.sin(tilt)
     dx, dy = x - cx, y - cy
     u = (c * dx + s * dy) / rx
     v = (-s * dx + c * dy) / ry
-    d = np.sqrt(u * u + v * v)  # 1 on the border
+    return np.sqrt(u * u + v * v)
+
+
+def _soft_ellipse(x, y, cx, cy, rx, ry, tilt, edge):
+    """1 inside the tilted ellipse, 0 outside, sigmoid edge of width `edge`."""
+    d = _ellipse_dist(x, y, cx, cy, rx, ry, tilt)
     return 1.0 / (1.0 + np.exp(np.clip((d - 1.0) / edge, -50.0, 50.0)))
 
 
@@ -41,16 +46,19 @@ def _smooth_noise(rng, size, cells):
     return np.asarray(img, dtype=np.float64)
 
 
-def _lung_point(rng, lung):
-    """A point inside the inner 80% of a lung field (rejection sampling on the unit disc)."""
+def _lung_point(rng, lung, heart):
+    """A point inside the inner 80% of a lung field and clear of the heart
+    (rejection sampling on the unit disc; the upper lung is always clear)."""
     cx, cy, rx, ry, tilt = lung
+    c, s = math.cos(tilt), math.sin(tilt)
     while True:
         a, b = rng.uniform(-1.0, 1.0, 2)
-        if a * a + b * b <= 1.0:
-            break
-    a, b = 0.8 * a * rx, 0.8 * b * ry
-    c, s = math.cos(tilt), math.sin(tilt)
-    return cx + c * a - s * b, cy + s * a + c * b
+        if a * a + b * b > 1.0:
+            continue
+        a, b = 0.8 * a * rx, 0.8 * b * ry
+        px, py = cx + c * a - s * b, cy + s * a + c * b
+        if _ellipse_dist(px, py, *heart) > 1.25:
+            return px, py
 
 
 def render(seed, index, size=128):
@@ -76,11 +84,14 @@ def render(seed, index, size=128):
     ramp = math.cos(phi) * fx + math.sin(phi) * fy
     img = rng.uniform(0.04, 0.16) + rng.uniform(0.0, 0.06) * ramp
 
-    # body (soft tissue) and shoulders
+    # body (soft tissue)
     body = _soft_ellipse(x, y, 0.0, 0.15, rng.uniform(0.78, 0.9), rng.uniform(1.0, 1.15), 0.0, 0.03)
     img = img + body * rng.uniform(0.34, 0.46)
 
-    # lung fields: darker, darkest at the apex
+    # lung fields: darker, darkest at the apex, hidden behind the cardiac silhouette
+    heart = (rng.uniform(0.08, 0.16), rng.uniform(0.28, 0.36), rng.uniform(0.22, 0.3), rng.uniform(0.17, 0.22),
+             rng.uniform(-0.3, 0.0))
+    heart_mask = _soft_ellipse(x, y, *heart, edge=0.08)
     lungs = []
     mask = np.zeros_like(x)
     for side in (-1.0, 1.0):
@@ -88,18 +99,17 @@ def render(seed, index, size=128):
                 rng.uniform(0.5, 0.6), side * rng.uniform(0.0, 0.15))
         lungs.append(lung)
         mask = np.maximum(mask, _soft_ellipse(x, y, *lung, edge=0.06))
+    mask = mask * (1.0 - heart_mask)
     depth = rng.uniform(0.22, 0.32) * (1.0 - 0.25 * np.clip(y, -1.0, 1.0))
     markings = _smooth_noise(rng, size, 10) * rng.uniform(0.01, 0.025)
     img = img - mask * (depth + markings)
 
-    # mediastinum, spine with vertebrae, heart
+    # mediastinum, spine with vertebrae, cardiac silhouette
     img = img + body * rng.uniform(0.05, 0.1) * _soft_ellipse(x, y, 0.0, 0.0, 0.11, 1.2, 0.0, 0.08)
     period = rng.uniform(0.1, 0.14)
     spine = _soft_ellipse(x, y, 0.0, 0.1, 0.05, 1.2, 0.0, 0.1)
     img = img + spine * (0.035 + 0.02 * np.cos(2.0 * math.pi * y / period))
-    heart = _soft_ellipse(x, y, rng.uniform(0.08, 0.16), rng.uniform(0.28, 0.36), rng.uniform(0.22, 0.3),
-                          rng.uniform(0.17, 0.22), rng.uniform(-0.3, 0.0), 0.08)
-    img = img + heart * rng.uniform(0.1, 0.16)
+    img = img + heart_mask * rng.uniform(0.1, 0.16)
 
     # ribs: n_ribs curved bright bands per side, `gap` apart, visible over the lungs
     n_ribs = int(rng.integers(8, 11))
@@ -118,9 +128,9 @@ def render(seed, index, size=128):
     if label == 1:
         n_op = 1 + int(rng.random() < 0.3) + int(rng.random() < 0.1)
         for _ in range(n_op):
-            ox, oy = _lung_point(rng, lungs[int(rng.integers(0, 2))])
+            ox, oy = _lung_point(rng, lungs[int(rng.integers(0, 2))], heart)
             r = math.exp(rng.uniform(math.log(0.055), math.log(0.16)))
-            # one in five is a hard case: faint (and, by the radius draw, often small)
+            # one in five is faint (about a rib's contrast): the hard cases, hardest when small
             gain = rng.uniform(0.09, 0.24) if rng.random() < 0.8 else rng.uniform(0.06, 0.09)
             d2 = (x - ox) ** 2 + (y - oy) ** 2
             if rng.random() < 0.5:

@@ -76,33 +76,24 @@ static void tile_epi(const nn_sgemm_epi *ep, int64_t m0, int64_t n0, nn_sgemm_ep
         out->res += m0 * out->ldr + n0;
 }
 
-/* One register tile at (m0, n0) of mm <= mr rows and nn <= nr columns. */
+/* One register tile at (m0, n0) of mm <= mr rows and nn <= nr columns:
+ * fewer rows run the mm-row kernel, fewer columns go through a local tile
+ * (the packed panel is zero-padded, so only the store is partial). */
 static void run_tile(const nn_sgemm_kernel *k, int64_t kc, const float *a, int64_t lda,
                      const float *b, float *c, int64_t ldc, int64_t mm, int64_t nn, int acc,
                      const nn_sgemm_epi *ep)
 {
     float tile[NN_SGEMM_MR_MAX * NN_SGEMM_NR_MAX];
-    float abuf[NN_SGEMM_MR_MAX * NN_SGEMM_KC];
-    int64_t mr = k->mr, nr = k->nr;
-    if (mm == mr && nn == nr) {
-        k->fn(kc, a, lda, b, c, ldc, acc, ep);
+    int64_t nr = k->nr;
+    nn_sgemm_ukernel fn = k->rows[mm];
+    if (nn == nr) {
+        fn(kc, a, lda, b, c, ldc, acc, ep);
         return;
     }
-    if (mm < mr) {              /* missing rows of A read as zeros */
-        for (int64_t i = 0; i < mr; i++) {
-            if (i < mm)
-                memcpy(abuf + i * kc, a + i * lda, (size_t)kc * sizeof(float));
-            else
-                memset(abuf + i * kc, 0, (size_t)kc * sizeof(float));
-        }
-        a = abuf;
-        lda = kc;
-    }
-    memset(tile, 0, sizeof tile);
     if (acc)
         for (int64_t i = 0; i < mm; i++)
             memcpy(tile + i * nr, c + i * ldc, (size_t)nn * sizeof(float));
-    k->fn(kc, a, lda, b, tile, nr, acc, NULL);
+    fn(kc, a, lda, b, tile, nr, acc, NULL);
     if (ep)
         nn_sgemm_epi_apply(tile, nr, mm, nn, ep);
     for (int64_t i = 0; i < mm; i++)

@@ -47,7 +47,8 @@ typedef struct nn_sgemm_kernel {
     nn_isa isa;
     const char *name;           /* e.g. "f32_gemm_6x16_avx2" */
     int mr, nr;                 /* register tile */
-    nn_sgemm_ukernel fn;
+    nn_sgemm_ukernel fn;        /* the mr x nr tile */
+    const nn_sgemm_ukernel *rows;   /* [r], 1 <= r <= mr: r x nr tiles (M edge) */
 } nn_sgemm_kernel;
 
 /* Largest mr / nr of any kernel (sizes of the driver's edge buffers). */
@@ -80,6 +81,10 @@ void f32_gemm_6x16_avx2(int64_t kc, const float *a, int64_t lda, const float *b,
                         int64_t ldc, int acc, const nn_sgemm_epi *ep);
 void f32_gemm_8x32_avx512(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
                           int64_t ldc, int acc, const nn_sgemm_epi *ep);
+/* The same tiles by row count (see nn_sgemm_kernel.rows). */
+extern const nn_sgemm_ukernel f32_gemm_6x8_generic_rows[NN_SGEMM_MR_MAX + 1];
+extern const nn_sgemm_ukernel f32_gemm_6x16_avx2_rows[NN_SGEMM_MR_MAX + 1];
+extern const nn_sgemm_ukernel f32_gemm_8x32_avx512_rows[NN_SGEMM_MR_MAX + 1];
 
 /* ---- driver and packing (sgemm.c) ---------------------------------------- */
 

@@ -1,13 +1,11 @@
 /* sgemm_avx2.c — f32_gemm_6x16_avx2: the 6 x 16 register tile (12 of the
  * 16 ymm registers accumulate, 2 hold B, 1 the A broadcast) with AVX2 +
  * FMA3. Built with -mavx2 -mfma (Makefile); only called after isa.c has
- * checked the CPU. */
+ * checked the CPU. Row counts 1..5 (the M edge) are the same loop. */
 #include <immintrin.h>
 
 #include "nn/kernels/sgemm.h"
 
-#define UK_NAME f32_gemm_6x16_avx2
-#define UK_MR 6
 #define UK_NV 2
 #define UK_W 8
 #define UK_V __m256
@@ -20,4 +18,43 @@
 #define UK_MAXV(lo, v) _mm256_max_ps((lo), (v))
 #define UK_MINV(hi, v) _mm256_min_ps((hi), (v))
 
+#define UK_NAME f32_gemm_1x16_avx2
+#define UK_MR 1
+#define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_2x16_avx2
+#define UK_MR 2
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_3x16_avx2
+#define UK_MR 3
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_4x16_avx2
+#define UK_MR 4
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_5x16_avx2
+#define UK_MR 5
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_6x16_avx2
+#define UK_MR 6
+#include "nn/kernels/sgemm_ukernel.h"
+
+/* Kernels by row count: [r] computes r rows (the M edge); [6] is the
+ * main tile. */
+const nn_sgemm_ukernel f32_gemm_6x16_avx2_rows[NN_SGEMM_MR_MAX + 1] = {
+    NULL,
+    f32_gemm_1x16_avx2,
+    f32_gemm_2x16_avx2,
+    f32_gemm_3x16_avx2,
+    f32_gemm_4x16_avx2,
+    f32_gemm_5x16_avx2,
+    f32_gemm_6x16_avx2,
+};

@@ -1,7 +1,8 @@
 /* sgemm_generic.c — f32_gemm_6x8_generic: the portable 6 x 8 register tile
  * in GCC/Clang 4-lane vectors (SSE on baseline x86-64, NEON or scalar code
  * elsewhere); 12 accumulators fit the 16 registers of SSE. Multiply and
- * add are separate (no FMA assumed). */
+ * add are separate (no FMA assumed). Row counts 1..5 (the M edge) are the
+ * same loop. */
 #include <string.h>
 
 #include "nn/kernels/sgemm.h"
@@ -32,8 +33,6 @@ static inline gk_v gk_select(gk_i m, gk_v a, gk_v b)
     return (gk_v)(((gk_i)a & m) | ((gk_i)b & ~m));
 }
 
-#define UK_NAME f32_gemm_6x8_generic
-#define UK_MR 6
 #define UK_NV 2
 #define UK_W 4
 #define UK_V gk_v
@@ -46,4 +45,43 @@ static inline gk_v gk_select(gk_i m, gk_v a, gk_v b)
 #define UK_MAXV(lo, v) gk_select((v) < (lo), (lo), (v))
 #define UK_MINV(hi, v) gk_select((v) > (hi), (hi), (v))
 
+#define UK_NAME f32_gemm_1x8_generic
+#define UK_MR 1
+#define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_2x8_generic
+#define UK_MR 2
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_3x8_generic
+#define UK_MR 3
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_4x8_generic
+#define UK_MR 4
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_5x8_generic
+#define UK_MR 5
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_6x8_generic
+#define UK_MR 6
+#include "nn/kernels/sgemm_ukernel.h"
+
+/* Kernels by row count: [r] computes r rows (the M edge); [6] is the
+ * main tile. */
+const nn_sgemm_ukernel f32_gemm_6x8_generic_rows[NN_SGEMM_MR_MAX + 1] = {
+    NULL,
+    f32_gemm_1x8_generic,
+    f32_gemm_2x8_generic,
+    f32_gemm_3x8_generic,
+    f32_gemm_4x8_generic,
+    f32_gemm_5x8_generic,
+    f32_gemm_6x8_generic,
+};

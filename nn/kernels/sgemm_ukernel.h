@@ -6,8 +6,14 @@
  * broadcasts of A and UK_MR * UK_NV fused multiply-adds.
  * Required: UK_NAME, UK_MR, UK_NV, UK_W, UK_V (vector type), UK_ZERO(),
  * UK_LOAD(p), UK_STORE(p, v), UK_SET1(x), UK_FMA(a, b, c) = a*b + c,
- * UK_ADD(a, b), UK_MAXV(lo, v) / UK_MINV(hi, v) returning v when v is NaN. */
+ * UK_ADD(a, b), UK_MAXV(lo, v) / UK_MINV(hi, v) returning v when v is NaN.
+ * Optional UK_STATIC (static linkage, for the edge-row variants). An ISA
+ * file may include this several times; UK_NAME, UK_MR and UK_STATIC are
+ * undefined at the end. */
 
+#ifdef UK_STATIC
+static
+#endif
 void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc,
              int acc, const nn_sgemm_epi *ep)
 {
@@ -56,3 +62,7 @@ void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, 
         }
     }
 }
+
+#undef UK_NAME
+#undef UK_MR
+#undef UK_STATIC

@@ -1,6 +1,8 @@
 /* op_conv.c — 2-D Conv (ONNX opset 13): X [N, C, H, W], W [O, C/group,
  * KH, KW], optional bias [O]; strides, pads [top, left, bottom, right],
- * dilations, groups and a fused output activation.
+ * dilations, groups and a fused output activation. An optional 4th input R
+ * (a residual Add fused by nn_graph_optimize) makes the node
+ * Y = act(Conv(X) + R) with Add's numpy broadcasting (R of rank <= 4).
  * Fast paths (all on our sgemm of nn/kernels, ISA chosen at prepare):
  *  - GEMM: Y_g [O/g, OH*OW] = W_g [O/g, C/g*KH*KW] (the OIHW weights in
  *    place, read-only) times the im2col matrix of a tile of output pixels,
@@ -9,7 +11,8 @@
  *  - WINO: 3x3 stride-1 convs with constant weights and enough channels run
  *    Winograd F(2x2, 3x3) with weights transformed once at prepare;
  *  - DIRECT: one input channel per group (depthwise) is a direct loop.
- * Bias and activation are fused into the GEMM store / output transform.
+ * Bias, residual and activation are fused into the GEMM store / output
+ * transform (a residual that broadcasts takes a slower second pass).
  * Threads share (batch, group, pixel tile, channel block) items, never
  * the K reduction, so results do not depend on the thread count. */
 #include <limits.h>
@@ -20,6 +23,7 @@
 #include "nn/kernels/winograd.h"
 #include "nn/nn_ops.h"
 #include "nn/nn_pool.h"
+#include "nn/ops/eltwise_util.h"
 #include "nn/ops/op_util.h"
 
 /* Floats of one thread's packed B tile (512 KB): with the K blocking of the
@@ -55,12 +59,39 @@ typedef struct conv_plan {
     int64_t slot_floats;        /* scratch floats per slice */
     int64_t pb_floats;          /* packed B floats (WINO: per position) */
     nn_wino_geom wg;
-    int pos;                    /* WINO: positions of the transformed tile */
-    float *u;                   /* owned (WINO): [pos][O][C] transformed weights */
+    int has_res;                /* a residual input R */
+    int res_bcast;              /* R or Y differs from [N, O, OH, OW]: second pass */
+    nn_shape conv_shape;        /* [N, O, OH, OW] */
+    nn_shape out;               /* Y: conv_shape broadcast with R */
+    int64_t convbuf_off;        /* res_bcast: scratch offset of the conv result */
+    float *u;                   /* owned (WINO): [16][O][C] transformed weights */
 } conv_plan;
 
+/* Y's shape: conv_shape broadcast with the residual r (numpy rules). */
+static nn_status conv_res_shape(const nn_node *node, const nn_shape *r, conv_plan *p, nn_err *e)
+{
+    p->out = p->conv_shape;
+    if (!r)
+        return NN_OK;
+    p->has_res = 1;
+    if (r->ndim > 4)
+        return nn_err_set(e, NN_ERR_UNSUPPORTED, "node %s (Conv): residual has %d dims (at most 4)",
+                          node->name, r->ndim);
+    for (int j = 0; j < 4; j++) {
+        int jr = j - (4 - r->ndim);
+        int64_t dc = p->conv_shape.d[j], dr = jr >= 0 ? r->d[jr] : 1;
+        if (dc != dr && dc != 1 && dr != 1)
+            return nn_err_set(e, NN_ERR_SHAPE, "node %s (Conv): residual dim %d (%lld) does not "
+                              "broadcast with the output's %lld", node->name, j, (long long)dr,
+                              (long long)dc);
+        p->out.d[j] = dc == 1 ? dr : dc;
+    }
+    p->res_bcast = !nn_shape_equal(r, &p->conv_shape) || !nn_shape_equal(&p->out, &p->conv_shape);
+    return NN_OK;
+}
+
 static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shape *w,
-                           const nn_shape *b, conv_plan *p, nn_err *e)
+                           const nn_shape *b, const nn_shape *r, conv_plan *p, nn_err *e)
 {
     nn_status st;
     memset(p, 0, sizeof *p);
@@ -102,29 +133,34 @@ static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shap
         p->mode = CONV_GEMM;
     p->is1x1 = p->g.kh == 1 && p->g.kw == 1 && p->g.sh == 1 && p->g.sw == 1 && p->g.pt == 0 &&
                p->g.pl == 0 && p->g.pb == 0 && p->g.pr == 0;
-    return NN_OK;
+    p->conv_shape = nn_shape4(p->N, p->O, p->g.oh, p->g.ow);
+    return conv_res_shape(node, r, p, e);
 }
 
-static const nn_shape *conv_bias_shape(const nn_shape *const *in, int n_in)
+/* Optional inputs: bias (2) and residual (3); NULL when absent. */
+static const nn_shape *conv_opt_shape(const nn_shape *const *in, int n_in, int i)
 {
-    return n_in > 2 ? in[2] : NULL;
+    return n_in > i ? in[i] : NULL;
 }
 
 static nn_status conv_infer(const nn_node *node, const nn_shape *const *in, int n_in,
                             nn_shape *out, nn_err *e)
 {
     conv_plan p;
-    nn_status st = conv_geom(node, in[0], in[1], conv_bias_shape(in, n_in), &p, e);
+    nn_status st = conv_geom(node, in[0], in[1], conv_opt_shape(in, n_in, 2),
+                             conv_opt_shape(in, n_in, 3), &p, e);
     if (st != NN_OK)
         return st;
-    *out = nn_shape4(p.N, p.O, p.g.oh, p.g.ow);
+    *out = p.out;
     return NN_OK;
 }
 
 static void conv_ctx_geom(const nn_op_ctx *ctx, conv_plan *p)
 {
     const nn_tensor *b = ctx->n_in > 2 ? ctx->in[2] : NULL;
-    conv_geom(ctx->node, &ctx->in[0]->shape, &ctx->in[1]->shape, b ? &b->shape : NULL, p, NULL);
+    const nn_tensor *r = ctx->n_in > 3 ? ctx->in[3] : NULL;
+    conv_geom(ctx->node, &ctx->in[0]->shape, &ctx->in[1]->shape, b ? &b->shape : NULL,
+              r ? &r->shape : NULL, p, NULL);
 }
 
 static int64_t round_up(int64_t a, int64_t m)
@@ -133,7 +169,7 @@ static int64_t round_up(int64_t a, int64_t m)
 }
 
 /* A stride of at least n floats that is an odd number of 64-byte lines:
- * the 16..36 Winograd matrices a transform walks in step then fall into
+ * the 16 Winograd matrices a transform walks in step then fall into
  * different cache sets (power-of-two strides would evict each other). */
 static int64_t odd_lines(int64_t n)
 {
@@ -170,8 +206,6 @@ static nn_status conv_wino_prepare(conv_plan *p, const float *w, nn_err *e, cons
     size_t bytes;
     int64_t per_tile, cap;
     nn_wino_geom *wg = &p->wg;
-    wg->m = getenv("SCANLITE_WINO") && getenv("SCANLITE_WINO")[0] == '2' ? 2 : 4;
-    p->pos = nn_wino_positions(wg->m);
     wg->C = p->C;
     wg->H = p->g.ih;
     wg->W = p->g.iw;
@@ -180,17 +214,17 @@ static nn_status conv_wino_prepare(conv_plan *p, const float *w, nn_err *e, cons
     wg->OH = p->g.oh;
     wg->OW = p->g.ow;
     nn_wino_geom_tiles(wg);
-    if (nn_size_mul((size_t)p->O * (size_t)p->C, (size_t)p->pos * sizeof(float), &bytes) != 0 ||
+    if (nn_size_mul((size_t)p->O * (size_t)p->C, NN_WINO_POS * sizeof(float), &bytes) != 0 ||
         !(p->u = nn_aligned_alloc(bytes)))
         return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd weights", name);
-    nn_wino_weights(wg->m, w, p->O, p->C, p->u);
-    per_tile = p->pos * (p->C + p->O);
+    nn_wino_weights(w, p->O, p->C, p->u);
+    per_tile = NN_WINO_POS * (p->C + p->O);
     cap = CONV_WINO_FLOATS / per_tile / p->k->nr * p->k->nr;
     if (cap < p->k->nr)
         cap = p->k->nr;
     conv_split(p, p->N, wg->th * wg->tw, cap, p->k->nr, p->k->nr);
     p->pb_floats = odd_lines(nn_sgemm_packed_b_floats(p->k, p->C, p->nb));
-    p->slot_floats = p->pos * p->pb_floats + round_up(p->pos * odd_lines(p->ob * p->nb), 16) +
+    p->slot_floats = NN_WINO_POS * p->pb_floats + NN_WINO_POS * odd_lines(p->ob * p->nb) +
                      round_up(nn_wino_buf_floats(wg), 16);
     return NN_OK;
 }
@@ -209,8 +243,6 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
         return st;
     }
     p->slots = nn_pool_threads(ctx->pool);
-    if (p->mode == CONV_WINO && getenv("SCANLITE_WINO") && getenv("SCANLITE_WINO")[0] == '0')
-        p->mode = CONV_GEMM;
     if (p->mode == CONV_WINO && !ctx->in[1]->data)
         p->mode = CONV_GEMM;            /* weights only known at run */
     if (p->mode == CONV_WINO) {
@@ -227,7 +259,13 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
     } else {
         p->slots = 1;
     }
-    if (nn_size_mul((size_t)p->slot_floats, (size_t)p->slots * sizeof(float), &bytes) != 0) {
+    /* a broadcasting residual (or a depthwise conv with one): the conv
+     * result goes to scratch after the slots, then a broadcast Add pass */
+    p->res_bcast |= p->has_res && p->mode == CONV_DIRECT;
+    p->convbuf_off = round_up(p->slot_floats * p->slots, 16);
+    if (nn_size_mul((size_t)p->slot_floats, (size_t)p->slots * sizeof(float), &bytes) != 0 ||
+        (p->res_bcast && (nn_size_mul((size_t)nn_shape_numel(&p->conv_shape), sizeof(float), &bytes) != 0 ||
+                          nn_size_add(bytes, (size_t)p->convbuf_off * sizeof(float), &bytes) != 0))) {
         nn_aligned_free(p->u);
         free(p);
         return nn_err_set(e, NN_ERR_LIMIT, "node %s (Conv): scratch too large", ctx->node->name);
@@ -272,6 +310,8 @@ static void conv_im2col_row(const conv_plan *p, const float *x, int64_t r, int64
                 memcpy(dst + (a - ox), row + (a + off), (size_t)(b - a) * sizeof(float));
                 i = b;
             }
+            for (; g->sw == 2 && i + 4 <= b && 2 * i + off + 8 <= g->iw; i += 4)
+                nn_f4_store(dst + (i - ox), nn_f4_even(row + 2 * i + off));
             for (; i < b; i++)
                 dst[i - ox] = row[i * g->sw + off];
             for (; i < end; i++)
@@ -287,17 +327,21 @@ static void conv_im2col_row(const conv_plan *p, const float *x, int64_t r, int64
 typedef struct conv_task {
     const conv_plan *p;
     const float *x, *w, *bias;
+    const float *res;           /* R of conv_shape fused into the store, or NULL */
     float *y, *scratch;
     nn_act_params act;
     nn_sgemm_epi ep;            /* clamp of act; pointers set per item */
     int slots;
 } conv_task;
 
-/* The epilogue of output channels [co, ...) (absolute channel index). */
-static nn_sgemm_epi conv_item_epi(const conv_task *t, int64_t co)
+/* The epilogue of image n, output channels [co, ...) (absolute channel
+ * index), starting at pixel p0; residual rows are planes (ldr = OH*OW). */
+static nn_sgemm_epi conv_item_epi(const conv_task *t, int64_t n, int64_t co, int64_t p0)
 {
     nn_sgemm_epi ep = t->ep;
     ep.bias_m = t->bias ? t->bias + co : NULL;
+    ep.res = t->res ? t->res + (n * t->p->O + co) * t->p->ohw + p0 : NULL;
+    ep.ldr = t->p->ohw;
     return ep;
 }
 
@@ -312,7 +356,7 @@ static void conv_gemm_item(const conv_task *t, int64_t n, int64_t gi, int64_t p0
     const float *w = t->w + (gi * p->og + o0) * p->kk;
     float *y = t->y + (n * p->O + gi * p->og + o0) * p->ohw + p0;
     float *pb = slot, *row = slot + p->pb_floats;
-    nn_sgemm_epi ep = conv_item_epi(t, gi * p->og + o0);
+    nn_sgemm_epi ep = conv_item_epi(t, n, gi * p->og + o0, p0);
     if (fill && p->is1x1) {
         nn_sgemm_pack_b(p->k, p->kk, np, x + p0, p->ohw, pb);
     } else if (fill) {
@@ -330,17 +374,16 @@ static void conv_wino_item(const conv_task *t, int64_t n, int64_t t0, int64_t nt
                            int64_t o1, float *slot, int fill)
 {
     const conv_plan *p = t->p;
-    float *v = slot, *m = v + p->pos * p->pb_floats;
-    float *buf = m + round_up(p->pos * odd_lines(p->ob * p->nb), 16);
+    float *v = slot, *m = v + NN_WINO_POS * p->pb_floats;
+    float *buf = m + NN_WINO_POS * odd_lines(p->ob * p->nb);
     int64_t mstride = odd_lines((o1 - o0) * nt);
-    nn_sgemm_epi ep = conv_item_epi(t, o0);
+    nn_sgemm_epi ep = conv_item_epi(t, n, o0, 0);
     if (fill)
         nn_wino_input(p->k, &p->wg, t->x + n * p->C * p->g.ih * p->g.iw, t0, nt, v,
                        p->pb_floats, buf);
-    for (int xi = 0; xi < p->pos; xi++)
+    for (int xi = 0; xi < NN_WINO_POS; xi++)
         nn_sgemm_run(p->k, o1 - o0, nt, p->C, p->u + (xi * p->O + o0) * p->C, p->C,
                      v + xi * p->pb_floats, m + xi * mstride, nt, NULL);
-    ep.ldr = p->ohw;
     nn_wino_output(&p->wg, m, mstride, o1 - o0, t0, nt, &ep, t->y + (n * p->O + o0) * p->ohw,
                     buf);
 }
@@ -467,6 +510,12 @@ static void conv_run(nn_op_ctx *ctx)
     t.y = ctx->out->data;
     t.scratch = ctx->scratch;
     t.act = nn_act_from_node(ctx->node);
+    if (p->res_bcast) {         /* plain conv into scratch, then act(conv + R) */
+        t.y = ctx->scratch + p->convbuf_off;
+        t.act.act = NN_ACT_NONE;
+    } else if (p->has_res) {
+        t.res = ctx->in[3]->data;
+    }
     t.ep.clamp = t.act.act != NN_ACT_NONE;
     t.ep.lo = t.act.act == NN_ACT_CLIP ? t.act.lo : 0.0f;
     t.ep.hi = t.act.act == NN_ACT_CLIP ? t.act.hi : INFINITY;
@@ -475,37 +524,68 @@ static void conv_run(nn_op_ctx *ctx)
         nn_pool_for(ctx->pool, p->N * p->O, 1, conv_direct_run, &t);
     else
         nn_pool_for(ctx->pool, t.slots, 1, conv_slots_run, &t);
+    if (p->res_bcast) {
+        eu_bcast_job j;
+        eu_bcast_plan(&p->conv_shape, &ctx->in[3]->shape, &p->out, &j.p);
+        j.op = EU_ADD;
+        j.act = nn_act_from_node(ctx->node);
+        j.y = ctx->out->data;
+        j.a = t.y;
+        j.b = ctx->in[3]->data;
+        nn_pool_for(ctx->pool, nn_shape_numel(&p->out), EU_GRAIN, eu_bcast_range, &j);
+    }
 }
 
-/* Reference: the definition, one output element at a time. */
+/* The convolution at output (n, o, oy, ox) with bias, by the definition. */
+static double conv_ref_at(const conv_plan *p, const float *x, const float *w, const float *bias,
+                          int64_t n, int64_t o, int64_t oy, int64_t ox)
+{
+    const nn_geom2d *g = &p->g;
+    int64_t gi = o / p->og;
+    double s = bias ? bias[o] : 0.0;
+    for (int64_t c = 0; c < p->cg; c++)
+        for (int64_t ky = 0; ky < g->kh; ky++)
+            for (int64_t kx = 0; kx < g->kw; kx++) {
+                int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+                int64_t ix = ox * g->sw - g->pl + kx * g->dw;
+                if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw)
+                    continue;
+                s += (double)x[((n * p->C + gi * p->cg + c) * g->ih + iy) * g->iw + ix] *
+                     w[((o * p->cg + c) * g->kh + ky) * g->kw + kx];
+            }
+    return s;
+}
+
+/* Reference: the definition, one output element at a time; with a
+ * residual, each output coordinate maps to the conv result and to R by
+ * broadcasting (a dim of 1 reads index 0), then the activation. */
 static void conv_run_ref(nn_op_ctx *ctx)
 {
     conv_plan p;
-    const nn_geom2d *g = &p.g;
     const float *x = ctx->in[0]->data, *w = ctx->in[1]->data;
     const float *bias = ctx->n_in > 2 && ctx->in[2] ? ctx->in[2]->data : NULL;
+    const nn_tensor *r = ctx->n_in > 3 ? ctx->in[3] : NULL;
     float *y = ctx->out->data;
     nn_act_params act = nn_act_from_node(ctx->node);
+    int64_t i = 0;
     conv_ctx_geom(ctx, &p);
-    for (int64_t n = 0; n < p.N; n++)
-        for (int64_t o = 0; o < p.O; o++)
-            for (int64_t oy = 0; oy < g->oh; oy++)
-                for (int64_t ox = 0; ox < g->ow; ox++) {
-                    int64_t gi = o / p.og;
-                    double s = bias ? bias[o] : 0.0;
-                    for (int64_t c = 0; c < p.cg; c++)
-                        for (int64_t ky = 0; ky < g->kh; ky++)
-                            for (int64_t kx = 0; kx < g->kw; kx++) {
-                                int64_t iy = oy * g->sh - g->pt + ky * g->dh;
-                                int64_t ix = ox * g->sw - g->pl + kx * g->dw;
-                                if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw)
-                                    continue;
-                                s += (double)x[((n * p.C + gi * p.cg + c) * g->ih + iy) * g->iw + ix] *
-                                     w[((o * p.cg + c) * g->kh + ky) * g->kw + kx];
-                            }
-                    y[((n * p.O + o) * g->oh + oy) * g->ow + ox] = (float)s;
+    for (int64_t n = 0; n < p.out.d[0]; n++)
+        for (int64_t o = 0; o < p.out.d[1]; o++)
+            for (int64_t oy = 0; oy < p.out.d[2]; oy++)
+                for (int64_t ox = 0; ox < p.out.d[3]; ox++, i++) {
+                    int64_t c[4] = {n, o, oy, ox}, k[4], ir = 0;
+                    for (int d = 0; d < 4; d++)
+                        k[d] = p.conv_shape.d[d] == 1 ? 0 : c[d];
+                    y[i] = (float)conv_ref_at(&p, x, w, bias, k[0], k[1], k[2], k[3]);
+                    if (!r)
+                        continue;
+                    for (int d = 0; d < r->shape.ndim; d++) {
+                        int64_t dim = r->shape.d[d];
+                        ir = ir * dim + (dim == 1 ? 0 : c[d + 4 - r->shape.ndim]);
+                    }
+                    y[i] += r->data[ir];
                 }
-    nn_act_apply(&act, y, p.N * p.O * p.ohw);
+    nn_act_apply(&act, y, i);
 }
 
 static int64_t conv_macs(const nn_node *node, const nn_shape *const *in, int n_in,
@@ -513,7 +593,8 @@ static int64_t conv_macs(const nn_node *node, const nn_shape *const *in, int n_i
 {
     conv_plan p;
     (void)out;
-    if (conv_geom(node, in[0], in[1], conv_bias_shape(in, n_in), &p, NULL) != NN_OK)
+    if (conv_geom(node, in[0], in[1], conv_opt_shape(in, n_in, 2), conv_opt_shape(in, n_in, 3),
+                  &p, NULL) != NN_OK)
         return 0;
     return p.N * p.O * p.ohw * p.kk;
 }

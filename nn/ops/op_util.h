@@ -210,6 +210,17 @@ static inline nn_f4 nn_f4_gather(const float *p, int64_t s)
     return s == 1 ? nn_f4_load(p) : (nn_f4){p[0], p[s], p[2 * s], p[3 * s]};
 }
 
+/* {p[0], p[2], p[4], p[6]}: stride-2 columns from two loads and a shuffle. */
+static inline nn_f4 nn_f4_even(const float *p)
+{
+    nn_f4 lo = nn_f4_load(p), hi = nn_f4_load(p + 4);
+#if defined(__clang__)
+    return __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+#else
+    return __builtin_shuffle(lo, hi, (nn_i4){0, 2, 4, 6});
+#endif
+}
+
 /* Lane-wise m ? a : b for a comparison mask m. */
 static inline nn_f4 nn_f4_select(nn_i4 m, nn_f4 a, nn_f4 b)
 {
