@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -315,7 +316,10 @@ def main():
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     ap.add_argument("--quick", action="store_true", help="fewer inner iterations (a smoke run)")
     args = ap.parse_args()
-    scanlite = os.path.abspath(args.scanlite)
+    # Measure a snapshot: a `make` elsewhere must not swap the binary mid-run.
+    os.makedirs(args.work, exist_ok=True)
+    scanlite = os.path.join(args.work, "scanlite")
+    shutil.copy2(args.scanlite, scanlite)
     py = sys.executable
     started = time.time()
     sysinfo = bench_report.system_info(ROOT, scanlite)

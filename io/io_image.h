@@ -37,6 +37,12 @@ typedef struct io_preproc {
     float mean[3], std[3];  /* x = (pixel*scale - mean) / std per channel */
 } io_preproc;
 
+/* Geometry of recipe p on a w x h image: the resized size *rw x *rh
+ * (torchvision Resize(int), or the network size for a stretch) and the
+ * top-left corner (*left, *top) of the network input in that resized image
+ * (negative when a center crop larger than the image zero-pads it). */
+void io_preproc_geometry(const io_preproc *p, int w, int h, int *rw, int *rh, int *left, int *top);
+
 /* Reads the recipe from metadata (io_meta.h); defaults: 3 channels, 224,
  * resize 256, crop 224, scale 1/255, mean 0, std 1. */
 nn_status io_preproc_from_graph(const nn_graph *g, io_preproc *p, nn_err *e);

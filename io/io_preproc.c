@@ -182,6 +182,18 @@ static void resize_size(int w, int h, int n, int *rw, int *rh)
     *rh = w <= h ? nl : n;
 }
 
+void io_preproc_geometry(const io_preproc *p, int w, int h, int *rw, int *rh, int *left, int *top)
+{
+    if (p->resize > 0) {
+        resize_size(w, h, p->resize, rw, rh);
+    } else {
+        *rw = p->out_w;
+        *rh = p->out_h;
+    }
+    *left = p->crop > 0 ? crop_offset(*rw, p->crop) : 0;
+    *top = p->crop > 0 ? crop_offset(*rh, p->crop) : 0;
+}
+
 static int finite_f(float v)
 {
     return isfinite(v);
@@ -224,13 +236,8 @@ nn_status io_image_preprocess(const io_image *img, const io_preproc *p, float *o
     if (!out)
         return nn_err_set(e, NN_ERR_INVALID, "io_image_preprocess: no output buffer");
 
-    int c = p->channels, rw, rh;
-    if (p->resize > 0)
-        resize_size(img->w, img->h, p->resize, &rw, &rh);
-    else {
-        rw = p->out_w;
-        rh = p->out_h;
-    }
+    int c = p->channels, rw, rh, left, top;
+    io_preproc_geometry(p, img->w, img->h, &rw, &rh, &left, &top);
     int cw = p->crop > 0 ? p->crop : rw, ch = p->crop > 0 ? p->crop : rh;
     if (cw != p->out_w || ch != p->out_h) {
         if (p->crop > 0)
@@ -242,7 +249,6 @@ nn_status io_image_preprocess(const io_image *img, const io_preproc *p, float *o
     }
     /* Output (oy, ox) reads resized pixel (oy + top, ox + left); resized
      * pixels outside [0, rh) x [0, rw) are the crop's zero padding. */
-    int left = crop_offset(rw, cw), top = crop_offset(rh, ch);
     int x0 = left < 0 ? 0 : left, x1 = left + cw < rw ? left + cw : rw;
     int y0 = top < 0 ? 0 : top, y1 = top + ch < rh ? top + ch : rh;
     int nx = x1 - x0, ny = y1 - y0;     /* >= 1: the crop overlaps the image */

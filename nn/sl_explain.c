@@ -161,33 +161,14 @@ typedef struct axis_map {
     int offset;
 } axis_map;
 
-/* torchvision's CenterCrop offset: round((size - crop) / 2) half to even;
- * negative when the crop is larger (zero-padded). */
-static int crop_offset(int size, int crop)
-{
-    int d, k;
-    if (crop > size)
-        return -((crop - size) / 2);
-    d = size - crop;
-    k = d / 2;
-    if (d % 2 == 1 && k % 2 == 1)
-        k++;
-    return k;
-}
-
 static void crop_geometry(const io_preproc *p, int img_w, int img_h, axis_map *ax, axis_map *ay)
 {
-    int rw = p->out_w, rh = p->out_h;
-    if (p->resize > 0) {
-        int sh = img_w <= img_h ? img_w : img_h, lg = img_w <= img_h ? img_h : img_w;
-        int nl = (int)((double)((int64_t)p->resize * lg) / (double)sh);
-        rw = img_w <= img_h ? p->resize : nl;
-        rh = img_w <= img_h ? nl : p->resize;
-    }
+    int rw, rh, left, top;
+    io_preproc_geometry(p, img_w, img_h, &rw, &rh, &left, &top);
     ax->scale = (double)rw / img_w;
     ay->scale = (double)rh / img_h;
-    ax->offset = p->crop > 0 ? crop_offset(rw, p->out_w) : 0;
-    ay->offset = p->crop > 0 ? crop_offset(rh, p->out_h) : 0;
+    ax->offset = left;
+    ay->offset = top;
 }
 
 /* Bilinear tap of one output pixel along one axis: map cells i0, i0 + 1

@@ -14,8 +14,8 @@
 
 typedef struct db db;
 
-#define DB_SCHEMA_VERSION 1
-#define DB_IMAGE_INLINE_MAX (256 * 1024)  /* larger uploads go to files under data_dir */
+#define DB_SCHEMA_VERSION 2
+#define DB_IMAGE_INLINE_MAX (256 * 1024)  /* larger uploads and heatmaps go to files under data_dir */
 #define DB_TIME_LEN 32
 
 /* path: the SQLite file; data_dir: directory of content-addressed image
@@ -51,18 +51,30 @@ typedef struct db_prediction {
     double ms_queue, ms_decode, ms_infer;
     const char *subject, *note;     /* may be NULL */
     const char *user;
+    const char *heatmap_label;      /* label the stored heatmap explains; NULL: none */
 } db_prediction;
+
+/* A Grad-CAM heatmap stored with its prediction (one per prediction). */
+typedef struct db_heatmap_new {
+    const void *png;
+    size_t len;
+    const char *sha256;             /* of png: the content address of a file-backed one */
+    const char *label;              /* label explained */
+    int width, height;
+    double ms_explain;
+} db_heatmap_new;
 
 /* One upload of a batch: the record plus the bytes to store. */
 typedef struct db_prediction_new {
     db_prediction rec;
     const void *bytes;
     size_t len;
+    const db_heatmap_new *heatmap;  /* NULL: no heatmap (rec.heatmap_label is ignored) */
 } db_prediction_new;
 
-/* Stores images and predictions of a batch in one transaction; ids[n]
- * receives the row ids. Image files are written and fsynced before the
- * transaction commits. */
+/* Stores images, heatmaps and predictions of a batch in one transaction;
+ * ids[n] receives the row ids. Image and heatmap files are written and
+ * fsynced before the transaction commits. */
 int db_predictions_insert(db *d, const db_prediction_new *items, int n, int64_t *ids);
 
 typedef struct db_filter {
@@ -79,12 +91,15 @@ int db_prediction_get(db *d, int64_t id, db_prediction_cb cb, void *ctx); /* 1: 
 int db_prediction_list(db *d, const db_filter *f, int64_t before_id, int64_t skip, int64_t limit,
                        db_prediction_cb cb, void *ctx);
 int db_prediction_count(db *d, const db_filter *f, int64_t *total);
-/* Deletes the prediction, its feedback, and its image when no other
- * prediction shares it. 1: not found. */
+/* Deletes the prediction, its feedback, its heatmap, and its image when
+ * no other prediction shares it. 1: not found. */
 int db_prediction_delete(db *d, int64_t id);
 /* The stored upload of a prediction: *bytes malloc'ed (caller frees),
  * content type copied into ctype. 1: not found. */
 int db_image_get(db *d, int64_t prediction_id, void **bytes, size_t *len, char *ctype, size_t ctlen);
+/* The stored heatmap PNG of a prediction: *png malloc'ed (caller frees).
+ * 1: no such prediction or it has no heatmap. */
+int db_heatmap_get(db *d, int64_t prediction_id, void **png, size_t *len);
 
 /* ---- feedback ---- */
 /* One per (prediction, user): inserted or updated; *created says which.
@@ -112,6 +127,9 @@ int db_stats_get(db *d, const char *since_day, db_stats *out, db_group_cb cb, vo
 int db_user_count(db *d, int64_t *n);
 int db_user_add(db *d, const char *name, const char *role, const char *pwhash, const char *now); /* 1: exists */
 int db_user_delete(db *d, const char *name);                                                    /* 1: not found */
+/* Like db_user_delete, in one transaction with the check that at least
+ * one admin user remains: 2 when name is the last admin. */
+int db_user_delete_keep_admin(db *d, const char *name);
 int db_user_set_password(db *d, const char *name, const char *pwhash);                          /* 1: not found */
 int db_user_set_role(db *d, const char *name, const char *role);                                /* 1: not found */
 int db_user_get(db *d, const char *name, int64_t *id, char role[DB_ROLE_LEN],
@@ -128,6 +146,8 @@ int db_key_find(db *d, const char *hash_hex, int64_t *id, char role[DB_ROLE_LEN]
                 size_t namelen);
 /* By numeric id or key prefix. 1: not found, 2: prefix ambiguous. */
 int db_key_revoke(db *d, const char *id_or_prefix, const char *now, int64_t *revoked_id);
+/* By numeric id only. 1: no active key with that id. */
+int db_key_revoke_id(db *d, int64_t id, const char *now);
 typedef int (*db_key_cb)(void *ctx, int64_t id, const char *name, const char *role,
                          const char *prefix, const char *created_at, const char *revoked_at);
 int db_key_list(db *d, db_key_cb cb, void *ctx);

@@ -67,6 +67,41 @@ int db_user_delete(db *d, const char *name)
     return user_update(d, DB_ST_USER_DELETE, name, NULL, "delete user");
 }
 
+int db_user_delete_keep_admin(db *d, const char *name)
+{
+    db_conn *c = db_conn_get(d);
+    int ret = -1;
+    if (db_begin(c))
+        goto done;
+    sqlite3_stmt *st = db_stmt(c, DB_ST_USER_ROLE_OF);
+    db_bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    int is_admin = rc == SQLITE_ROW && db_col_text(st, 0) && !strcmp(db_col_text(st, 0), "admin");
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        ret = rc == SQLITE_DONE ? 1 : db_fail(c, "delete user");
+        goto done;
+    }
+    if (is_admin) {
+        int64_t admins = 0;
+        if (count_one(c, db_stmt(c, DB_ST_ADMIN_COUNT), &admins, "count admins"))
+            goto done;
+        if (admins <= 1) {
+            ret = 2;
+            goto done;
+        }
+    }
+    st = db_stmt(c, DB_ST_USER_DELETE);
+    db_bind_text(st, 1, name);
+    if (db_exec_stmt(c, st, "delete user") || db_commit(c))
+        goto done;
+    ret = 0;
+done:
+    db_rollback(c);
+    db_conn_put(d, c);
+    return ret;
+}
+
 int db_user_set_password(db *d, const char *name, const char *pwhash)
 {
     int rc = user_update(d, DB_ST_USER_PASSWD, name, pwhash, "set password");
@@ -194,6 +229,19 @@ done:
     db_rollback(c);
     db_conn_put(d, c);
     return ret;
+}
+
+int db_key_revoke_id(db *d, int64_t id, const char *now)
+{
+    db_conn *c = db_conn_get(d);
+    sqlite3_stmt *st = db_stmt(c, DB_ST_KEY_REVOKE_ACTIVE);
+    sqlite3_bind_int64(st, 1, id);
+    db_bind_text(st, 2, now);
+    int rc = db_exec_stmt(c, st, "revoke key");
+    if (!rc && sqlite3_changes(c->h) == 0)
+        rc = 1;
+    db_conn_put(d, c);
+    return rc;
 }
 
 int db_key_list(db *d, db_key_cb cb, void *ctx)

@@ -55,6 +55,14 @@ static const char *const migrations[] = {
     "CREATE TABLE audit_log(id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,"
     " action TEXT NOT NULL, target TEXT, addr TEXT, detail TEXT);"
     "CREATE INDEX audit_login ON audit_log(action, target, addr, at);",
+    /* 1 -> 2: Grad-CAM heatmaps, at most one per prediction, inline up to
+     * DB_IMAGE_INLINE_MAX bytes, else content-addressed files (path). */
+    "CREATE TABLE heatmaps(prediction_id INTEGER PRIMARY KEY"
+    " REFERENCES predictions(id) ON DELETE CASCADE, label TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, size INTEGER NOT NULL, width INTEGER NOT NULL,"
+    " height INTEGER NOT NULL, ms_explain REAL, data BLOB, path TEXT,"
+    " created_at TEXT NOT NULL, CHECK((data IS NULL) <> (path IS NULL)));"
+    "CREATE INDEX heatmaps_sha ON heatmaps(sha256);",
 };
 #define DB_NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(DB_NMIGRATIONS == DB_SCHEMA_VERSION, "one migration per schema version");

@@ -1,7 +1,8 @@
-/* db_pred.c — predictions, their stored uploads, feedback and statistics.
- * Uploads are content-addressed by SHA-256: up to DB_IMAGE_INLINE_MAX bytes
- * they live in the images table, larger ones in data_dir/images/ab/<sha256>
- * (written, fsynced and renamed into place before the rows commit). */
+/* db_pred.c — predictions, their stored uploads and heatmaps, feedback and
+ * statistics. Uploads and heatmap PNGs are content-addressed by SHA-256: up
+ * to DB_IMAGE_INLINE_MAX bytes they live in their table, larger ones in
+ * data_dir/images/ab/<sha256> or data_dir/heatmaps/ab/<sha256> (written,
+ * fsynced and renamed into place before the rows commit). */
 #include "db_priv.h"
 
 #include <errno.h>
@@ -41,13 +42,14 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* Makes data_dir/images/xx/<sha> durable; rel gets the relative path. */
-static int image_file_store(db *d, const char *sha, const void *bytes, size_t len, char *rel,
-                            size_t rellen)
+/* Makes data_dir/<kind>/xx/<sha> durable (kind: "images" or "heatmaps");
+ * rel gets the relative path. */
+static int blob_file_store(db *d, const char *kind, const char *sha, const void *bytes, size_t len,
+                           char *rel, size_t rellen)
 {
     char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
-    snprintf(rel, rellen, "images/%.2s/%s", sha, sha);
-    if ((size_t)snprintf(dir, sizeof dir, "%s/images", d->data_dir) >= sizeof dir)
+    snprintf(rel, rellen, "%s/%.2s/%s", kind, sha, sha);
+    if ((size_t)snprintf(dir, sizeof dir, "%s/%s", d->data_dir, kind) >= sizeof dir)
         return db_fail_msg("data directory path too long");
     if (mkdir(dir, 0700) && errno != EEXIST)
         return db_fail_msg("mkdir %s: %s", dir, strerror(errno));
@@ -82,23 +84,51 @@ static int image_file_store(db *d, const char *sha, const void *bytes, size_t le
     return 0;
 }
 
+/* Inserts the heatmap row of prediction id (its file, if any, is stored). */
+static int heatmap_insert(db_conn *c, int64_t id, const db_heatmap_new *h, const char *now)
+{
+    char rel[160];
+    sqlite3_stmt *st = db_stmt(c, DB_ST_HEATMAP_INSERT);
+    sqlite3_bind_int64(st, 1, id);
+    db_bind_text(st, 2, h->label);
+    db_bind_text(st, 3, h->sha256);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)h->len);
+    sqlite3_bind_int(st, 5, h->width);
+    sqlite3_bind_int(st, 6, h->height);
+    sqlite3_bind_double(st, 7, h->ms_explain);
+    if (h->len > DB_IMAGE_INLINE_MAX) {
+        snprintf(rel, sizeof rel, "heatmaps/%.2s/%s", h->sha256, h->sha256);
+        sqlite3_bind_null(st, 8);
+        db_bind_text(st, 9, rel);
+    } else {
+        sqlite3_bind_blob(st, 8, h->len ? h->png : "", (int)h->len, SQLITE_STATIC);
+        sqlite3_bind_null(st, 9);
+    }
+    db_bind_text(st, 10, now);
+    return db_exec_stmt(c, st, "store heatmap");
+}
+
 int db_predictions_insert(db *d, const db_prediction_new *items, int n, int64_t *ids)
 {
-    char rel[128];
+    char rel[160];
     int files = 0;
     for (int i = 0; i < n; i++)
-        files |= items[i].len > DB_IMAGE_INLINE_MAX;
+        files |= items[i].len > DB_IMAGE_INLINE_MAX ||
+                 (items[i].heatmap && items[i].heatmap->len > DB_IMAGE_INLINE_MAX);
     if (files)
         pthread_mutex_lock(&d->files_mu);
     /* Files first: a file without a row is harmless (content-addressed). */
-    for (int i = 0; i < n; i++)
-        if (items[i].len > DB_IMAGE_INLINE_MAX &&
-            image_file_store(d, items[i].rec.input_sha256, items[i].bytes, items[i].len, rel,
-                             sizeof rel)) {
-            if (files)
-                pthread_mutex_unlock(&d->files_mu);
+    for (int i = 0; i < n; i++) {
+        const db_heatmap_new *h = items[i].heatmap;
+        if ((items[i].len > DB_IMAGE_INLINE_MAX &&
+             blob_file_store(d, "images", items[i].rec.input_sha256, items[i].bytes, items[i].len,
+                             rel, sizeof rel)) ||
+            (h && h->len > DB_IMAGE_INLINE_MAX &&
+             blob_file_store(d, "heatmaps", h->sha256, h->png, h->len, rel, sizeof rel))) {
+            pthread_mutex_unlock(&d->files_mu);
             return -1;
         }
+    }
     db_conn *c = db_conn_get(d);
     if (db_begin(c))
         goto fail;
@@ -141,6 +171,8 @@ int db_predictions_insert(db *d, const db_prediction_new *items, int n, int64_t 
         if (db_exec_stmt(c, st, "insert prediction"))
             goto fail;
         ids[i] = sqlite3_last_insert_rowid(c->h);
+        if (items[i].heatmap && heatmap_insert(c, ids[i], items[i].heatmap, r->created_at))
+            goto fail;
     }
     if (db_commit(c))
         goto fail;
@@ -179,6 +211,7 @@ static void pred_from_row(sqlite3_stmt *st, db_prediction *p)
     p->subject = db_col_text(st, 16);
     p->note = db_col_text(st, 17);
     p->user = db_col_text(st, 18);
+    p->heatmap_label = db_col_text(st, 19);
 }
 
 /* Steps st, handing each row to cb; 0 / -1. */
@@ -247,12 +280,38 @@ int db_prediction_count(db *d, const db_filter *f, int64_t *total)
     return rc;
 }
 
+/* Deletes the heatmap row of prediction id; hpath gets its file when no
+ * other row shares that file (to unlink after the commit). */
+static int heatmap_delete(db *d, db_conn *c, int64_t id, char *hpath, size_t hlen)
+{
+    char hsha[80] = "", rel[160] = "";
+    sqlite3_stmt *st = db_stmt(c, DB_ST_HEATMAP_DELETE);
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(hsha, sizeof hsha, "%s", db_col_text(st, 0) ? db_col_text(st, 0) : "");
+        snprintf(rel, sizeof rel, "%s", db_col_text(st, 1) ? db_col_text(st, 1) : "");
+    }
+    if (db_exec_stmt(c, st, "delete heatmap"))
+        return -1;
+    if (!rel[0])
+        return 0;
+    st = db_stmt(c, DB_ST_HEATMAP_SHA_USED);
+    db_bind_text(st, 1, hsha);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(c, "delete heatmap");
+    if (rc == SQLITE_DONE)
+        snprintf(hpath, hlen, "%s/%s", d->data_dir, rel);
+    return 0;
+}
+
 int db_prediction_delete(db *d, int64_t id)
 {
-    char sha[80] = "", path[PATH_MAX] = "";
+    char sha[80] = "", path[PATH_MAX] = "", hpath[PATH_MAX] = "";
     pthread_mutex_lock(&d->files_mu);
     db_conn *c = db_conn_get(d);
-    if (db_begin(c))
+    if (db_begin(c) || heatmap_delete(d, c, id, hpath, sizeof hpath))
         goto fail;
     sqlite3_stmt *st = db_stmt(c, DB_ST_PRED_DELETE);
     sqlite3_bind_int64(st, 1, id);
@@ -276,6 +335,8 @@ int db_prediction_delete(db *d, int64_t id)
     db_conn_put(d, c);
     if (path[0])
         unlink(path);
+    if (hpath[0])
+        unlink(hpath);
     pthread_mutex_unlock(&d->files_mu);
     return 0;
 fail:
@@ -348,6 +409,39 @@ int db_image_get(db *d, int64_t prediction_id, void **bytes, size_t *len, char *
     db_conn_put(d, c);
     if (!ret && path[0])
         ret = read_file(path, *len, bytes);
+    return ret;
+}
+
+int db_heatmap_get(db *d, int64_t prediction_id, void **png, size_t *len)
+{
+    char path[PATH_MAX] = "";
+    *png = NULL;
+    *len = 0;
+    db_conn *c = db_conn_get(d);
+    sqlite3_stmt *st = db_stmt(c, DB_ST_HEATMAP_GET);
+    sqlite3_bind_int64(st, 1, prediction_id);
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else if (rc != SQLITE_ROW) {
+        ret = db_fail(c, "read heatmap");
+    } else if (db_col_text(st, 1)) {
+        snprintf(path, sizeof path, "%s/%s", d->data_dir, db_col_text(st, 1));
+        *len = (size_t)sqlite3_column_int64(st, 2);
+    } else {
+        const void *blob = sqlite3_column_blob(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        *png = malloc(n ? n : 1);
+        if (!*png)
+            ret = db_fail_msg("out of memory");
+        else if (n)
+            memcpy(*png, blob, n);
+        *len = n;
+    }
+    sqlite3_reset(st);
+    db_conn_put(d, c);
+    if (!ret && path[0])
+        ret = read_file(path, *len, png);
     return ret;
 }
 

@@ -18,7 +18,8 @@
 #define DB_PRED_COLS                                                                       \
     "id, created_at, model, model_sha256, input_sha256, input_size, content_type,"         \
     " filename, label, confidence, topk, image_w, image_h, ms_queue, ms_decode,"           \
-    " ms_infer, subject, note, user"
+    " ms_infer, subject, note, user,"                                                      \
+    " (SELECT h.label FROM heatmaps h WHERE h.prediction_id = predictions.id)"
 
 #define DB_STATEMENTS(X)                                                                   \
     X(BEGIN, "BEGIN IMMEDIATE")                                                            \
@@ -45,6 +46,13 @@
       " content_type, filename, label, confidence, topk, image_w, image_h, ms_queue,"      \
       " ms_decode, ms_infer, subject, note, user) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"  \
       " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")                                 \
+    X(HEATMAP_INSERT,                                                                      \
+      "INSERT INTO heatmaps(prediction_id, label, sha256, size, width, height, ms_explain,"  \
+      " data, path, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")           \
+    X(HEATMAP_GET, "SELECT data, path, size FROM heatmaps WHERE prediction_id = ?1")       \
+    X(HEATMAP_DELETE,                                                                      \
+      "DELETE FROM heatmaps WHERE prediction_id = ?1 RETURNING sha256, path")              \
+    X(HEATMAP_SHA_USED, "SELECT 1 FROM heatmaps WHERE sha256 = ?1 LIMIT 1")                \
     X(PRED_GET, "SELECT " DB_PRED_COLS " FROM predictions WHERE id = ?1")                  \
     X(PRED_LIST,                                                                           \
       "SELECT " DB_PRED_COLS " FROM predictions" DB_PRED_WHERE                             \
@@ -74,6 +82,8 @@
       "INSERT INTO users(name, role, pwhash, created_at) VALUES(?1, ?2, ?3, ?4)"           \
       " ON CONFLICT(name) DO NOTHING")                                                     \
     X(USER_DELETE, "DELETE FROM users WHERE name = ?1")                                    \
+    X(USER_ROLE_OF, "SELECT role FROM users WHERE name = ?1")                              \
+    X(ADMIN_COUNT, "SELECT count(*) FROM users WHERE role = 'admin'")                      \
     X(USER_PASSWD, "UPDATE users SET pwhash = ?2 WHERE name = ?1")                         \
     X(USER_ROLE, "UPDATE users SET role = ?2 WHERE name = ?1")                             \
     X(USER_GET, "SELECT id, role, pwhash FROM users WHERE name = ?1")                      \
@@ -90,6 +100,8 @@
       "SELECT id FROM api_keys WHERE revoked_at IS NULL AND"                               \
       " (CAST(id AS TEXT) = ?1 OR prefix = ?1) LIMIT 2")                                   \
     X(KEY_REVOKE, "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1")                     \
+    X(KEY_REVOKE_ACTIVE,                                                                   \
+      "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")          \
     X(KEY_LIST,                                                                            \
       "SELECT id, name, role, prefix, created_at, revoked_at FROM api_keys ORDER BY id")   \
     X(SESSION_ADD,                                                                         \

@@ -35,6 +35,12 @@
 #define SRV_CONN_LIMIT_DEFAULT 64          /* concurrent HTTP connections */
 #define SRV_DRAIN_TIMEOUT_S 30             /* graceful stop waits this long */
 #define SRV_MAX_MODELS 32
+#define SRV_PASSWORD_MIN 8                 /* bytes of a new password */
+#define SRV_PASSWORD_MAX 1024
+#define SRV_KEY_BYTES 32                   /* random bytes of an API key */
+#define SRV_KEY_PREFIX "slk_"              /* every key starts with it */
+#define SRV_KEY_LEN (4 + 2 * SRV_KEY_BYTES) /* "slk_" + hex */
+#define SRV_KEY_SHOWN 8                    /* hex digits kept as the key's prefix */
 
 typedef enum srv_role { SRV_ROLE_NONE = 0, SRV_ROLE_VIEWER, SRV_ROLE_CLINICIAN, SRV_ROLE_ADMIN } srv_role;
 const char *srv_role_name(srv_role r);
@@ -62,6 +68,8 @@ typedef struct srv_model {
     sl_model *m;
     char *labels_json;      /* ["a","b",...] */
     int nlabels;
+    int explainable;        /* Grad-CAM possible (sl_model_cam_shape) */
+    char explain_err[256];  /* why not, when !explainable */
 } srv_model;
 
 typedef struct srv_metrics srv_metrics;
@@ -153,6 +161,12 @@ void srv_h_stats(srv_req *r);       /* srv_list.c */
 void srv_h_pred_list(srv_req *r);
 void srv_h_pred_csv(srv_req *r);
 void srv_h_openapi(srv_req *r);     /* srv_openapi.c */
+void srv_h_users_list(srv_req *r);  /* srv_admin.c */
+void srv_h_user_add(srv_req *r);
+void srv_h_user_delete(srv_req *r);
+void srv_h_keys_list(srv_req *r);
+void srv_h_key_create(srv_req *r);
+void srv_h_key_revoke(srv_req *r);
 
 /* ---- authentication (srv_auth.c) ---- */
 /* Resolves the credentials of r into r->role/r->user; 0 when valid or
@@ -163,6 +177,14 @@ void srv_h_logout(srv_req *r);
 int srv_random_hex(char *out, size_t nbytes);           /* out[2*nbytes+1] */
 int srv_password_hash(const char *pw, char *out, size_t outlen);
 int srv_password_check(const char *pw, const char *hash);
+/* A new API key: key = SRV_KEY_PREFIX + 64 hex digits, prefix = its first
+ * SRV_KEY_SHOWN hex digits (stored and listed), hash = SHA-256 hex of key
+ * (stored). 0 on success, -1 without randomness. */
+int srv_key_generate(char key[SRV_KEY_LEN + 1], char prefix[SRV_KEY_SHOWN + 1], char hash[65]);
+/* 1 when n is a valid user name: 1..DB_NAME_MAX of letters, digits, . _ - @ */
+int srv_user_name_ok(const char *n);
+/* Parses r's body as a JSON object; replies 400 and returns -1 if not. */
+int srv_body_object(srv_req *r, srv_jdoc *doc);
 
 /* ---- inference pool (srv_pool.c) ---- */
 typedef struct srv_job {
@@ -170,7 +192,10 @@ typedef struct srv_job {
     const void *bytes;
     size_t len;
     int top_k;
+    int explain;            /* 1: also render the Grad-CAM heatmap */
+    int explain_class;      /* label to explain; -1: the predicted one */
     sl_prediction pred;     /* out */
+    sl_heatmap heat;        /* out when explain; heat.png freed by sl_heatmap_free */
     sl_error err;           /* out */
     double ms_queue;        /* out: wait before a worker took it */
 } srv_job;

@@ -1,7 +1,7 @@
 /* srv_auth.c — credentials: API keys (X-API-Key) and session tokens
  * (Authorization: Bearer), both looked up by their SHA-256; login with
  * yescrypt password hashes (libcrypt), throttled per user and address via
- * the audit log; logout; secrets from getrandom(2). */
+ * the audit log; logout; secrets from getrandom(2): tokens, API keys. */
 #include "srv.h"
 
 #include "io/io_sha256.h"
@@ -126,8 +126,31 @@ int srv_auth_resolve(srv_req *r)
     return 0;
 }
 
-/* Parses the JSON body as an object; replies 400 and returns -1 if not. */
-static int body_object(srv_req *r, srv_jdoc *doc)
+int srv_key_generate(char key[SRV_KEY_LEN + 1], char prefix[SRV_KEY_SHOWN + 1], char hash[65])
+{
+    char hex[2 * SRV_KEY_BYTES + 1];
+    if (srv_random_hex(hex, SRV_KEY_BYTES))
+        return -1;
+    snprintf(key, SRV_KEY_LEN + 1, SRV_KEY_PREFIX "%s", hex);
+    snprintf(prefix, SRV_KEY_SHOWN + 1, "%.*s", SRV_KEY_SHOWN, hex);
+    io_sha256_hex(key, strlen(key), hash);
+    memset(hex, 0, sizeof hex);
+    return 0;
+}
+
+int srv_user_name_ok(const char *n)
+{
+    size_t l = n ? strlen(n) : 0;
+    if (l == 0 || l > DB_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < l; i++)
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
+              (n[i] >= '0' && n[i] <= '9') || strchr("._-@", n[i])))
+            return 0;
+    return 1;
+}
+
+int srv_body_object(srv_req *r, srv_jdoc *doc)
 {
     char err[128];
     if (srv_json_parse(r->body.data ? r->body.data : "", r->body.len, doc, err, sizeof err)) {
@@ -146,7 +169,7 @@ void srv_h_login(srv_req *r)
 {
     srv *s = r->s;
     srv_jdoc doc;
-    if (body_object(r, &doc))
+    if (srv_body_object(r, &doc))
         return;
     const srv_jnode *root = srv_json_root(&doc);
     const srv_jnode *u = srv_json_get(&doc, root, "username");
@@ -155,9 +178,9 @@ void srv_h_login(srv_req *r)
         srv_reply_error(r, 400, "bad_request", "username and password must be strings");
         goto done;
     }
-    if (u->len == 0 || u->len > DB_NAME_MAX || p->len > 1024) {
-        srv_reply_error(r, 400, "bad_request", "username must be 1..%d bytes, password at most 1024",
-                        DB_NAME_MAX);
+    if (u->len == 0 || u->len > DB_NAME_MAX || p->len > SRV_PASSWORD_MAX) {
+        srv_reply_error(r, 400, "bad_request", "username must be 1..%d bytes, password at most %d",
+                        DB_NAME_MAX, SRV_PASSWORD_MAX);
         goto done;
     }
     char now[DB_TIME_LEN], since[DB_TIME_LEN];

@@ -7,8 +7,6 @@
 
 #include "srv.h"
 
-#include "io/io_sha256.h"
-
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -18,14 +16,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define SRV_PASSWORD_MIN 8
-#define SRV_PASSWORD_MAX 1024
-#define SRV_KEY_BYTES 32
-#define SRV_KEY_PREFIX "slk_"
-
-static void serve_usage(void)
+/* Usage on f: stdout for --help (exit 0), stderr after a mistake (exit 2). */
+static void serve_usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: scanlite serve [--models DIR | -m NAME=FILE ...] [--host 127.0.0.1]\n"
             "         [--port 8080] [--db scanlite.db] [--data-dir DIR] [--threads N]\n"
             "         [--workers N] [--queue N] [--max-body 32MB] [--max-connections N]\n"
@@ -101,7 +95,7 @@ int srv_cmd_serve(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            serve_usage();
+            serve_usage(stdout);
             return 0;
         }
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
@@ -126,7 +120,7 @@ int srv_cmd_serve(int argc, char **argv)
                 k = j;
         if (k < 0) {
             fprintf(stderr, "scanlite serve: unknown option %s\n", a);
-            serve_usage();
+            serve_usage(stderr);
             return 2;
         }
         if (!strcmp(names[k], "log-json")) {
@@ -233,13 +227,32 @@ static int print_key(void *ctx, int64_t id, const char *name, const char *role, 
     return 0;
 }
 
+/* 1 when -h or --help is among the arguments. */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+static void key_usage(FILE *f)
+{
+    fprintf(f, "usage: scanlite key create --role admin|clinician|viewer [--name N] [--db F]\n"
+               "       scanlite key revoke ID|PREFIX [--db F]\n"
+               "       scanlite key list [--db F]\n"
+               "The new key is printed alone on stdout, once; only its SHA-256 is stored.\n");
+}
+
 int srv_cmd_key(int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : NULL;
+    if (wants_help(argc, argv)) {
+        key_usage(stdout);
+        return 0;
+    }
     if (!sub || (strcmp(sub, "create") && strcmp(sub, "revoke") && strcmp(sub, "list"))) {
-        fprintf(stderr, "usage: scanlite key create --role admin|clinician|viewer [--name N] [--db F]\n"
-                        "       scanlite key revoke ID|PREFIX [--db F]\n"
-                        "       scanlite key list [--db F]\n");
+        key_usage(stderr);
         return 2;
     }
     const char *role = opt(argc, argv, "--role");
@@ -260,14 +273,11 @@ int srv_cmd_key(int argc, char **argv)
     db_time_now(now, 0);
     if (!strcmp(sub, "create")) {
         const char *name = opt(argc, argv, "--name");
-        char hex[2 * SRV_KEY_BYTES + 1], key[sizeof hex + 8], hash[65], prefix[9];
-        if (srv_random_hex(hex, SRV_KEY_BYTES)) {
+        char key[SRV_KEY_LEN + 1], hash[65], prefix[SRV_KEY_SHOWN + 1];
+        if (srv_key_generate(key, prefix, hash)) {
             fprintf(stderr, "scanlite key create: no randomness available\n");
             goto done;
         }
-        snprintf(key, sizeof key, SRV_KEY_PREFIX "%s", hex);
-        snprintf(prefix, sizeof prefix, "%.8s", hex);
-        io_sha256_hex(key, strlen(key), hash);
         int64_t id;
         if (db_key_add(d, name ? name : prefix, role, prefix, hash, now, &id)) {
             fprintf(stderr, "scanlite key create: %s\n", db_errmsg());
@@ -278,10 +288,10 @@ int srv_cmd_key(int argc, char **argv)
         rc = 0;
     } else if (!strcmp(sub, "revoke")) {
         const char *t = strncmp(target, SRV_KEY_PREFIX, 4) ? target : target + 4;
-        char pfx[9];
-        /* A whole key also works: its first 8 hex digits are the prefix. */
-        if (strlen(t) > 8 && strlen(t) == 2 * SRV_KEY_BYTES) {
-            snprintf(pfx, sizeof pfx, "%.8s", t);
+        char pfx[SRV_KEY_SHOWN + 1];
+        /* A whole key also works: its first hex digits are the prefix. */
+        if (strlen(t) == 2 * SRV_KEY_BYTES) {
+            snprintf(pfx, sizeof pfx, "%.*s", SRV_KEY_SHOWN, t);
             t = pfx;
         }
         int64_t id;
@@ -371,16 +381,15 @@ static int print_user(void *ctx, int64_t id, const char *name, const char *role,
     return 0;
 }
 
-static int user_name_ok(const char *n)
+static void user_usage(FILE *f)
 {
-    size_t l = n ? strlen(n) : 0;
-    if (l == 0 || l > DB_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < l; i++)
-        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
-              (n[i] >= '0' && n[i] <= '9') || strchr("._-@", n[i])))
-            return 0;
-    return 1;
+    fprintf(f, "usage: scanlite user add NAME --role admin|clinician|viewer [--db F]\n"
+               "       scanlite user passwd NAME [--db F]\n"
+               "       scanlite user role NAME ROLE [--db F]\n"
+               "       scanlite user del NAME [--db F]\n"
+               "       scanlite user list [--db F]\n"
+               "Passwords are read from stdin when it is not a terminal (%d to %d bytes).\n",
+            SRV_PASSWORD_MIN, SRV_PASSWORD_MAX);
 }
 
 int srv_cmd_user(int argc, char **argv)
@@ -388,20 +397,19 @@ int srv_cmd_user(int argc, char **argv)
     const char *sub = argc > 1 ? argv[1] : NULL;
     static const char *const subs[] = {"add", "del", "list", "passwd", "role"};
     int known = 0;
+    if (wants_help(argc, argv)) {
+        user_usage(stdout);
+        return 0;
+    }
     for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++)
         known |= !strcmp(sub, subs[i]);
     if (!known) {
-        fprintf(stderr, "usage: scanlite user add NAME --role admin|clinician|viewer [--db F]\n"
-                        "       scanlite user passwd NAME [--db F]\n"
-                        "       scanlite user role NAME ROLE [--db F]\n"
-                        "       scanlite user del NAME [--db F]\n"
-                        "       scanlite user list [--db F]\n"
-                        "Passwords are read from stdin when it is not a terminal.\n");
+        user_usage(stderr);
         return 2;
     }
     const char *name = positional(argc, argv, 0);
     const char *role = !strcmp(sub, "role") ? positional(argc, argv, 1) : opt(argc, argv, "--role");
-    if (strcmp(sub, "list") && !user_name_ok(name)) {
+    if (strcmp(sub, "list") && !srv_user_name_ok(name)) {
         fprintf(stderr, "scanlite user %s: give a user name (letters, digits, . _ - @; at most %d)\n",
                 sub, DB_NAME_MAX);
         return 2;

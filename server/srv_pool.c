@@ -1,8 +1,10 @@
 /* srv_pool.c — the inference workers: a fixed set of threads, each owning
  * one sl_session per model, fed through a bounded FIFO of tasks (one task =
- * the images of one request, run in order by one worker). A full queue is
- * refused at once (the HTTP layer answers 503); nothing waits unbounded
- * for a queue slot. Freeing the pool lets the workers finish queued tasks. */
+ * the images of one request, run in order by one worker; a job asked to
+ * explain also renders its Grad-CAM heatmap on the same session). A full
+ * queue is refused at once (the HTTP layer answers 503); nothing waits
+ * unbounded for a queue slot. Freeing the pool lets the workers finish
+ * queued tasks. */
 #include "srv.h"
 
 #include <stdio.h>
@@ -45,6 +47,12 @@ static void task_run(worker *w, srv_task *t)
         memset(&j->err, 0, sizeof j->err);
         sl_status st = sl_predict_image(w->sessions[j->model], j->bytes, j->len, j->top_k,
                                         &j->pred, &j->err);
+        /* The heatmap explains the label just answered (or the one asked
+         * for): the prediction above stays the one every answer gives. */
+        if (st == SL_OK && j->explain)
+            st = sl_explain_image(w->sessions[j->model], j->bytes, j->len,
+                                  j->explain_class >= 0 ? j->explain_class : j->pred.label,
+                                  &j->heat, &j->err);
         j->err.status = st;
     }
     pthread_mutex_lock(&t->mu);

@@ -1,10 +1,12 @@
 /* srv_predict.c — POST /v1/models/{name}/predict and POST /predict.
  * The body is one raw image (image/<any> or application/octet-stream) or a
- * multipart batch of `file` parts plus optional fields subject, note and
- * top_k (query parameters give the same fields). Every upload is checked
- * (content type, header-only size probe) before any pixel is decoded; the
- * batch runs on one inference worker; all rows commit in one transaction
- * before the 200 answer; any bad file fails the whole batch. */
+ * multipart batch of `file` parts plus optional fields subject, note,
+ * top_k, explain and class (query parameters give the same fields). Every
+ * upload is checked (content type, header-only size probe) before any pixel
+ * is decoded; the batch runs on one inference worker (which also renders
+ * the Grad-CAM heatmaps when explain is asked); all rows and heatmaps
+ * commit in one transaction before the 200 answer; any bad file fails the
+ * whole batch. */
 #include "srv.h"
 #include "srv_multipart.h"
 
@@ -26,6 +28,9 @@ typedef struct upload {
 typedef struct fields {
     const char *subject, *note;
     int top_k;
+    int explain;                /* render and store a heatmap per file */
+    const char *class_label;    /* label to explain (implies explain); NULL: predicted */
+    int explain_class;          /* its index, -1: the predicted label */
 } fields;
 
 static int ctype_is_image(const char *ct)
@@ -77,6 +82,26 @@ static int parse_top_k(srv_req *r, const char *v, int *out)
     }
     *out = k > SL_TOPK_MAX ? SL_TOPK_MAX : (int)k;
     return 0;
+}
+
+/* explain=1|true|yes|on or 0|false|no|off (empty: off). */
+static int parse_flag(srv_req *r, const char *what, const char *v, int *out)
+{
+    static const char *const on[] = {"1", "true", "yes", "on"}, *const off[] = {"", "0", "false", "no", "off"};
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < sizeof on / sizeof on[0]; i++)
+        if (!strcasecmp(v, on[i])) {
+            *out = 1;
+            return 0;
+        }
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++)
+        if (!strcasecmp(v, off[i])) {
+            *out = 0;
+            return 0;
+        }
+    srv_reply_error(r, 400, "bad_request", "%s must be 1 or 0 (true/false)", what);
+    return -1;
 }
 
 /* Copies a multipart field value to a NUL-terminated string in storage. */
@@ -140,6 +165,29 @@ static void write_topk(srv_jw *w, const srv_model *sm, const sl_prediction *p)
     srv_jw_arr_end(w);
 }
 
+/* Resolves class= to a label index (it implies explain) and refuses
+ * explain for a model Grad-CAM cannot handle; replies and returns -1. */
+static int explain_args(srv_req *r, const srv_model *sm, fields *f)
+{
+    if (f->class_label && f->class_label[0]) {
+        f->explain = 1;
+        for (int i = 0; i < sm->nlabels && f->explain_class < 0; i++)
+            if (sl_model_label(sm->m, i) && !strcmp(sl_model_label(sm->m, i), f->class_label))
+                f->explain_class = i;
+        if (f->explain_class < 0) {
+            srv_reply_error(r, 422, "unknown_label", "class '%s' is not a label of model %s",
+                            f->class_label, sm->name);
+            return -1;
+        }
+    }
+    if (f->explain && !sm->explainable) {
+        srv_reply_error(r, 422, "not_explainable", "model %s has no Grad-CAM heatmap: %s", sm->name,
+                        sm->explain_err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Runs the batch and answers. */
 static void predict_run(srv_req *r, int mi, upload *ups, int n, int batch, const fields *f)
 {
@@ -149,7 +197,9 @@ static void predict_run(srv_req *r, int mi, upload *ups, int n, int batch, const
     db_prediction_new *rows = calloc((size_t)n, sizeof *rows);
     int64_t *ids = calloc((size_t)n, sizeof *ids);
     srv_buf *topk = calloc((size_t)n, sizeof *topk);
-    if (!jobs || !rows || !ids || !topk) {
+    db_heatmap_new *heats = f->explain ? calloc((size_t)n, sizeof *heats) : NULL;
+    char(*heat_sha)[65] = f->explain ? calloc((size_t)n, sizeof *heat_sha) : NULL;
+    if (!jobs || !rows || !ids || !topk || (f->explain && (!heats || !heat_sha))) {
         srv_reply_error(r, 503, "no_memory", "out of memory");
         goto done;
     }
@@ -158,6 +208,8 @@ static void predict_run(srv_req *r, int mi, upload *ups, int n, int batch, const
         jobs[i].bytes = ups[i].data;
         jobs[i].len = ups[i].len;
         jobs[i].top_k = f->top_k;
+        jobs[i].explain = f->explain;
+        jobs[i].explain_class = f->explain_class;
         io_sha256_hex(ups[i].data, ups[i].len, ups[i].sha);
     }
     if (srv_pool_run(s->pool, jobs, n)) {
@@ -167,9 +219,15 @@ static void predict_run(srv_req *r, int mi, upload *ups, int n, int batch, const
     for (int i = 0; i < n; i++) {
         if (jobs[i].err.status != SL_OK) {
             sl_status st = jobs[i].err.status;
+            const char *what = n > 1 ? "file " : "image ";
+            if (st == SL_ERR_UNSUPPORTED && f->explain) {
+                srv_reply_error(r, 422, "not_explainable", "%s%d: %s", what, i + 1,
+                                jobs[i].err.message);
+                goto done;
+            }
             int code = st == SL_ERR_IMAGE || st == SL_ERR_LIMIT || st == SL_ERR_FORMAT ? 422 : 500;
             srv_reply_error(r, code, code == 422 ? "unreadable_image" : "inference_failed",
-                            "%s%d: %s", n > 1 ? "file " : "image ", i + 1, jobs[i].err.message);
+                            "%s%d: %s", what, i + 1, jobs[i].err.message);
             goto done;
         }
     }
@@ -205,6 +263,16 @@ static void predict_run(srv_req *r, int mi, upload *ups, int n, int batch, const
         p->user = r->user;
         rows[i].bytes = ups[i].data;
         rows[i].len = ups[i].len;
+        if (f->explain) {
+            const sl_heatmap *hm = &jobs[i].heat;
+            const char *hl = sl_model_label(sm->m, hm->label);
+            io_sha256_hex(hm->png, hm->png_len, heat_sha[i]);
+            heats[i] = (db_heatmap_new){.png = hm->png, .len = hm->png_len, .sha256 = heat_sha[i],
+                                        .label = hl ? hl : "", .width = hm->width,
+                                        .height = hm->height, .ms_explain = hm->ms_explain};
+            rows[i].heatmap = &heats[i];
+            p->heatmap_label = heats[i].label;
+        }
     }
     double t_db = srv_now_ms();
     if (db_predictions_insert(s->db, rows, n, ids)) {
@@ -235,6 +303,10 @@ static void predict_run(srv_req *r, int mi, upload *ups, int n, int batch, const
         srv_jw_num(&w, jobs[i].pred.ms_decode);
         srv_jw_key(&w, "infer");
         srv_jw_num(&w, jobs[i].pred.ms_infer);
+        if (f->explain) {
+            srv_jw_key(&w, "explain");
+            srv_jw_num(&w, jobs[i].heat.ms_explain);
+        }
         srv_jw_key(&w, "db");
         srv_jw_num(&w, ms_db);
         srv_jw_key(&w, "total");
@@ -251,6 +323,10 @@ static void predict_run(srv_req *r, int mi, upload *ups, int n, int batch, const
 done:
     for (int i = 0; topk && i < n; i++)
         srv_buf_free(&topk[i]);
+    for (int i = 0; jobs && i < n; i++)
+        sl_heatmap_free(&jobs[i].heat);
+    free(heat_sha);
+    free(heats);
     free(topk);
     free(ids);
     free(rows);
@@ -273,13 +349,16 @@ void srv_h_predict(srv_req *r)
         srv_reply_error(r, 503, "not_ready", "models are still being checked");
         return;
     }
-    fields f = {srv_query(r, "subject"), srv_query(r, "note"), SRV_TOPK_DEFAULT};
-    if (parse_top_k(r, srv_query(r, "top_k"), &f.top_k))
+    fields f = {srv_query(r, "subject"), srv_query(r, "note"), SRV_TOPK_DEFAULT, 0,
+                srv_query(r, "class"), -1};
+    if (parse_top_k(r, srv_query(r, "top_k"), &f.top_k) ||
+        parse_flag(r, "explain", srv_query(r, "explain"), &f.explain))
         return;
     const char *ct = srv_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
     srv_part *parts = calloc(SRV_MP_MAX_PARTS, sizeof *parts);
     upload *ups = calloc(SRV_BATCH_MAX, sizeof *ups);
-    char subj[SRV_SUBJECT_MAX + 2], note[SRV_NOTE_MAX + 2], topk[32];
+    char subj[SRV_SUBJECT_MAX + 2], note[SRV_NOTE_MAX + 2], topk[32], flag[32];
+    char cls[SRV_LABEL_MAX + 2];
     int n = 0, multipart = !strncasecmp(ct, "multipart/form-data", 19);
     if (!ups || !parts) {
         srv_reply_error(r, 503, "no_memory", "out of memory");
@@ -334,6 +413,20 @@ void srv_h_predict(srv_req *r)
                 }
                 if (parse_top_k(r, field_copy(p, topk, sizeof topk), &f.top_k))
                     goto done;
+            } else if (!strcmp(p->name, "explain")) {
+                if (p->len >= sizeof flag) {
+                    srv_reply_error(r, 400, "bad_request", "explain must be 1 or 0 (true/false)");
+                    goto done;
+                }
+                if (parse_flag(r, "explain", field_copy(p, flag, sizeof flag), &f.explain))
+                    goto done;
+            } else if (!strcmp(p->name, "class")) {
+                if (p->len > SRV_LABEL_MAX) {
+                    srv_reply_error(r, 400, "bad_request", "class is longer than %d bytes",
+                                    SRV_LABEL_MAX);
+                    goto done;
+                }
+                f.class_label = field_copy(p, cls, sizeof cls);
             }
         }
         if (n == 0) {
@@ -348,7 +441,8 @@ void srv_h_predict(srv_req *r)
         snprintf(u->ctype, sizeof u->ctype, "%.*s", (int)(cl < SRV_CTYPE_MAX ? cl : SRV_CTYPE_MAX), ct);
     }
     if (check_text(r, "subject", f.subject, SRV_SUBJECT_MAX) ||
-        check_text(r, "note", f.note, SRV_NOTE_MAX))
+        check_text(r, "note", f.note, SRV_NOTE_MAX) ||
+        check_text(r, "class", f.class_label, SRV_LABEL_MAX) || explain_args(r, &s->models[mi], &f))
         goto done;
     if (f.subject && !f.subject[0])
         f.subject = NULL;

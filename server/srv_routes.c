@@ -1,7 +1,8 @@
 /* srv_routes.c — the route table (every endpoint, its handler and the least
  * role allowed) and the small handlers: health, readiness, models, one
- * prediction (read, image, delete, feedback). Listing, CSV and statistics
- * live in srv_list.c, prediction in srv_predict.c, auth in srv_auth.c. */
+ * prediction (read, image, heatmap, delete, feedback). Listing, CSV and
+ * statistics live in srv_list.c, prediction in srv_predict.c, auth in
+ * srv_auth.c, users and keys in srv_admin.c. */
 #include "srv.h"
 #include "srv_web.h"
 
@@ -15,6 +16,7 @@ static void h_models(srv_req *r);
 static void h_model(srv_req *r);
 static void h_pred_get(srv_req *r);
 static void h_pred_image(srv_req *r);
+static void h_pred_heatmap(srv_req *r);
 static void h_pred_delete(srv_req *r);
 static void h_feedback(srv_req *r);
 
@@ -48,9 +50,18 @@ const srv_route srv_routes[] = {
      "prediction_delete"},
     {"GET", "/v1/predictions/{id}/image", h_pred_image, SRV_ROLE_VIEWER, SRV_BODY_NONE,
      "prediction_image"},
+    {"GET", "/v1/predictions/{id}/heatmap", h_pred_heatmap, SRV_ROLE_VIEWER, SRV_BODY_NONE,
+     "prediction_heatmap"},
     {"POST", "/v1/predictions/{id}/feedback", h_feedback, SRV_ROLE_CLINICIAN, SRV_BODY_JSON,
      "feedback"},
     {"GET", "/v1/stats", srv_h_stats, SRV_ROLE_VIEWER, SRV_BODY_NONE, "stats"},
+    {"GET", "/v1/users", srv_h_users_list, SRV_ROLE_ADMIN, SRV_BODY_NONE, "users"},
+    {"POST", "/v1/users", srv_h_user_add, SRV_ROLE_ADMIN, SRV_BODY_JSON, "user_add"},
+    {"DELETE", "/v1/users/{name}", srv_h_user_delete, SRV_ROLE_ADMIN, SRV_BODY_NONE,
+     "user_delete"},
+    {"GET", "/v1/keys", srv_h_keys_list, SRV_ROLE_ADMIN, SRV_BODY_NONE, "keys"},
+    {"POST", "/v1/keys", srv_h_key_create, SRV_ROLE_ADMIN, SRV_BODY_JSON, "key_create"},
+    {"DELETE", "/v1/keys/{id}", srv_h_key_revoke, SRV_ROLE_ADMIN, SRV_BODY_NONE, "key_revoke"},
     /* The web page (srv_web.c): public, it holds no data; its API calls authenticate. */
     {"GET", "/", srv_h_web, SRV_ROLE_NONE, SRV_BODY_NONE, "web_index"},
     {"GET", "/report/{subject}", srv_h_web, SRV_ROLE_NONE, SRV_BODY_NONE, "web_report"},
@@ -98,6 +109,8 @@ static void write_model(srv_jw *w, const srv_model *sm, int full)
     srv_jw_arr_end(w);
     srv_jw_key(w, "parameters");
     srv_jw_int(w, sl_model_param_count(sm->m));
+    srv_jw_key(w, "explainable");
+    srv_jw_bool(w, sm->explainable);
     srv_jw_key(w, "predict_url");
     srv_buf url;
     srv_buf_init(&url);
@@ -202,6 +215,14 @@ void srv_write_prediction(srv_jw *w, const db_prediction *p)
     snprintf(url, sizeof url, "/v1/predictions/%lld/image", (long long)p->id);
     srv_jw_key(w, "image_url");
     srv_jw_str(w, url);
+    /* Present only when a heatmap was stored (explain=1). */
+    if (p->heatmap_label) {
+        snprintf(url, sizeof url, "/v1/predictions/%lld/heatmap", (long long)p->id);
+        srv_jw_key(w, "heatmap_url");
+        srv_jw_str(w, url);
+        srv_jw_key(w, "heatmap_label");
+        srv_jw_str(w, p->heatmap_label);
+    }
 }
 
 /* Parses the {id} parameter; replies 404 when it is not a positive integer. */
@@ -298,6 +319,27 @@ static void h_pred_image(srv_req *r)
     }
     srv_reply_bytes(r, 200, ct[0] ? ct : "application/octet-stream", bytes, len);
     /* Uploaded bytes are never run as a document of this origin. */
+    srv_reply_header(r, "Content-Security-Policy", "default-src 'none'; sandbox");
+}
+
+static void h_pred_heatmap(srv_req *r)
+{
+    int64_t id;
+    if (param_id(r, &id))
+        return;
+    void *png;
+    size_t len;
+    int rc = db_heatmap_get(r->s->db, id, &png, &len);
+    if (rc == 1) {
+        srv_reply_error(r, 404, "not_found", "no heatmap for prediction %lld (predict with explain=1)",
+                        (long long)id);
+        return;
+    }
+    if (rc) {
+        srv_reply_error(r, 503, "db_unavailable", "%s", db_errmsg());
+        return;
+    }
+    srv_reply_bytes(r, 200, "image/png", png, len);
     srv_reply_header(r, "Content-Security-Policy", "default-src 'none'; sandbox");
 }
 

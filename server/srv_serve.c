@@ -61,6 +61,11 @@ static int model_add(srv *s, const char *name, const char *path)
     }
     snprintf(sm->name, sizeof sm->name, "%s", name);
     sm->nlabels = sl_model_num_labels(sm->m);
+    /* Whether explain=1 can work is known from the graph alone. */
+    int cam_h, cam_w;
+    sm->explainable = sl_model_cam_shape(sm->m, &cam_h, &cam_w, &e) == SL_OK;
+    if (!sm->explainable)
+        snprintf(sm->explain_err, sizeof sm->explain_err, "%s", e.message);
     srv_buf b;
     srv_buf_init(&b);
     srv_jw w;

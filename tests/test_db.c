@@ -1,12 +1,14 @@
 /* test_db.c — unit tests of the store (server/db_*.c): open/migrate twice
- * (idempotent), schema version, prediction insert/get/list/filters/count,
- * inline and file-backed images, delete with image cleanup, feedback
- * upsert, statistics arithmetic, users, API keys, sessions with expiry,
+ * (idempotent), schema version, migration of a version-1 database,
+ * prediction insert/get/list/filters/count, inline and file-backed images
+ * and heatmaps, delete with file cleanup, feedback upsert, statistics
+ * arithmetic, users (last admin kept), API keys, sessions with expiry,
  * audit and the login-failure count. Uses a scratch directory under /tmp. */
 #include "server/db.h"
 
 #include "tests/tassert.h"
 
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +114,118 @@ static int count_files(const char *root)
         pclose(p);
     }
     return n;
+}
+
+typedef struct heat_seen {
+    int64_t id;
+    char label[32];     /* "" when the row has no heatmap */
+    int rows;
+} heat_seen;
+
+static int heat_cb(void *ctx, const db_prediction *p)
+{
+    heat_seen *h = ctx;
+    h->id = p->id;
+    snprintf(h->label, sizeof h->label, "%s", p->heatmap_label ? p->heatmap_label : "");
+    h->rows++;
+    return 0;
+}
+
+/* Heatmaps: inline and file-backed, shared files, label on read, cascade
+ * and file cleanup on delete. Own database and data directory. */
+static void test_heatmaps(void)
+{
+    char p[320], data[320], err[512];
+    snprintf(p, sizeof p, "%s/heat.db", dir);
+    snprintf(data, sizeof data, "%s/hdata", dir);
+    db *d = NULL;
+    T_CHECKF(db_open(p, data, 2, &d, err, sizeof err) == 0, "%s", err);
+    if (!d)
+        return;
+    static char big[DB_IMAGE_INLINE_MAX + 1];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)(i * 13);
+    const char small_png[] = "small-heatmap";
+    db_heatmap_new hs = {small_png, sizeof small_png, "5a11", "cat", 4, 3, 1.5};
+    db_heatmap_new hb = {big, sizeof big, "b16b16", "dog", 700, 700, 9.0};
+    db_prediction_new it[4];
+    fill(&it[0], "2024-04-01T10:00:00.000Z", "a", "cat", NULL, "i1", "x", 1);
+    fill(&it[1], "2024-04-01T10:00:01.000Z", "a", "cat", NULL, "i2", "y", 1);
+    fill(&it[2], "2024-04-01T10:00:02.000Z", "a", "cat", NULL, "i3", "z", 1);
+    fill(&it[3], "2024-04-01T10:00:03.000Z", "a", "cat", NULL, "i4", "w", 1);
+    it[0].heatmap = &hs;
+    it[1].heatmap = &hb;
+    it[3].heatmap = &hb;    /* the same PNG twice: one file */
+    int64_t ids[4];
+    T_CHECK(db_predictions_insert(d, it, 4, ids) == 0);
+    T_CHECK(count_files(data) == 1);
+    heat_seen h = {0};
+    T_CHECK(db_prediction_get(d, ids[0], heat_cb, &h) == 0 && !strcmp(h.label, "cat"));
+    T_CHECK(db_prediction_get(d, ids[1], heat_cb, &h) == 0 && !strcmp(h.label, "dog"));
+    T_CHECK(db_prediction_get(d, ids[2], heat_cb, &h) == 0 && h.label[0] == 0);
+    memset(&h, 0, sizeof h);
+    T_CHECK(db_prediction_list(d, NULL, 0, 0, 10, heat_cb, &h) == 0 && h.rows == 4 &&
+            h.id == ids[0] && !strcmp(h.label, "cat"));
+    void *png = NULL;
+    size_t len = 0;
+    T_CHECK(db_heatmap_get(d, ids[0], &png, &len) == 0 && len == sizeof small_png &&
+            !memcmp(png, small_png, len));
+    free(png);
+    T_CHECK(db_heatmap_get(d, ids[1], &png, &len) == 0 && len == sizeof big && !memcmp(png, big, len));
+    free(png);
+    T_CHECK(db_heatmap_get(d, ids[2], &png, &len) == 1 && png == NULL);
+    T_CHECK(db_heatmap_get(d, 999999, &png, &len) == 1);
+    /* The shared file stays until its last heatmap goes. */
+    T_CHECK(db_prediction_delete(d, ids[1]) == 0);
+    T_CHECK(count_files(data) == 1 && db_heatmap_get(d, ids[1], &png, &len) == 1);
+    T_CHECK(db_heatmap_get(d, ids[3], &png, &len) == 0 && len == sizeof big);
+    free(png);
+    T_CHECK(db_prediction_delete(d, ids[3]) == 0 && count_files(data) == 0);
+    T_CHECK(db_prediction_delete(d, ids[0]) == 0 && db_heatmap_get(d, ids[0], &png, &len) == 1);
+    char ok[64];
+    T_CHECK(db_integrity_check(d, ok, sizeof ok) == 0 && !strcmp(ok, "ok"));
+    db_close(d);
+}
+
+/* A version-1 database (no heatmaps table) opens, migrates to the current
+ * version and keeps its rows. Built from a current one by undoing the
+ * 1 -> 2 migration with plain SQLite. */
+static void test_migrate_v1(void)
+{
+    char p[320], err[512];
+    snprintf(p, sizeof p, "%s/v1.db", dir);
+    db *d = NULL;
+    T_CHECKF(db_open(p, datadir, 1, &d, err, sizeof err) == 0, "%s", err);
+    if (!d)
+        return;
+    db_prediction_new it;
+    int64_t id = 0;
+    fill(&it, "2024-02-01T00:00:00.000Z", "old", "cat", "s", "0123", "ab", 2);
+    T_CHECK(db_predictions_insert(d, &it, 1, &id) == 0);
+    db_close(d);
+    sqlite3 *h = NULL;
+    T_CHECK(sqlite3_open(p, &h) == SQLITE_OK);
+    T_CHECK(sqlite3_exec(h, "DROP TABLE heatmaps; PRAGMA user_version = 1;", NULL, NULL, NULL) ==
+            SQLITE_OK);
+    sqlite3_close(h);
+    d = NULL;
+    T_CHECKF(db_open(p, datadir, 2, &d, err, sizeof err) == 0, "%s", err);
+    if (!d)
+        return;
+    int v = 0;
+    T_CHECK(db_schema_version(d, &v) == 0 && v == DB_SCHEMA_VERSION && v == 2);
+    heat_seen hs = {0};
+    T_CHECK(db_prediction_get(d, id, heat_cb, &hs) == 0 && hs.rows == 1 && hs.label[0] == 0);
+    db_heatmap_new hm = {"png", 3, "beef", "cat", 2, 1, 0.5};
+    int64_t id2 = 0;
+    fill(&it, "2024-02-02T00:00:00.000Z", "old", "cat", "s", "0124", "cd", 2);
+    it.heatmap = &hm;
+    T_CHECK(db_predictions_insert(d, &it, 1, &id2) == 0);
+    void *png = NULL;
+    size_t len = 0;
+    T_CHECK(db_heatmap_get(d, id2, &png, &len) == 0 && len == 3 && !memcmp(png, "png", 3));
+    free(png);
+    db_close(d);
 }
 
 static void test_predictions(void)
@@ -302,6 +416,18 @@ static void test_users_keys_sessions(void)
     int audit_rows = 0;
     T_CHECK(db_audit_list(d, 2, audit_count, &audit_rows) == 0 && audit_rows == 2);
     T_CHECK(db_user_delete(d, "ann") == 0 && db_user_delete(d, "ann") == 1);
+
+    /* Revocation by id only; the last admin user cannot be deleted. */
+    T_CHECK(db_key_revoke_id(d, k2, now) == 0 && db_key_revoke_id(d, k2, now) == 1);
+    T_CHECK(db_key_revoke_id(d, 987654, now) == 1);
+    T_CHECK(db_user_add(d, "root1", "admin", "$y$a", now) == 0);
+    T_CHECK(db_user_add(d, "root2", "admin", "$y$b", now) == 0);
+    T_CHECK(db_user_add(d, "cli", "clinician", "$y$c", now) == 0);
+    T_CHECK(db_user_delete_keep_admin(d, "nobody") == 1);
+    T_CHECK(db_user_delete_keep_admin(d, "root1") == 0);
+    T_CHECK(db_user_delete_keep_admin(d, "root2") == 2);
+    T_CHECK(db_user_get(d, "root2", &id, role, hash) == 0);
+    T_CHECK(db_user_delete_keep_admin(d, "cli") == 0);
     db_close(d);
 }
 
@@ -314,6 +440,8 @@ int main(void)
     T_RUN(test_open_migrate);
     T_RUN(test_refuses_newer_schema);
     T_RUN(test_predictions);
+    T_RUN(test_heatmaps);
+    T_RUN(test_migrate_v1);
     T_RUN(test_stats_groups);
     T_RUN(test_users_keys_sessions);
     char cmd[300];

@@ -179,7 +179,9 @@ static double conv_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, i
 
 /* Sizes chosen around the Winograd tile (2x2 outputs) and the register
  * tiles: odd and even outputs, one tile, a single row of tiles, channel
- * counts off every mr, batch 3 with tile blocks crossing images. */
+ * counts off every mr; batch 1, 3 and 8 (Winograd needs 196 output pixels
+ * over the batch; tile blocks then cross images); stride 2 and 1x1 cases
+ * take the GEMM paths. */
 static void test_conv_paths(void)
 {
     static const int64_t hw[][2] = {{1, 1}, {2, 3}, {5, 7}, {9, 9}, {13, 11}, {57, 3}, {4, 30}};
@@ -196,7 +198,8 @@ static void test_conv_paths(void)
         for (size_t a = 0; a < sizeof hw / sizeof hw[0]; a++)
             for (size_t b = 0; b < sizeof pads / sizeof pads[0]; b++)
                 for (size_t c = 0; c < sizeof chans / sizeof chans[0]; c++, i++) {
-                    int64_t n = i % 4 == 1 ? 3 : 1, k = i % 7 == 3 ? 1 : 3, s = i % 5 == 4 ? 2 : 1;
+                    int64_t n = i % 4 == 1 ? 3 : i % 4 == 2 ? 8 : 1;
+                    int64_t k = i % 7 == 3 ? 1 : 3, s = i % 5 == 4 ? 2 : 1;
                     double e;
                     if (hw[a][0] + pads[b][0] + pads[b][2] < k || hw[a][1] + pads[b][1] + pads[b][3] < k)
                         continue;
@@ -254,8 +257,8 @@ static void test_conv_residual(void)
         int64_t n, c, h, o, k, s;
         nn_shape r;
     } cs[] = {
-        {1, 16, 9, 20, 3, 1, {4, {1, 20, 9, 9}}},
-        {3, 32, 8, 24, 3, 1, {4, {3, 24, 8, 8}}},
+        {1, 16, 15, 20, 3, 1, {4, {1, 20, 15, 15}}},
+        {3, 32, 9, 24, 3, 1, {4, {3, 24, 9, 9}}},
         {2, 8, 9, 12, 3, 2, {4, {2, 12, 5, 5}}},
         {2, 16, 7, 16, 1, 1, {4, {2, 16, 7, 7}}},
         {1, 16, 7, 16, 1, 1, {4, {1, 16, 1, 1}}},

@@ -14,6 +14,6 @@ if ! ls weights/*.slm >/dev/null 2>&1; then
     exit 1
 fi
 echo "scanlite: serving $(ls weights/*.slm | tr '\n' ' ')"
-echo "scanlite: open http://$host:$port/  (admin password: $data/admin-password.txt, written at first start)"
+echo "scanlite: open http://$host:$port/  (admin password: $data/admin-password, written at first start)"
 exec ./scanlite serve --models weights --host "$host" --port "$port" \
     --db "$data/scanlite.db" --data-dir "$data"

@@ -1,6 +1,7 @@
 /* sgemm_ukernel.h — the register-tile micro-kernel body shared by every
  * ISA: each ISA file defines the vector macros below and includes this
- * once, so all ISAs run the same tested loop and epilogue. The MR x NR
+ * once per row count, so all ISAs run the same loop and epilogue (the
+ * AVX-512 instance runs only where the CPU has it). The MR x NR
  * accumulators (NR = UK_NV vectors of UK_W lanes) stay in registers for
  * the whole kc loop: per k, UK_NV loads of the packed B slice, UK_MR
  * broadcasts of A and UK_MR * UK_NV fused multiply-adds.

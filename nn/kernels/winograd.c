@@ -49,26 +49,34 @@ void nn_wino_geom_tiles(nn_wino_geom *g)
     g->tw = (g->OW + 1) / 2;
 }
 
-void nn_wino_weights(const float *w, int64_t O, int64_t C, float *u)
+/* Filters transformed per batch: their 16 outputs are gathered in a local
+ * block and stored as 16 contiguous runs (streaming writes, not 16
+ * scattered stores per filter across a matrix of several MB). */
+#define WINO_W_BATCH 64
+
+void nn_wino_weights(const float *w, int64_t oc, int64_t f0, int64_t f1, float *u)
 {
-    int64_t oc = O * C;
-    for (int64_t i = 0; i < oc; i++) {
-        const float *g = w + i * 9;
-        float t[4][3], r[4][4];         /* G g, then (G g) G^T */
-        for (int j = 0; j < 3; j++) {
-            t[0][j] = g[j];
-            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-            t[3][j] = g[6 + j];
-        }
-        for (int k = 0; k < 4; k++) {
-            r[k][0] = t[k][0];
-            r[k][1] = 0.5f * (t[k][0] + t[k][1] + t[k][2]);
-            r[k][2] = 0.5f * (t[k][0] - t[k][1] + t[k][2]);
-            r[k][3] = t[k][2];
+    float blk[NN_WINO_POS][WINO_W_BATCH];
+    for (int64_t i0 = f0; i0 < f1; i0 += WINO_W_BATCH) {
+        int64_t nb = f1 - i0 < WINO_W_BATCH ? f1 - i0 : WINO_W_BATCH;
+        for (int64_t f = 0; f < nb; f++) {
+            const float *g = w + (i0 + f) * 9;
+            float t[4][3];              /* G g; then (G g) G^T row by row */
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[j];
+                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+                t[3][j] = g[6 + j];
+            }
+            for (int k = 0; k < 4; k++) {
+                blk[4 * k + 0][f] = t[k][0];
+                blk[4 * k + 1][f] = 0.5f * (t[k][0] + t[k][1] + t[k][2]);
+                blk[4 * k + 2][f] = 0.5f * (t[k][0] - t[k][1] + t[k][2]);
+                blk[4 * k + 3][f] = t[k][2];
+            }
         }
         for (int xi = 0; xi < NN_WINO_POS; xi++)
-            u[xi * oc + i] = r[xi / 4][xi % 4];
+            memcpy(u + xi * oc + i0, blk[xi], (size_t)nb * sizeof(float));
     }
 }
 
@@ -172,15 +180,15 @@ static inline void input_chunk(const float *ev, const float *od, int64_t L, int6
 }
 
 void nn_wino_input(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x, int64_t t0,
-                   int64_t nt, float *v, int64_t vstride, float *buf)
+                   int64_t nt, int64_t col0, float *v, int64_t vstride, float *buf)
 {
-    int64_t L = row_len(g), nr = k->nr, ntp = (nt + nr - 1) / nr * nr, pstride = g->C * nr;
+    int64_t L = row_len(g), nr = k->nr, pstride = g->C * nr;
     float *ev = buf, *od = buf + 4 * L, *vr = buf + 8 * L;     /* [4][L], [4][L], [16][L] */
     int64_t ty0 = t0 / g->tw, ty1 = (t0 + nt - 1) / g->tw;
     for (int64_t ty = ty0; ty <= ty1; ty++) {
         int64_t ta, tb, col;
         row_span(g, ty, t0, nt, &ta, &tb);
-        col = ty * g->tw + ta - t0;             /* packed column of tile ta */
+        col = col0 + ty * g->tw + ta - t0;      /* packed column of tile ta */
         for (int64_t c = 0; c < g->C; c++) {
             const float *xc = x + c * g->H * g->W;
             float *d = v + (col / nr) * pstride + c * nr + col % nr;
@@ -192,10 +200,16 @@ void nn_wino_input(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float 
                 pack_seg(nr, pstride, col % nr, vr + xi * L + ta, tb - ta, d + xi * vstride);
         }
     }
-    for (int xi = 0; xi < NN_WINO_POS && ntp > nt; xi++)      /* zero pad columns */
-        for (int64_t c = 0; c < g->C; c++)
-            memset(v + xi * vstride + (nt / nr) * pstride + c * nr + nt % nr, 0,
-                   (size_t)(ntp - nt) * sizeof(float));
+}
+
+void nn_wino_input_pad(const nn_sgemm_kernel *k, int64_t C, int64_t cols, float *v,
+                       int64_t vstride)
+{
+    int64_t nr = k->nr, pad = (nr - cols % nr) % nr;
+    for (int xi = 0; xi < NN_WINO_POS && pad > 0; xi++)
+        for (int64_t c = 0; c < C; c++)
+            memset(v + xi * vstride + (cols / nr) * C * nr + c * nr + cols % nr, 0,
+                   (size_t)pad * sizeof(float));
 }
 
 /* Output tiles of 4 consecutive tiles from their 16 transformed values q:
@@ -226,10 +240,8 @@ static void output_row(const float *mat, int64_t mstride, int64_t base, int64_t 
     }
     if (tx < tb) {                      /* last 1..3 tiles through a zero-padded copy */
         for (int xi = 0; xi < NN_WINO_POS; xi++) {
-            float t[4] = {0, 0, 0, 0};
-            for (int64_t i = 0; i < tb - tx; i++)
-                t[i] = mat[base + xi * mstride + tx + i];
-            q[xi] = wv_load(t);
+            const float *src = mat + base + xi * mstride + tx;
+            q[xi] = (wv4){src[0], tb - tx > 1 ? src[1] : 0.0f, tb - tx > 2 ? src[2] : 0.0f, 0.0f};
         }
         output_chunk(q, L, tx, yr);
     }
@@ -264,8 +276,9 @@ static void row_epi(const nn_sgemm_epi *ep, int64_t o, int64_t off, float *y, in
     }
 }
 
-void nn_wino_output(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ob,
-                    int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y, float *buf)
+void nn_wino_output(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm,
+                    int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
+                    float *buf)
 {
     int64_t L = row_len(g), plane = g->OH * g->OW;
     int64_t ty0 = t0 / g->tw, ty1 = (t0 + nt - 1) / g->tw;
@@ -274,7 +287,7 @@ void nn_wino_output(const nn_wino_geom *g, const float *mat, int64_t mstride, in
         for (int64_t ty = ty0; ty <= ty1; ty++) {
             int64_t ta, tb, oy = 2 * ty;
             row_span(g, ty, t0, nt, &ta, &tb);
-            output_row(mat, mstride, o * nt + ty * g->tw - t0, ta, tb, L, yr);
+            output_row(mat, mstride, o * ldm + ty * g->tw - t0, ta, tb, L, yr);
             for (int r = 0; r < 2 && oy + r < g->OH; r++) {
                 float *row = y + o * plane + (oy + r) * g->OW;
                 const float *e = yr + 2 * r * L, *f = yr + (2 * r + 1) * L;

@@ -35,10 +35,20 @@
  * channels instead (each builds the same tile). */
 #define CONV_MIN_TILE 32
 /* Winograd: at least this many input and output channels per group (the
- * transforms cost O(C) per tile; small convs are faster as GEMM). */
+ * transforms cost O(C) per tile; small convs are faster as GEMM), and at
+ * least this many output pixels over the batch: U takes 16/9 of the
+ * weights' memory, worth it when enough outputs share it (ResNet18's 7x7
+ * stage at batch 1 would add 50 MB for 5 ms; from batch 4 it pays). */
 #define CONV_WINO_MIN_CH 16
-/* Floats of one thread's Winograd block (V and M for 16 positions). */
-#define CONV_WINO_FLOATS (1 << 17)
+#define CONV_WINO_MIN_PIXELS 196
+/* Floats of one thread's Winograd block (V and M for 16 positions): a
+ * block that fits L2 (512 KB) keeps the transforms in cache; large-channel
+ * layers take wider blocks (up to 4 MB) so that the transformed weights
+ * U (16/9 of the weights, the main traffic of small images) are read
+ * fewer times: at least O*C/(O+C) tiles, where U's traffic per block
+ * equals V's and M's. */
+#define CONV_WINO_L2_FLOATS (1 << 17)
+#define CONV_WINO_MAX_FLOATS (1 << 20)
 
 enum { CONV_GEMM, CONV_WINO, CONV_DIRECT };
 
@@ -65,6 +75,8 @@ typedef struct conv_plan {
     nn_shape out;               /* Y: conv_shape broadcast with R */
     int64_t convbuf_off;        /* res_bcast: scratch offset of the conv result */
     float *u;                   /* owned (WINO): [16][O][C] transformed weights */
+    int u_ready;                /* u computed (at the first run: a plan made only
+                                   for shapes never touches its pages) */
 } conv_plan;
 
 /* Y's shape: conv_shape broadcast with the residual r (numpy rules). */
@@ -127,7 +139,8 @@ static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shap
     if (p->cg == 1 && p->G > 1)
         p->mode = CONV_DIRECT;
     else if (p->g.kh == 3 && p->g.kw == 3 && p->g.sh == 1 && p->g.sw == 1 && p->g.dh == 1 &&
-             p->g.dw == 1 && p->G == 1 && p->C >= CONV_WINO_MIN_CH && p->O >= CONV_WINO_MIN_CH)
+             p->g.dw == 1 && p->G == 1 && p->C >= CONV_WINO_MIN_CH && p->O >= CONV_WINO_MIN_CH &&
+             p->N * p->g.oh * p->g.ow >= CONV_WINO_MIN_PIXELS)
         p->mode = CONV_WINO;
     else
         p->mode = CONV_GEMM;
@@ -178,30 +191,35 @@ static int64_t odd_lines(int64_t n)
 }
 
 /* Splits `total` pixels (or tiles) of each of `units` (batch, group) pairs
- * into items for p->slots threads: p->nb per item (starting from cap, a
- * multiple of `step`, cut down to `min_nb` to feed every thread), then
- * channel blocks (multiples of the register tile) if still too few. */
+ * into p->tiles items of p->nb (a multiple of `step`, at most about cap,
+ * at least min_nb), as even as possible and so that the items divide
+ * evenly over p->slots threads when they can; then, if there are still
+ * fewer items than threads, into channel blocks (multiples of the
+ * register tile rows). */
 static void conv_split(conv_plan *p, int64_t units, int64_t total, int64_t cap, int64_t step,
                        int64_t min_nb)
 {
-    int64_t want = (p->slots + units - 1) / units;     /* items needed per unit */
-    p->nb = total < cap ? total : cap;
+    int64_t tiles = (total + cap - 1) / cap, want;
+    for (int64_t t = tiles; t < tiles + p->slots; t++)
+        if ((units * t) % p->slots == 0) {
+            if (t == tiles || total / t >= min_nb)
+                tiles = t;
+            break;
+        }
+    p->nb = round_up((total + tiles - 1) / tiles, step);
+    if (p->nb > total)
+        p->nb = total;
     p->tiles = (total + p->nb - 1) / p->nb;
-    if (p->tiles < want && total / want >= min_nb) {
-        p->nb = round_up((total + want - 1) / want, step);
-        p->tiles = (total + p->nb - 1) / p->nb;
-    }
-    p->oblocks = p->tiles < want ? (want + p->tiles - 1) / p->tiles : 1;
-    if (p->oblocks > p->og)
-        p->oblocks = p->og;
+    want = (p->slots + units * p->tiles - 1) / (units * p->tiles);   /* blocks per item */
+    p->oblocks = want < p->og ? want : p->og;
     p->ob = (p->og + p->oblocks - 1) / p->oblocks;
     if (p->oblocks > 1 && round_up(p->ob, p->k->mr) < p->og)
         p->ob = round_up(p->ob, p->k->mr);
     p->oblocks = (p->og + p->ob - 1) / p->ob;
 }
 
-/* Winograd plan: transformed weights and the tile blocks. */
-static nn_status conv_wino_prepare(conv_plan *p, const float *w, nn_err *e, const char *name)
+/* Winograd plan: room for the transformed weights, the tile blocks. */
+static nn_status conv_wino_prepare(conv_plan *p, nn_err *e, const char *name)
 {
     size_t bytes;
     int64_t per_tile, cap;
@@ -214,15 +232,21 @@ static nn_status conv_wino_prepare(conv_plan *p, const float *w, nn_err *e, cons
     wg->OH = p->g.oh;
     wg->OW = p->g.ow;
     nn_wino_geom_tiles(wg);
+    /* not zero-filled (nn_aligned_alloc would touch every page): the first
+     * run writes all of it */
     if (nn_size_mul((size_t)p->O * (size_t)p->C, NN_WINO_POS * sizeof(float), &bytes) != 0 ||
-        !(p->u = nn_aligned_alloc(bytes)))
+        !(p->u = aligned_alloc(NN_ALIGN, (size_t)round_up((int64_t)bytes, NN_ALIGN))))
         return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd weights", name);
-    nn_wino_weights(w, p->O, p->C, p->u);
     per_tile = NN_WINO_POS * (p->C + p->O);
-    cap = CONV_WINO_FLOATS / per_tile / p->k->nr * p->k->nr;
+    cap = CONV_WINO_L2_FLOATS / per_tile;
+    if (cap < p->O * p->C / (p->O + p->C))
+        cap = p->O * p->C / (p->O + p->C);
+    if (cap > CONV_WINO_MAX_FLOATS / per_tile)
+        cap = CONV_WINO_MAX_FLOATS / per_tile;
+    cap = cap / p->k->nr * p->k->nr;
     if (cap < p->k->nr)
         cap = p->k->nr;
-    conv_split(p, p->N, wg->th * wg->tw, cap, p->k->nr, p->k->nr);
+    conv_split(p, 1, p->N * wg->th * wg->tw, cap, p->k->nr, p->k->nr);
     p->pb_floats = odd_lines(nn_sgemm_packed_b_floats(p->k, p->C, p->nb));
     p->slot_floats = NN_WINO_POS * p->pb_floats + NN_WINO_POS * odd_lines(p->ob * p->nb) +
                      round_up(nn_wino_buf_floats(wg), 16);
@@ -246,7 +270,7 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
     if (p->mode == CONV_WINO && !ctx->in[1]->data)
         p->mode = CONV_GEMM;            /* weights only known at run */
     if (p->mode == CONV_WINO) {
-        if ((st = conv_wino_prepare(p, ctx->in[1]->data, e, ctx->node->name)) != NN_OK) {
+        if ((st = conv_wino_prepare(p, e, ctx->node->name)) != NN_OK) {
             free(p);
             return st;
         }
@@ -266,7 +290,7 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
     if (nn_size_mul((size_t)p->slot_floats, (size_t)p->slots * sizeof(float), &bytes) != 0 ||
         (p->res_bcast && (nn_size_mul((size_t)nn_shape_numel(&p->conv_shape), sizeof(float), &bytes) != 0 ||
                           nn_size_add(bytes, (size_t)p->convbuf_off * sizeof(float), &bytes) != 0))) {
-        nn_aligned_free(p->u);
+        free(p->u);
         free(p);
         return nn_err_set(e, NN_ERR_LIMIT, "node %s (Conv): scratch too large", ctx->node->name);
     }
@@ -278,7 +302,7 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
 static void conv_release(void *state)
 {
     conv_plan *p = state;
-    nn_aligned_free(p->u);
+    free(p->u);
     free(p);
 }
 
@@ -368,24 +392,37 @@ static void conv_gemm_item(const conv_task *t, int64_t n, int64_t gi, int64_t p0
     nn_sgemm_run(p->k, o1 - o0, np, p->kk, w, p->kk, pb, y, p->ohw, &ep);
 }
 
-/* WINO item: tiles [t0, t0 + nt) of image n, output channels [o0, o1).
- * Slot layout: V (16 packed [C, nb]), M ([16][ob][nb]), row buffer. */
-static void conv_wino_item(const conv_task *t, int64_t n, int64_t t0, int64_t nt, int64_t o0,
-                           int64_t o1, float *slot, int fill)
+/* WINO item: tiles [t0, t0 + nt) of the whole batch (image n holds tiles
+ * [n*T, n*T + T)), output channels [o0, o1): one block of columns may span
+ * images so that each U_xi is read once per block. Slot layout: V (16
+ * packed [C, nb]), M ([16][ob][nb]), row buffer. */
+static void conv_wino_item(const conv_task *t, int64_t t0, int64_t nt, int64_t o0, int64_t o1,
+                           float *slot, int fill)
 {
     const conv_plan *p = t->p;
     float *v = slot, *m = v + NN_WINO_POS * p->pb_floats;
     float *buf = m + NN_WINO_POS * odd_lines(p->ob * p->nb);
-    int64_t mstride = odd_lines((o1 - o0) * nt);
-    nn_sgemm_epi ep = conv_item_epi(t, n, o0, 0);
-    if (fill)
-        nn_wino_input(p->k, &p->wg, t->x + n * p->C * p->g.ih * p->g.iw, t0, nt, v,
-                       p->pb_floats, buf);
+    int64_t mstride = odd_lines((o1 - o0) * nt), T = p->wg.th * p->wg.tw;
+    int64_t chw = p->C * p->g.ih * p->g.iw;
+    if (fill) {
+        for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
+            int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
+            int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
+            nn_wino_input(p->k, &p->wg, t->x + n * chw, a, b - a, n * T + a - t0, v,
+                          p->pb_floats, buf);
+        }
+        nn_wino_input_pad(p->k, p->C, nt, v, p->pb_floats);
+    }
     for (int xi = 0; xi < NN_WINO_POS; xi++)
         nn_sgemm_run(p->k, o1 - o0, nt, p->C, p->u + (xi * p->O + o0) * p->C, p->C,
                      v + xi * p->pb_floats, m + xi * mstride, nt, NULL);
-    nn_wino_output(&p->wg, m, mstride, o1 - o0, t0, nt, &ep, t->y + (n * p->O + o0) * p->ohw,
-                    buf);
+    for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
+        int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
+        int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
+        nn_sgemm_epi ep = conv_item_epi(t, n, o0, 0);
+        nn_wino_output(&p->wg, m + (n * T + a - t0), mstride, nt, o1 - o0, a, b - a, &ep,
+                       t->y + (n * p->O + o0) * p->ohw, buf);
+    }
 }
 
 /* Slot s owns a contiguous share of the items and scratch slice s. */
@@ -393,8 +430,8 @@ static void conv_slots_run(void *arg, int64_t begin, int64_t end)
 {
     const conv_task *t = arg;
     const conv_plan *p = t->p;
-    int64_t units = p->mode == CONV_WINO ? p->N : p->N * p->G;
-    int64_t total = p->mode == CONV_WINO ? p->wg.th * p->wg.tw : p->ohw;
+    int64_t units = p->mode == CONV_WINO ? 1 : p->N * p->G;
+    int64_t total = p->mode == CONV_WINO ? p->N * p->wg.th * p->wg.tw : p->ohw;
     int64_t items = units * p->tiles * p->oblocks;
     for (int64_t s = begin; s < end; s++) {
         float *slot = t->scratch + s * p->slot_floats;
@@ -406,7 +443,7 @@ static void conv_slots_run(void *arg, int64_t begin, int64_t end)
             int64_t np = p0 + p->nb < total ? p->nb : total - p0;
             int64_t o1 = o0 + p->ob < p->og ? o0 + p->ob : p->og;
             if (p->mode == CONV_WINO)
-                conv_wino_item(t, unit, p0, np, o0, o1, slot, nt != prev);
+                conv_wino_item(t, p0, np, o0, o1, slot, nt != prev);
             else
                 conv_gemm_item(t, unit / p->G, unit % p->G, p0, np, o0, o1, slot, nt != prev);
             prev = nt;
@@ -497,9 +534,16 @@ static void conv_direct_run(void *arg, int64_t begin, int64_t end)
     }
 }
 
+/* Filters [begin, end) of the Winograd weight transform. */
+static void conv_wino_weights_run(void *arg, int64_t begin, int64_t end)
+{
+    const conv_task *t = arg;
+    nn_wino_weights(t->w, t->p->O * t->p->C, begin, end, t->p->u);
+}
+
 static void conv_run(nn_op_ctx *ctx)
 {
-    const conv_plan *p = ctx->state;
+    conv_plan *p = ctx->state;
     conv_task t;
     int threads = nn_pool_threads(ctx->pool);
     memset(&t, 0, sizeof t);
@@ -520,6 +564,10 @@ static void conv_run(nn_op_ctx *ctx)
     t.ep.lo = t.act.act == NN_ACT_CLIP ? t.act.lo : 0.0f;
     t.ep.hi = t.act.act == NN_ACT_CLIP ? t.act.hi : INFINITY;
     t.slots = threads < p->slots ? threads : p->slots;
+    if (p->mode == CONV_WINO && !p->u_ready) {
+        nn_pool_for(ctx->pool, p->O * p->C, 1024, conv_wino_weights_run, &t);
+        p->u_ready = 1;
+    }
     if (p->mode == CONV_DIRECT)
         nn_pool_for(ctx->pool, p->N * p->O, 1, conv_direct_run, &t);
     else

@@ -244,9 +244,9 @@ def check(out):
         corr = float(np.corrcoef(ours / max(ours.max(), 1e-30), ref / ref.max())[0, 1]) if ours.max() > 0 else 0.0
         ok = corr >= CORR_MIN and rel <= RAW_TOL
         worst = min(worst, corr)
-        print("%s %s: %dx%d corr %.7f raw max rel err %.2e" % ("ok  " if ok else "FAIL", what, h, w, corr, rel))
+        print("%s %s: %dx%d corr %.9f raw max rel err %.2e" % ("ok  " if ok else "FAIL", what, h, w, corr, rel))
         fails += not ok
-    print("gradcam: %d cases, %d failed, worst correlation %.7f" % (n, fails, worst))
+    print("gradcam: %d cases, %d failed, worst correlation %.9f" % (n, fails, worst))
     return 1 if fails or n == 0 else 0
 
 

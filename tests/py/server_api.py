@@ -1,19 +1,23 @@
 """server_api.py — drives every endpoint of a real `scanlite serve`:
 status codes, JSON shapes, pagination, filters, CSV, image round trip,
 batch order, feedback upsert, stats arithmetic against the rows inserted,
-the authorization matrix (role x route), and the bad-input list.
+Grad-CAM heatmaps (explain=1, class=), users and keys over HTTP, the
+authorization matrix (role x route), and the bad-input list.
 
 Usage: server_api.py SCANLITE FIXTURES_DIR OUT_DIR
-FIXTURES_DIR holds tiny.slm and img/ (see server_fixtures.py)."""
+FIXTURES_DIR holds tiny.slm, mlp.slm and img/ (see server_fixtures.py)."""
 import csv
 import hashlib
 import io
 import json
 import os
 import sqlite3
+import struct
 import sys
 import time
 import urllib.parse
+
+from PIL import Image
 
 from server_common import Checks, Server, cli, jreq, multipart, request
 
@@ -51,6 +55,20 @@ def login(port, name, pw=PW):
     return st, j
 
 
+def png_size(data):
+    """(width, height) from a PNG's signature and IHDR, after a full decode; None if not a PNG."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    wh = struct.unpack(">II", data[16:24])
+    return wh if im.size == wh else None
+
+
+def img_size(name):
+    return Image.open(os.path.join(FX, "img", name)).size
+
+
 def hk(k):
     return {"X-API-Key": k}
 
@@ -69,6 +87,7 @@ def predict_raw(port, auth, data, ctype="image/png", path="/v1/models/tiny/predi
 os.makedirs(OUT, exist_ok=True)
 model = os.path.join(FX, "tiny.slm")
 model_sha = hashlib.sha256(open(model, "rb").read()).hexdigest()
+mlp = os.path.join(FX, "mlp.slm")
 
 # keys and users exist before the first start too (the CLI creates the schema)
 K = {"viewer": key("viewer", "v-key"), "clinician": key("clinician", "c-key"),
@@ -83,8 +102,8 @@ T.check(rc != 0, "user add of an existing user fails")
 rc, out, _ = cli(SCANLITE, ["user", "add", "shorty", "--role", "viewer", "--db", DB], stdin=b"abc\n")
 T.check(rc != 0, "user add refuses a short password")
 
-srv = Server(SCANLITE, ["-m", "tiny=" + model, "-m", "alt=" + model, "--db", DB, "--data-dir", DATA,
-                        "--workers", "2"], os.path.join(OUT, "server.log"), env={"API_KEY": ENV_KEY})
+srv = Server(SCANLITE, ["-m", "tiny=" + model, "-m", "alt=" + model, "-m", "mlp=" + mlp, "--db", DB,
+                        "--data-dir", DATA, "--workers", "2"], os.path.join(OUT, "server.log"), env={"API_KEY": ENV_KEY})
 P = srv.port
 T.check(srv.wait_ready(), "/ready turns 200")
 rc, out, _ = cli(SCANLITE, ["user", "list", "--db", DB, "--data-dir", DATA])
@@ -102,12 +121,14 @@ T.check(st == 200 and b"scanlite_ready 1" in body and b"scanlite_inference_queue
         "/metrics")
 st, j = jreq(P, "GET", "/openapi.json", headers=hk(K["viewer"]))
 T.check(st == 200 and j and j.get("openapi", "").startswith("3.") and
-        "/v1/predictions/{id}/feedback" in j["paths"], "/openapi.json is OpenAPI 3 JSON")
+        {"/v1/predictions/{id}/feedback", "/v1/predictions/{id}/heatmap", "/v1/users", "/v1/users/{name}",
+         "/v1/keys", "/v1/keys/{id}"} <= set(j["paths"]), "/openapi.json is OpenAPI 3 JSON")
 
 # --- models ------------------------------------------------------------------
 st, j = jreq(P, "GET", "/v1/models", headers=hk(K["viewer"]))
-T.check(st == 200 and [m["name"] for m in j["models"]] == ["tiny", "alt"] and j["default"] == "tiny",
+T.check(st == 200 and [m["name"] for m in j["models"]] == ["tiny", "alt", "mlp"] and j["default"] == "tiny",
         "/v1/models: %r" % (j,))
+T.eq([m["explainable"] for m in j["models"]], [True, True, False], "/v1/models: explainable")
 st, j = jreq(P, "GET", "/v1/models/tiny", headers=hk(K["viewer"]))
 T.check(st == 200 and j["labels"] == ["normal", "pneumonia", "covid-19"] and
         j["input_shape"] == [3, 32, 32] and j["sha256"] == model_sha and j["parameters"] == 1443,
@@ -134,6 +155,7 @@ T.check(len(j["top_k"]) == 2 and j["top_k"][0]["label"] == j["label"] and
 T.check(set(j["timings_ms"]) >= {"decode", "infer", "db", "total", "queue"} and
         j["timings_ms"]["total"] >= j["timings_ms"]["db"] >= 0, "timings_ms")
 T.eq(j["input_sha256"], hashlib.sha256(s05).hexdigest(), "input_sha256")
+T.check("heatmap_url" not in j and "explain" not in j["timings_ms"], "no heatmap unless asked")
 if ref:
     T.check(j["label"] == ref.get("label") and abs(j["confidence"] - ref.get("confidence")) < 1e-5,
             "server agrees with `scanlite predict`: %r vs %r" % (j["label"], ref))
@@ -161,15 +183,69 @@ T.check([it["id"] for it in items] == sorted(it["id"] for it in items) and
 inserted += items
 
 big = img("big.png")
-st, j = predict_raw(P, hk(K["admin"]), big, query="?subject=big")
+st, j = predict_raw(P, hk(K["admin"]), big, query="?subject=big&explain=1")
 T.check(st == 200 and j["input_size"] == len(big), "large upload (stored as a file)")
 big_id = j["id"]
 inserted.append(j)
+st, h, body = request(P, "GET", "/v1/predictions/%d/heatmap" % big_id, headers=hk(K["viewer"]))
+T.check(st == 200 and png_size(body) == (700, 700) and len(body) > 256 * 1024,
+        "large heatmap: %d bytes, %r" % (len(body), png_size(body)))
+big_heat = os.path.join(DATA, "heatmaps", hashlib.sha256(body).hexdigest()[:2], hashlib.sha256(body).hexdigest())
+T.check(os.path.isfile(big_heat), "a heatmap over the inline limit is a content-addressed file")
 for n in ("s00.png", "s04.png", "s06.jpg", "s08.png", "s11.jpg"):
     st, j = predict_raw(P, hk(K["clinician"]), img(n), "image/jpeg" if n.endswith("jpg") else "image/png",
                         query="?subject=" + n[:3])
     T.eq(st, 200, "predict " + n)
     inserted.append(j)
+
+# --- Grad-CAM heatmaps (explain=1) ----------------------------------------------
+C0 = hk(K["clinician"])
+st, j = predict_raw(P, C0, s05, query="?explain=1&subject=heat")
+T.eq(st, 200, "predict explain=1")
+T.check(j.get("heatmap_url") == "/v1/predictions/%d/heatmap" % j.get("id") and
+        j.get("heatmap_label") == j.get("label") == inserted[0]["label"] and
+        abs(j["confidence"] - inserted[0]["confidence"]) < 1e-7 and j["timings_ms"].get("explain", -1) >= 0,
+        "explain=1 answer: heatmap_url, same label and confidence as without: %r" % (j,))
+inserted.append(j)
+heat_id = j["id"]
+st, h, heat_png = request(P, "GET", j["heatmap_url"], headers=hk(K["viewer"]))
+T.check(st == 200 and h.get("content-type") == "image/png", "GET heatmap: %d %r" % (st, h.get("content-type")))
+T.eq(png_size(heat_png), img_size("s05.png"), "heatmap PNG decodes and has the upload's size")
+other = [t["label"] for t in j["top_k"] if t["label"] != j["label"]][-1]
+st, j = predict_raw(P, C0, s05, query="?class=" + urllib.parse.quote(other))
+T.check(st == 200 and j.get("heatmap_label") == other and j["label"] == inserted[0]["label"] and "heatmap_url" in j,
+        "class=LABEL explains that label (and implies explain): %r" % ((st, j.get("heatmap_label"), other),))
+inserted.append(j)
+st, h, body = request(P, "GET", j["heatmap_url"], headers=hk(K["viewer"]))
+T.check(st == 200 and png_size(body) == img_size("s05.png") and body != heat_png,
+        "class=%s heatmap differs from the predicted label's" % other)
+hnames = ["s03.png", "s08.jpg", "s11.jpg"]
+body, ct = multipart([("explain", "true"), ("subject", "heat-batch")],
+                     [("file", n, "image/png" if n.endswith("png") else "image/jpeg", img(n)) for n in hnames])
+st, j = jreq(P, "POST", "/v1/models/alt/predict", body, dict(C0, **{"Content-Type": ct}))
+hitems = j["items"] if st == 200 else []
+T.check(len(hitems) == 3 and all(it.get("heatmap_url") for it in hitems), "multipart explain field: every item")
+for it, n in zip(hitems, hnames):
+    st, h, body = request(P, "GET", it["heatmap_url"], headers=hk(K["viewer"]))
+    T.check(st == 200 and png_size(body) == img_size(n), "batch heatmap of %s has its size" % n)
+inserted += hitems
+st, j = jreq(P, "GET", "/v1/predictions/%d" % heat_id, headers=hk(K["viewer"]))
+T.check(st == 200 and j.get("heatmap_url") == "/v1/predictions/%d/heatmap" % heat_id, "GET one: heatmap_url")
+st, j = jreq(P, "GET", "/v1/predictions?limit=500", headers=hk(K["viewer"]))
+with_heat = {it["id"] for it in inserted if it.get("heatmap_url")}
+T.check(st == 200 and {it["id"] for it in j["items"] if it.get("heatmap_url")} == with_heat and
+        all(it["heatmap_url"].endswith("/%d/heatmap" % it["id"]) for it in j["items"] if "heatmap_url" in it),
+        "list items carry heatmap_url exactly when a heatmap exists")
+st, j = jreq(P, "GET", "/v1/predictions/%d/heatmap" % first_id, headers=hk(K["viewer"]))
+T.check(st == 404 and j["error"]["code"] == "not_found", "no heatmap -> 404")
+T.eq(request(P, "GET", "/v1/predictions/99999999/heatmap", headers=hk(K["viewer"]))[0], 404,
+     "heatmap of a missing prediction -> 404")
+st, j = predict_raw(P, C0, s05, path="/v1/models/mlp/predict", query="?explain=1")
+T.check(st == 422 and j["error"]["code"] == "not_explainable" and "mlp" in j["error"]["message"] and
+        "Grad-CAM" in j["error"]["message"], "explain on a model without a feature map: %r" % (j,))
+st, j = predict_raw(P, C0, s05, path="/v1/models/mlp/predict", query="?explain=0")
+T.check(st == 200 and "heatmap_url" not in j, "the same model predicts without explain")
+inserted.append(j)
 N = len(inserted)
 
 # --- listing, pagination, filters ------------------------------------------------
@@ -224,7 +300,8 @@ T.check(all(byid[it["id"]]["note"] == "a, \"quoted\"\nnote" for it in items), "C
 T.check(all(byid[it["id"]]["label"] == it["label"] and abs(float(byid[it["id"]]["confidence"]) - it["confidence"]) < 1e-5
             for it in inserted), "CSV labels and confidences")
 st, h, body = request(P, "GET", "/v1/predictions.csv?model=alt", headers=V)
-T.eq(len(list(csv.DictReader(io.StringIO(body.decode())))), len(items), "CSV filter")
+T.eq(len(list(csv.DictReader(io.StringIO(body.decode())))), sum(it["model"] == "alt" for it in inserted),
+     "CSV filter")
 
 # --- feedback ----------------------------------------------------------------------------
 C = hk(K["clinician"])
@@ -267,6 +344,8 @@ st, _, _ = request(P, "DELETE", "/v1/predictions/%d" % big_id, headers=A)
 T.eq(st, 204, "admin deletes")
 T.eq(request(P, "GET", "/v1/predictions/%d" % big_id, headers=V)[0], 404, "deleted prediction is gone")
 T.eq(request(P, "GET", "/v1/predictions/%d/image" % big_id, headers=V)[0], 404, "its image is gone")
+T.eq(request(P, "GET", "/v1/predictions/%d/heatmap" % big_id, headers=V)[0], 404, "its heatmap is gone")
+T.check(not os.path.exists(big_heat), "the heatmap file of the deleted prediction is removed")
 T.eq(request(P, "DELETE", "/v1/predictions/%d" % big_id, headers=A)[0], 404, "delete twice -> 404")
 st, j = jreq(P, "GET", "/v1/predictions", headers=V)
 T.eq(j["total"], N - 1, "total after delete")
@@ -301,6 +380,69 @@ rc, _, err = cli(SCANLITE, ["key", "revoke", rk[4:12], "--db", DB, "--data-dir",
 T.eq(rc, 0, "key revoke by prefix: " + err)
 T.eq(request(P, "GET", "/v1/stats", headers=hk(rk))[0], 401, "revoked key 401")
 
+# --- users and keys over HTTP (admin) ------------------------------------------------------------
+A = hk(K["admin"])
+st, j = jreq(P, "GET", "/v1/users", headers=A)
+T.check(st == 200 and {(u["name"], u["role"]) for u in j["items"]} ==
+        {("vera", "viewer"), ("cleo", "clinician"), ("adam", "admin"), ("bob", "viewer")} and
+        all(set(u) == {"id", "name", "role", "created_at"} for u in j["items"]), "GET /v1/users: %r" % (j,))
+NEW = {"name": "nina", "password": "nina-password-1", "role": "clinician"}
+st, j = jreq(P, "POST", "/v1/users", json.dumps(NEW), dict(A, **JS))
+T.check(st == 201 and j["name"] == "nina" and j["role"] == "clinician" and j["id"] > 0 and "password" not in j,
+        "POST /v1/users: %r" % (j,))
+st, nina = login(P, "nina", NEW["password"])
+T.check(st == 200 and nina["user"]["role"] == "clinician", "the new user can log in")
+T.eq(jreq(P, "POST", "/v1/users", json.dumps(NEW), dict(A, **JS))[1]["error"]["code"], "user_exists",
+     "POST an existing user")
+T.eq(request(P, "POST", "/v1/users", json.dumps(NEW), dict(A, **JS))[0], 409, "existing user -> 409")
+for what, body, code in (("bad name", dict(NEW, name="no/slash"), "bad_name"),
+                         ("long name", dict(NEW, name="n" * 65), "bad_name"),
+                         ("short password", dict(NEW, name="pat", password="1234567"), "bad_password"),
+                         ("unknown role", dict(NEW, name="pat", role="root"), "bad_role"),
+                         ("missing password", {"name": "pat", "role": "viewer"}, "bad_request"),
+                         ("name not a string", dict(NEW, name=7), "bad_request")):
+    st, j = jreq(P, "POST", "/v1/users", json.dumps(body), dict(A, **JS))
+    T.check(st == 400 and j["error"]["code"] == code, "POST /v1/users %s -> %r" % (what, (st, j)))
+st, adam = login(P, "adam")
+st, j = jreq(P, "DELETE", "/v1/users/adam", headers=hb(adam["token"]))
+T.check(st == 409 and j["error"]["code"] == "cannot_delete_self", "cannot delete yourself: %r" % ((st, j),))
+st, j = jreq(P, "DELETE", "/v1/users/adam", headers=A)
+T.check(st == 409 and j["error"]["code"] == "last_admin", "cannot delete the last admin: %r" % ((st, j),))
+st, _ = jreq(P, "POST", "/v1/users", json.dumps({"name": "ada", "password": PW, "role": "admin"}), dict(A, **JS))
+T.eq(st, 201, "second admin")
+T.eq(request(P, "DELETE", "/v1/users/ada", headers=hb(adam["token"]))[0], 204, "an admin deletes another admin")
+T.eq(request(P, "DELETE", "/v1/users/nina", headers=A)[0], 204, "DELETE /v1/users/nina")
+T.eq(request(P, "GET", "/v1/stats", headers=hb(nina["token"]))[0], 401, "a deleted user's session ends")
+T.eq(login(P, "nina", NEW["password"])[0], 401, "a deleted user cannot log in")
+T.eq(request(P, "DELETE", "/v1/users/nina", headers=A)[0], 404, "delete a missing user -> 404")
+st, j = jreq(P, "POST", "/v1/keys", json.dumps({"name": "http-key", "role": "viewer"}), dict(A, **JS))
+T.check(st == 201 and j["key"].startswith("slk_") and len(j["key"]) == 68 and j["prefix"] == j["key"][:12] and
+        j["name"] == "http-key" and j["role"] == "viewer", "POST /v1/keys: %r" % (j,))
+hkey, hkey_id = j["key"], j["id"]
+T.eq(request(P, "GET", "/v1/stats", headers=hk(hkey))[0], 200, "the new key works")
+T.eq(request(P, "POST", "/v1/keys", json.dumps({"role": "viewer"}), dict(hk(hkey), **JS))[0], 403,
+     "a viewer key cannot make keys")
+st, j = jreq(P, "POST", "/v1/keys", json.dumps({"role": "clinician"}), dict(A, **JS))
+T.check(st == 201 and j["name"] == j["prefix"][4:], "a key without a name is named by its prefix")
+st, h, body = request(P, "GET", "/v1/keys", headers=A)
+keys = json.loads(body)["items"] if st == 200 else []
+mine = [k for k in keys if k["id"] == hkey_id]
+T.check(mine and mine[0]["active"] is True and mine[0]["revoked_at"] is None and mine[0]["prefix"] == hkey[:12],
+        "GET /v1/keys lists the key")
+T.check(hkey.encode() not in body and hkey[12:].encode() not in body and
+        all(set(k) == {"id", "name", "role", "prefix", "created_at", "revoked_at", "active"} for k in keys),
+        "GET /v1/keys never shows a key or its hash")
+T.eq(request(P, "DELETE", "/v1/keys/%d" % hkey_id, headers=A)[0], 204, "DELETE /v1/keys/{id} revokes")
+T.eq(request(P, "GET", "/v1/stats", headers=hk(hkey))[0], 401, "a revoked key stops working")
+st, j = jreq(P, "GET", "/v1/keys", headers=A)
+T.check([k["revoked_at"] is not None and k["active"] is False for k in j["items"] if k["id"] == hkey_id] == [True],
+        "the revoked key is listed as revoked")
+T.eq(request(P, "DELETE", "/v1/keys/%d" % hkey_id, headers=A)[0], 404, "revoke twice -> 404")
+T.eq(request(P, "DELETE", "/v1/keys/abc", headers=A)[0], 404, "revoke a non-numeric id -> 404")
+T.eq(request(P, "POST", "/v1/keys", json.dumps({"role": "owner"}), dict(A, **JS))[0], 400, "key role checked")
+T.eq(request(P, "POST", "/v1/keys", json.dumps({"role": "viewer", "name": "k" * 65}), dict(A, **JS))[0], 400,
+     "key name length checked")
+
 # --- authorization matrix ------------------------------------------------------------------------
 tokens = {}
 for name, role in (("vera", "viewer"), ("cleo", "clinician"), ("adam", "admin")):
@@ -314,6 +456,23 @@ def victim():
     st, j = predict_raw(P, A, img("s00.png"), query="?subject=victim")
     victims.append(j["id"])
     return j["id"]
+
+
+def victim_user():
+    name = "victim%d" % len(victims)
+    victims.append(name)
+    jreq(P, "POST", "/v1/users", json.dumps({"name": name, "password": PW, "role": "viewer"}), dict(A, **JS))
+    return name
+
+
+def victim_key():
+    st, j = jreq(P, "POST", "/v1/keys", json.dumps({"role": "viewer", "name": "victim"}), dict(A, **JS))
+    return j["id"]
+
+
+def new_user():
+    victims.append("u")
+    return json.dumps({"name": "made%d" % len(victims), "password": PW, "role": "viewer"})
 
 
 def route_cases():
@@ -340,7 +499,18 @@ def route_cases():
          lambda a: request(P, "POST", "/v1/predictions/%d/feedback" % pid, fbody, dict(a, **JS))[0]),
         ("DELETE /v1/predictions/{id}", "admin",
          lambda a: request(P, "DELETE", "/v1/predictions/%d" % victim(), headers=a)[0]),
+        ("GET /v1/predictions/{id}/heatmap", "viewer",
+         lambda a: request(P, "GET", "/v1/predictions/%d/heatmap" % heat_id, headers=a)[0]),
         ("GET /v1/stats", "viewer", lambda a: request(P, "GET", "/v1/stats", headers=a)[0]),
+        ("GET /v1/users", "admin", lambda a: request(P, "GET", "/v1/users", headers=a)[0]),
+        ("POST /v1/users", "admin", lambda a: request(P, "POST", "/v1/users", new_user(), dict(a, **JS))[0]),
+        ("DELETE /v1/users/{name}", "admin",
+         lambda a: request(P, "DELETE", "/v1/users/" + victim_user(), headers=a)[0]),
+        ("GET /v1/keys", "admin", lambda a: request(P, "GET", "/v1/keys", headers=a)[0]),
+        ("POST /v1/keys", "admin",
+         lambda a: request(P, "POST", "/v1/keys", json.dumps({"role": "viewer"}), dict(a, **JS))[0]),
+        ("DELETE /v1/keys/{id}", "admin",
+         lambda a: request(P, "DELETE", "/v1/keys/%d" % victim_key(), headers=a)[0]),
         ("POST /v1/auth/login", "none",
          lambda a: request(P, "POST", "/v1/auth/login", json.dumps({"username": "adam", "password": PW}),
                            dict(a, **JS))[0]),
@@ -490,6 +660,18 @@ bad = [
     ("prediction id not a number", 404, lambda: request(P, "GET", "/v1/predictions/abc", headers=V)[0]),
     ("PUT on a GET route", 405, lambda: request(P, "PUT", "/v1/models", b"", V)[0]),
     ("GET on predict", 405, lambda: request(P, "GET", "/v1/models/tiny/predict", headers=V)[0]),
+    ("explain not a flag", 400, lambda: predict_raw(P, CK, png, query="?explain=maybe")[0]),
+    ("explain: class not a label", 422, lambda: predict_raw(P, CK, png, query="?class=" + urllib.parse.quote(SQLI))[0]),
+    ("explain: class too long (multipart)", 400,
+     lambda: mp([("class", "c" * 300)], [("file", "a.png", "image/png", png)])),
+    ("explain on a model without Grad-CAM", 422,
+     lambda: predict_raw(P, CK, png, path="/v1/models/mlp/predict", query="?explain=1")[0]),
+    ("users: not JSON", 400, lambda: request(P, "POST", "/v1/users", b"name=x", dict(A, **JS))[0]),
+    ("users: SQL in name", 400, lambda: request(P, "POST", "/v1/users", json.dumps(
+        {"name": SQLI, "password": PW, "role": "viewer"}), dict(A, **JS))[0]),
+    ("users: very long password", 400, lambda: request(P, "POST", "/v1/users", json.dumps(
+        {"name": "longpw", "password": LONG, "role": "viewer"}), dict(A, **JS))[0]),
+    ("keys: role not a string", 400, lambda: request(P, "POST", "/v1/keys", b'{"role": 3}', dict(A, **JS))[0]),
     ("predict with an unknown model", 404, lambda: predict_raw(P, CK, png, path="/v1/models/nope/predict")[0]),
     ("list: limit not a number", 400, lambda: request(P, "GET", "/v1/predictions?limit=ten", headers=V)[0]),
     ("list: bad from date", 400, lambda: request(P, "GET", "/v1/predictions?from=yesterday", headers=V)[0]),
@@ -519,10 +701,18 @@ rc = srv.stop()
 T.eq(rc, 0, "SIGTERM -> exit 0")
 con = sqlite3.connect(DB)
 T.eq(con.execute("PRAGMA integrity_check").fetchone()[0], "ok", "integrity_check")
-T.eq(con.execute("PRAGMA user_version").fetchone()[0], 1, "schema version")
+T.eq(con.execute("PRAGMA user_version").fetchone()[0], 2, "schema version")
+T.eq(con.execute("SELECT count(*) FROM heatmaps").fetchone()[0],
+     con.execute("SELECT count(*) FROM predictions WHERE id IN (SELECT prediction_id FROM heatmaps)").fetchone()[0],
+     "every heatmap row belongs to a prediction")
+T.eq(con.execute("SELECT count(*) FROM heatmaps WHERE prediction_id IN (%s)" %
+                 ",".join(str(i) for i in [heat_id] + [it["id"] for it in hitems])).fetchone()[0], 4,
+     "heatmaps stored for the explained predictions")
+T.eq(con.execute("SELECT count(*) FROM heatmaps").fetchone()[0], 5,
+     "no heatmap row without explain (zero cost when not asked)")
 acts = {r[0] for r in con.execute("SELECT action FROM audit_log")}
 T.check({"login", "login_failed", "logout", "prediction_delete", "key_create", "key_revoke", "user_add",
-         "feedback_add", "feedback_update", "server_start", "server_stop"} <= acts, "audit log actions: %r" % acts)
+         "feedback_add", "feedback_update", "server_start", "server_stop", "user_del"} <= acts, "audit log actions: %r" % acts)
 T.check(con.execute("SELECT count(*) FROM api_keys WHERE hash LIKE 'slk_%'").fetchone()[0] == 0 and
         con.execute("SELECT count(*) FROM users WHERE pwhash NOT LIKE '$y$%'").fetchone()[0] == 0,
         "secrets stored hashed (yescrypt, sha256)")

@@ -59,8 +59,14 @@ T.check(rc == 2 and "unknown option" in err, "unknown option refused")
 rc, err = serve_fails(["-m", "t=" + MODEL, "--db", os.path.join(OUT, "x.db"), "--api-key-file",
                        os.path.join(OUT, "nokey")])
 T.check(rc != 0 and "api-key-file" in err, "unreadable --api-key-file refused")
+for cmd in ("serve", "key", "user"):
+    p = subprocess.run([SCANLITE, cmd, "--help"], capture_output=True, timeout=30)
+    T.check(p.returncode == 0 and p.stdout.startswith(b"usage: scanlite " + cmd.encode()) and not p.stderr,
+            "%s --help: usage on stdout, exit 0" % cmd)
 p = subprocess.run([SCANLITE, "serve", "--help"], capture_output=True, timeout=30)
-T.check(p.returncode == 0 and b"SCANLITE_" in p.stderr, "serve --help")
+T.check(b"SCANLITE_" in p.stdout, "serve --help names the environment variables")
+p = subprocess.run([SCANLITE, "key"], capture_output=True, timeout=30)
+T.check(p.returncode == 2 and b"usage" in p.stderr and not p.stdout, "key without a subcommand: usage on stderr, 2")
 os.remove(os.path.join(mdir, "broken.slm"))
 
 # --- first start: admin bootstrap, environment, JSON log ----------------------------

@@ -2,7 +2,8 @@
 
 Usage: python server_fixtures.py OUTDIR
 Writes OUTDIR/tiny.onnx (a small seeded CNN: 3x32x32 input, 3 classes),
-OUTDIR/labels.txt, and sample images OUTDIR/img/*.{png,jpg} of several
+OUTDIR/mlp.onnx (no convolution at all, so no Grad-CAM), OUTDIR/labels.txt,
+and sample images OUTDIR/img/*.{png,jpg} of several
 sizes and modes. Needs the Debian python with torch and PIL."""
 import os
 import sys
@@ -26,6 +27,17 @@ class Tiny(torch.nn.Module):
         return self.fc(x)
 
 
+class Mlp(torch.nn.Module):
+    """Flatten + Linear: a model Grad-CAM cannot explain (no feature map)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(3 * 32 * 32, 3)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(x, 1))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(os.path.join(out, "img"), exist_ok=True)
@@ -34,6 +46,9 @@ def main():
     with torch.no_grad():
         m.fc.weight.mul_(8.0)  # spread the logits so labels differ between images
     torch.onnx.export(m, torch.zeros(1, 3, 32, 32), os.path.join(out, "tiny.onnx"),
+                      opset_version=13, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+    torch.onnx.export(Mlp().eval(), torch.zeros(1, 3, 32, 32), os.path.join(out, "mlp.onnx"),
                       opset_version=13, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
     with open(os.path.join(out, "labels.txt"), "w") as f:
