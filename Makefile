@@ -1,6 +1,7 @@
 # scanlite — one Makefile. Toggles:
 #   SANITIZE=1  address + undefined sanitizers      DEBUG=1  -O0
 #   WERROR=1    warnings are errors (CI)            PY=...   Python with Debian's torch
+#   TESTS="test_* t_cli"  run only the tests whose names match these globs
 # Targets: all (./scanlite, libscanlite.a), deps, test, run, bench, clean.
 SANITIZE ?= 0
 DEBUG ?= 0
@@ -100,7 +101,7 @@ deps:
 	@sh tools/deps.sh $(DEPS_BUILD) -- $(DEPS_TEST)
 
 test: deps $(BUILD)/scanlite $(TEST_BIN)
-	@BUILD=$(BUILD) PY=$(PY) SANITIZE=$(SANITIZE) sh tests/run.sh
+	@BUILD=$(BUILD) PY=$(PY) SANITIZE=$(SANITIZE) TESTS="$(TESTS)" sh tests/run.sh
 
 run: deps scanlite
 	@sh tools/run.sh

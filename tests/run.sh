@@ -3,7 +3,8 @@
 # "tests: N passed, N failed, N skipped".
 #   C unit binaries   $BUILD/tests/test_*   (each prints "name: P passed, F failed")
 #   script tests      tests/t_*.sh          (exit 0 pass, 77 skip, other fail)
-# Script tests get: SCANLITE (binary), PY (python with torch), TESTDATA
+# TESTS="pattern ..." (shell globs over test names, e.g. "test_* t_cli")
+# runs only the matching tests. Script tests get: SCANLITE (binary), PY (python with torch), TESTDATA
 # (../shared/testdata, or empty when absent), OUT (a fresh scratch dir).
 set -u
 cd "$(dirname "$0")/.."
@@ -21,8 +22,18 @@ export TESTDATA
 OUTROOT="$PWD/tests/out"
 mkdir -p "$OUTROOT"
 pass=0 fail=0 skip=0 failed_names=""
+# selected NAME: 0 when NAME matches one of $TESTS (or TESTS is empty).
+selected() {
+    [ -z "${TESTS:-}" ] && return 0
+    for pat in $TESTS; do
+        # shellcheck disable=SC2254
+        case $1 in $pat) return 0 ;; esac
+    done
+    return 1
+}
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
+    selected "$(basename "$t")" || continue
     log="$OUTROOT/$(basename "$t").log"
     "$t" >"$log" 2>&1
     rc=$?
@@ -43,6 +54,7 @@ done
 for t in tests/t_*.sh; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .sh)
+    selected "$name" || continue
     OUT="$OUTROOT/$name"
     rm -rf "$OUT"; mkdir -p "$OUT"
     export OUT
