@@ -52,7 +52,13 @@ LIBA := $(BUILD)/libscanlite.a
 SRVA := $(BUILD)/libscanlite_srv.a
 
 .PHONY: all deps test run bench clean
+# ./scanlite and ./libscanlite.a are always the default (uninstrumented)
+# build; a sanitizer build stays in build-san/.
+ifeq ($(SANITIZE),1)
+all: deps $(BUILD)/scanlite $(LIBA)
+else
 all: deps scanlite libscanlite.a
+endif
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

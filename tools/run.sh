@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh — `make run`: serve every model in weights/ on 127.0.0.1 with the
 # database and stored uploads under ./data. On first start the server
-# creates an `admin` user and writes its password to data/admin-password.txt.
+# creates an `admin` user and writes its password to data/admin-password.
 # Override with SCANLITE_PORT, SCANLITE_HOST, SCANLITE_DATA_DIR.
 set -eu
 cd "$(dirname "$0")/.."

@@ -11,7 +11,7 @@ import {
 
 const MAX_FILES = 64; // the server takes at most 64 files per request; keep a batch humane
 
-const form = { model: "", subject: "", note: "", explain: true };
+const form = { model: "", subject: "", note: "", explain: true, explainable: true };
 
 /* ---- result card -------------------------------------------------------- */
 
@@ -176,7 +176,7 @@ async function runUploads(files, queueEl, resultsEl, msgEl) {
         fd.append("file", images[i], images[i].name);
         if (form.subject) fd.append("subject", form.subject);
         if (form.note) fd.append("note", form.note);
-        const path = "/v1/models/" + encodeURIComponent(form.model) + "/predict" + (form.explain ? "?explain=1" : "");
+        const path = "/v1/models/" + encodeURIComponent(form.model) + "/predict" + (form.explain && form.explainable ? "?explain=1" : "");
         q.state.textContent = "Uploading";
         q.row.dataset.state = "uploading";
         try {
@@ -231,9 +231,16 @@ export async function renderAnalyze(root) {
     for (const m of models.models) modelSel.append(h("option", { value: m.name }, m.name));
     if (!form.model || !models.models.some((m) => m.name === form.model)) form.model = models.default || models.models[0].name;
     modelSel.value = form.model;
+    const explain = h("input", { id: "explain", type: "checkbox", checked: form.explain });
+    explain.addEventListener("change", () => (form.explain = explain.checked));
     const showInfo = () => {
         const m = models.models.find((x) => x.name === form.model);
         if (!m) return;
+        /* Models without a convolutional feature map cannot be explained:
+         * the server would answer 422 not_explainable. */
+        form.explainable = m.explainable !== false;
+        explain.disabled = !form.explainable;
+        explain.checked = form.explainable && form.explain;
         const shape = (m.input_shape || []).join("×");
         modelInfo.textContent = m.num_labels + " labels · input " + shape + " · " +
             (m.parameters || 0).toLocaleString() + " parameters · SHA-256 " + shortHash(m.sha256);
@@ -251,8 +258,6 @@ export async function renderAnalyze(root) {
     subject.addEventListener("input", () => (form.subject = subject.value.trim()));
     const note = h("input", { id: "note", type: "text", maxlength: "2000", placeholder: "Optional", value: form.note, autocomplete: "off" });
     note.addEventListener("input", () => (form.note = note.value.trim()));
-    const explain = h("input", { id: "explain", type: "checkbox", checked: form.explain });
-    explain.addEventListener("change", () => (form.explain = explain.checked));
 
     const picker = h("input", { id: "files", type: "file", accept: "image/*", multiple: true, class: "visually-hidden" });
     const start = (files) => {
