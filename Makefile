@@ -2,7 +2,7 @@
 #   SANITIZE=1  address + undefined sanitizers      DEBUG=1  -O0
 #   WERROR=1    warnings are errors (CI)            PY=...   Python with Debian's torch
 #   TESTS="test_* t_cli"  run only the tests whose names match these globs
-# Targets: all (./scanlite, libscanlite.a), deps, test, run, bench, clean.
+# Targets: all (./scanlite, libscanlite.a), deps, test, run, bench, weights, clean.
 SANITIZE ?= 0
 DEBUG ?= 0
 WERROR ?= 0
@@ -51,7 +51,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIBA := $(BUILD)/libscanlite.a
 SRVA := $(BUILD)/libscanlite_srv.a
 
-.PHONY: all deps test run bench clean
+.PHONY: all deps test run bench weights clean
 # ./scanlite and ./libscanlite.a are always the default (uninstrumented)
 # build; a sanitizer build stays in build-san/.
 ifeq ($(SANITIZE),1)
@@ -114,6 +114,10 @@ run: deps scanlite
 
 bench: deps scanlite
 	@PY=$(PY) sh bench/run.sh
+
+# Re-makes the demo model from simulated data (weights/README.md).
+weights: all
+	sh weights/make_demo.sh
 
 clean:
 	rm -rf build build-san scanlite libscanlite.a

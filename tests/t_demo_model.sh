@@ -12,6 +12,7 @@ EVAL="$ROOT/tests/data/demo_eval"
 [ -f "$MODEL" ] || { echo "FAIL: $MODEL is missing (sh weights/make_demo.sh re-makes it)"; exit 1; }
 [ -f "$EVAL/labels.csv" ] || { echo "FAIL: $EVAL/labels.csv is missing"; exit 1; }
 
+# shellcheck disable=SC2016  # the backquotes are literal Markdown
 want=$(sed -n 's/^SHA-256: `\([0-9a-f]\{64\}\)`.*/\1/p' "$ROOT/weights/README.md")
 have=$(sha256sum "$MODEL" | cut -d' ' -f1)
 if [ -n "$want" ] && [ "$want" = "$have" ]; then

@@ -16,13 +16,15 @@
 
 /* The dispatch table, indexed by nn_isa. Columns: ISA, micro-kernel name,
  * register tile rows (mr, over M), columns (nr, over N, the packed panel
- * width), the full-tile function, the functions by row count (M edge). */
+ * width), the full-tile function, the functions by row count (M edge) at
+ * full and at half width (N edge). */
 static const nn_sgemm_kernel kernels[NN_ISA_COUNT] = {
     {NN_ISA_GENERIC, "f32_gemm_6x8_generic", 6, 8, f32_gemm_6x8_generic,
-     f32_gemm_6x8_generic_rows},
-    {NN_ISA_AVX2, "f32_gemm_6x16_avx2", 6, 16, f32_gemm_6x16_avx2, f32_gemm_6x16_avx2_rows},
+     f32_gemm_6x8_generic_rows, f32_gemm_6x8_generic_half},
+    {NN_ISA_AVX2, "f32_gemm_6x16_avx2", 6, 16, f32_gemm_6x16_avx2, f32_gemm_6x16_avx2_rows,
+     f32_gemm_6x16_avx2_half},
     {NN_ISA_AVX512, "f32_gemm_8x32_avx512", 8, 32, f32_gemm_8x32_avx512,
-     f32_gemm_8x32_avx512_rows},
+     f32_gemm_8x32_avx512_rows, f32_gemm_8x32_avx512_half},
 };
 
 static const char *const isa_names[NN_ISA_COUNT] = {"generic", "avx2", "avx512"};

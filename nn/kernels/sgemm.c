@@ -77,27 +77,28 @@ static void tile_epi(const nn_sgemm_epi *ep, int64_t m0, int64_t n0, nn_sgemm_ep
 }
 
 /* One register tile at (m0, n0) of mm <= mr rows and nn <= nr columns:
- * fewer rows run the mm-row kernel, fewer columns go through a local tile
- * (the packed panel is zero-padded, so only the store is partial). */
+ * fewer rows run the mm-row kernel, at most nr/2 columns the half-width
+ * one; a partial width goes through a local tile (the packed panel is
+ * zero-padded, so only the store is partial). */
 static void run_tile(const nn_sgemm_kernel *k, int64_t kc, const float *a, int64_t lda,
                      const float *b, float *c, int64_t ldc, int64_t mm, int64_t nn, int acc,
                      const nn_sgemm_epi *ep)
 {
     float tile[NN_SGEMM_MR_MAX * NN_SGEMM_NR_MAX];
-    int64_t nr = k->nr;
-    nn_sgemm_ukernel fn = k->rows[mm];
-    if (nn == nr) {
+    int64_t w = nn <= k->nr / 2 ? k->nr / 2 : k->nr;
+    nn_sgemm_ukernel fn = w == k->nr ? k->rows[mm] : k->half[mm];
+    if (nn == w) {
         fn(kc, a, lda, b, c, ldc, acc, ep);
         return;
     }
     if (acc)
         for (int64_t i = 0; i < mm; i++)
-            memcpy(tile + i * nr, c + i * ldc, (size_t)nn * sizeof(float));
-    fn(kc, a, lda, b, tile, nr, acc, NULL);
+            memcpy(tile + i * w, c + i * ldc, (size_t)nn * sizeof(float));
+    fn(kc, a, lda, b, tile, w, acc, NULL);
     if (ep)
-        nn_sgemm_epi_apply(tile, nr, mm, nn, ep);
+        nn_sgemm_epi_apply(tile, w, mm, nn, ep);
     for (int64_t i = 0; i < mm; i++)
-        memcpy(c + i * ldc, tile + i * nr, (size_t)nn * sizeof(float));
+        memcpy(c + i * ldc, tile + i * w, (size_t)nn * sizeof(float));
 }
 
 void nn_sgemm_run(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,

@@ -49,6 +49,8 @@ typedef struct nn_sgemm_kernel {
     int mr, nr;                 /* register tile */
     nn_sgemm_ukernel fn;        /* the mr x nr tile */
     const nn_sgemm_ukernel *rows;   /* [r], 1 <= r <= mr: r x nr tiles (M edge) */
+    const nn_sgemm_ukernel *half;   /* [r]: r x nr/2 tiles on the first half of
+                                       a panel (N edge of nr/2 columns or fewer) */
 } nn_sgemm_kernel;
 
 /* Largest mr / nr of any kernel (sizes of the driver's edge buffers). */
@@ -81,10 +83,13 @@ void f32_gemm_6x16_avx2(int64_t kc, const float *a, int64_t lda, const float *b,
                         int64_t ldc, int acc, const nn_sgemm_epi *ep);
 void f32_gemm_8x32_avx512(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
                           int64_t ldc, int acc, const nn_sgemm_epi *ep);
-/* The same tiles by row count (see nn_sgemm_kernel.rows). */
+/* The same tiles by row count, full and half width (see nn_sgemm_kernel). */
 extern const nn_sgemm_ukernel f32_gemm_6x8_generic_rows[NN_SGEMM_MR_MAX + 1];
 extern const nn_sgemm_ukernel f32_gemm_6x16_avx2_rows[NN_SGEMM_MR_MAX + 1];
 extern const nn_sgemm_ukernel f32_gemm_8x32_avx512_rows[NN_SGEMM_MR_MAX + 1];
+extern const nn_sgemm_ukernel f32_gemm_6x8_generic_half[NN_SGEMM_MR_MAX + 1];
+extern const nn_sgemm_ukernel f32_gemm_6x16_avx2_half[NN_SGEMM_MR_MAX + 1];
+extern const nn_sgemm_ukernel f32_gemm_8x32_avx512_half[NN_SGEMM_MR_MAX + 1];
 
 /* ---- driver and packing (sgemm.c) ---------------------------------------- */
 

@@ -2,13 +2,12 @@
  * the 32 zmm registers accumulate, 2 hold B, 1 the A broadcast) with
  * AVX-512F. Built with -mavx512f (Makefile); only called after isa.c has
  * checked the CPU and the OS-enabled ZMM state. 8 rows divide the channel
- * counts of common CNNs (multiples of 8); row counts 1..7 (the M edge) are
- * the same loop. */
+ * counts of common CNNs (multiples of 8); row counts 1..7 (the M edge) and
+ * the 16-wide half tiles (the N edge) are the same loop. */
 #include <immintrin.h>
 
 #include "nn/kernels/sgemm.h"
 
-#define UK_NV 2
 #define UK_W 16
 #define UK_V __m512
 #define UK_ZERO() _mm512_setzero_ps()
@@ -22,41 +21,105 @@
 
 #define UK_NAME f32_gemm_1x32_avx512
 #define UK_MR 1
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_2x32_avx512
 #define UK_MR 2
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_3x32_avx512
 #define UK_MR 3
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_4x32_avx512
 #define UK_MR 4
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_5x32_avx512
 #define UK_MR 5
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_6x32_avx512
 #define UK_MR 6
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_7x32_avx512
 #define UK_MR 7
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_8x32_avx512
 #define UK_MR 8
+#define UK_NV 2
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_1x16p32_avx512
+#define UK_MR 1
+#define UK_NV 1
+#define UK_BSTRIDE 32
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_2x16p32_avx512
+#define UK_MR 2
+#define UK_NV 1
+#define UK_BSTRIDE 32
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_3x16p32_avx512
+#define UK_MR 3
+#define UK_NV 1
+#define UK_BSTRIDE 32
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_4x16p32_avx512
+#define UK_MR 4
+#define UK_NV 1
+#define UK_BSTRIDE 32
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_5x16p32_avx512
+#define UK_MR 5
+#define UK_NV 1
+#define UK_BSTRIDE 32
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_6x16p32_avx512
+#define UK_MR 6
+#define UK_NV 1
+#define UK_BSTRIDE 32
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_7x16p32_avx512
+#define UK_MR 7
+#define UK_NV 1
+#define UK_BSTRIDE 32
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_8x16p32_avx512
+#define UK_MR 8
+#define UK_NV 1
+#define UK_BSTRIDE 32
+#define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 /* Kernels by row count: [r] computes r rows (the M edge); [8] is the
@@ -71,4 +134,18 @@ const nn_sgemm_ukernel f32_gemm_8x32_avx512_rows[NN_SGEMM_MR_MAX + 1] = {
     f32_gemm_6x32_avx512,
     f32_gemm_7x32_avx512,
     f32_gemm_8x32_avx512,
+};
+
+/* Half-width tiles (the first 16 columns of a 32-wide panel: the N edge)
+ * by row count. */
+const nn_sgemm_ukernel f32_gemm_8x32_avx512_half[NN_SGEMM_MR_MAX + 1] = {
+    NULL,
+    f32_gemm_1x16p32_avx512,
+    f32_gemm_2x16p32_avx512,
+    f32_gemm_3x16p32_avx512,
+    f32_gemm_4x16p32_avx512,
+    f32_gemm_5x16p32_avx512,
+    f32_gemm_6x16p32_avx512,
+    f32_gemm_7x16p32_avx512,
+    f32_gemm_8x16p32_avx512,
 };

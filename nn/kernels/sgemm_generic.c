@@ -1,8 +1,8 @@
 /* sgemm_generic.c — f32_gemm_6x8_generic: the portable 6 x 8 register tile
  * in GCC/Clang 4-lane vectors (SSE on baseline x86-64, NEON or scalar code
  * elsewhere); 12 accumulators fit the 16 registers of SSE. Multiply and
- * add are separate (no FMA assumed). Row counts 1..5 (the M edge) are the
- * same loop. */
+ * add are separate (no FMA assumed). Row counts 1..5 (the M edge) and the
+ * 4-wide half tiles (the N edge) are the same loop. */
 #include <string.h>
 
 #include "nn/kernels/sgemm.h"
@@ -33,7 +33,6 @@ static inline gk_v gk_select(gk_i m, gk_v a, gk_v b)
     return (gk_v)(((gk_i)a & m) | ((gk_i)b & ~m));
 }
 
-#define UK_NV 2
 #define UK_W 4
 #define UK_V gk_v
 #define UK_ZERO() gk_set1(0.0f)
@@ -47,31 +46,79 @@ static inline gk_v gk_select(gk_i m, gk_v a, gk_v b)
 
 #define UK_NAME f32_gemm_1x8_generic
 #define UK_MR 1
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_2x8_generic
 #define UK_MR 2
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_3x8_generic
 #define UK_MR 3
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_4x8_generic
 #define UK_MR 4
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_5x8_generic
 #define UK_MR 5
+#define UK_NV 2
 #define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 #define UK_NAME f32_gemm_6x8_generic
 #define UK_MR 6
+#define UK_NV 2
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_1x4p8_generic
+#define UK_MR 1
+#define UK_NV 1
+#define UK_BSTRIDE 8
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_2x4p8_generic
+#define UK_MR 2
+#define UK_NV 1
+#define UK_BSTRIDE 8
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_3x4p8_generic
+#define UK_MR 3
+#define UK_NV 1
+#define UK_BSTRIDE 8
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_4x4p8_generic
+#define UK_MR 4
+#define UK_NV 1
+#define UK_BSTRIDE 8
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_5x4p8_generic
+#define UK_MR 5
+#define UK_NV 1
+#define UK_BSTRIDE 8
+#define UK_STATIC
+#include "nn/kernels/sgemm_ukernel.h"
+
+#define UK_NAME f32_gemm_6x4p8_generic
+#define UK_MR 6
+#define UK_NV 1
+#define UK_BSTRIDE 8
+#define UK_STATIC
 #include "nn/kernels/sgemm_ukernel.h"
 
 /* Kernels by row count: [r] computes r rows (the M edge); [6] is the
@@ -84,4 +131,16 @@ const nn_sgemm_ukernel f32_gemm_6x8_generic_rows[NN_SGEMM_MR_MAX + 1] = {
     f32_gemm_4x8_generic,
     f32_gemm_5x8_generic,
     f32_gemm_6x8_generic,
+};
+
+/* Half-width tiles (the first 4 columns of a 8-wide panel: the N edge)
+ * by row count. */
+const nn_sgemm_ukernel f32_gemm_6x8_generic_half[NN_SGEMM_MR_MAX + 1] = {
+    NULL,
+    f32_gemm_1x4p8_generic,
+    f32_gemm_2x4p8_generic,
+    f32_gemm_3x4p8_generic,
+    f32_gemm_4x4p8_generic,
+    f32_gemm_5x4p8_generic,
+    f32_gemm_6x4p8_generic,
 };

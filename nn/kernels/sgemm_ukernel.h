@@ -5,12 +5,18 @@
  * accumulators (NR = UK_NV vectors of UK_W lanes) stay in registers for
  * the whole kc loop: per k, UK_NV loads of the packed B slice, UK_MR
  * broadcasts of A and UK_MR * UK_NV fused multiply-adds.
- * Required: UK_NAME, UK_MR, UK_NV, UK_W, UK_V (vector type), UK_ZERO(),
+ * Required: UK_W, UK_V (vector type), UK_ZERO(),
  * UK_LOAD(p), UK_STORE(p, v), UK_SET1(x), UK_FMA(a, b, c) = a*b + c,
  * UK_ADD(a, b), UK_MAXV(lo, v) / UK_MINV(hi, v) returning v when v is NaN.
- * Optional UK_STATIC (static linkage, for the edge-row variants). An ISA
- * file may include this several times; UK_NAME, UK_MR and UK_STATIC are
- * undefined at the end. */
+ * Per inclusion: UK_NAME, UK_MR, UK_NV, optional UK_BSTRIDE (floats per k
+ * of the packed B panel, default UK_NV * UK_W: a half-width tile reads the
+ * first half of a full panel) and UK_STATIC (static linkage, for the edge
+ * variants); these are undefined at the end so an ISA file may include
+ * this several times. */
+
+#ifndef UK_BSTRIDE
+#define UK_BSTRIDE (UK_NV * UK_W)
+#endif
 
 #ifdef UK_STATIC
 static
@@ -39,7 +45,7 @@ void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, 
             for (int j = 0; j < UK_NV; j++)
                 r[i][j] = UK_FMA(av, bv[j], r[i][j]);
         }
-        b += UK_NV * UK_W;
+        b += UK_BSTRIDE;
     }
 #pragma GCC unroll 16
     for (int i = 0; i < UK_MR; i++) {
@@ -66,4 +72,6 @@ void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, 
 
 #undef UK_NAME
 #undef UK_MR
+#undef UK_NV
+#undef UK_BSTRIDE
 #undef UK_STATIC
