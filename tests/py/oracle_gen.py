@@ -220,7 +220,7 @@ def model_cases(out):
     import torchvision
     torch.manual_seed(0)
     write_case(out, "resnet18", randomize_bn(torchvision.models.resnet18(), 1), (3, 224, 224))
-    write_case(out, "resnet50", randomize_bn(torchvision.models.resnet50(), 2), (3, 224, 224), batches=(1, 2))
+    write_case(out, "resnet50", randomize_bn(torchvision.models.resnet50(), 2), (3, 224, 224), batches=(1, 4))
     write_case(out, "mobilenet_v2", randomize_bn(torchvision.models.mobilenet_v2(), 3), (3, 224, 224))
     write_case(out, "squeezenet1_1", torchvision.models.squeezenet1_1(), (3, 224, 224), batches=(1, 2))
     write_case(out, "smallcnn", randomize_bn(SmallCNN(), 4), (3, 64, 64))
