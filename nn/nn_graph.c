@@ -468,40 +468,41 @@ nn_status nn_node_set_float(nn_node *n, const char *name, float v)
     return NN_OK;
 }
 
-nn_status nn_node_set_ints(nn_node *n, const char *name, const int64_t *v, int count)
+/* Sets a list attribute of count elements of elem bytes (copied). */
+static nn_status attr_set_list(nn_node *n, const char *name, nn_attr_type type, const void *v,
+                               int count, size_t elem)
 {
     nn_attr *a;
+    void *copy;
     if (count < 0 || count > NN_ATTR_MAX_LIST || (count > 0 && !v))
         return NN_ERR_LIMIT;
-    a = attr_slot(n, name);
-    if (!a)
-        return NN_ERR_NOMEM;
-    a->type = NN_ATTR_INTS;
-    a->ints = malloc((size_t)(count > 0 ? count : 1) * sizeof *a->ints);
-    if (!a->ints)
+    copy = malloc((size_t)(count > 0 ? count : 1) * elem);
+    if (!copy)
         return NN_ERR_NOMEM;
     if (count > 0)
-        memcpy(a->ints, v, (size_t)count * sizeof *v);
+        memcpy(copy, v, (size_t)count * elem);
+    a = attr_slot(n, name);
+    if (!a) {
+        free(copy);
+        return NN_ERR_NOMEM;
+    }
+    a->type = type;
+    if (type == NN_ATTR_INTS)
+        a->ints = copy;
+    else
+        a->floats = copy;
     a->n = count;
     return NN_OK;
 }
 
+nn_status nn_node_set_ints(nn_node *n, const char *name, const int64_t *v, int count)
+{
+    return attr_set_list(n, name, NN_ATTR_INTS, v, count, sizeof *v);
+}
+
 nn_status nn_node_set_floats(nn_node *n, const char *name, const float *v, int count)
 {
-    nn_attr *a;
-    if (count < 0 || count > NN_ATTR_MAX_LIST || (count > 0 && !v))
-        return NN_ERR_LIMIT;
-    a = attr_slot(n, name);
-    if (!a)
-        return NN_ERR_NOMEM;
-    a->type = NN_ATTR_FLOATS;
-    a->floats = malloc((size_t)(count > 0 ? count : 1) * sizeof *a->floats);
-    if (!a->floats)
-        return NN_ERR_NOMEM;
-    if (count > 0)
-        memcpy(a->floats, v, (size_t)count * sizeof *v);
-    a->n = count;
-    return NN_OK;
+    return attr_set_list(n, name, NN_ATTR_FLOATS, v, count, sizeof *v);
 }
 
 nn_status nn_node_set_string(nn_node *n, const char *name, const char *v)

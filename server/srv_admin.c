@@ -82,7 +82,9 @@ static int user_row(void *ctx, int64_t id, const char *name, const char *role,
     return 0;
 }
 
-void srv_h_users_list(srv_req *r)
+/* Replies {"items": [...]} with the rows fill writes into w; a database
+ * error becomes the usual error answer. */
+static void reply_items(srv_req *r, int (*fill)(srv_req *r, srv_jw *w))
 {
     srv_buf b;
     srv_buf_init(&b);
@@ -91,7 +93,7 @@ void srv_h_users_list(srv_req *r)
     srv_jw_obj(&w);
     srv_jw_key(&w, "items");
     srv_jw_arr(&w);
-    if (db_user_list(r->s->db, user_row, &w)) {
+    if (fill(r, &w)) {
         srv_buf_free(&b);
         reply_db_error(r);
         return;
@@ -99,6 +101,16 @@ void srv_h_users_list(srv_req *r)
     srv_jw_arr_end(&w);
     srv_jw_obj_end(&w);
     srv_reply_json(r, 200, &b);
+}
+
+static int users_fill(srv_req *r, srv_jw *w)
+{
+    return db_user_list(r->s->db, user_row, w);
+}
+
+void srv_h_users_list(srv_req *r)
+{
+    reply_items(r, users_fill);
 }
 
 void srv_h_user_add(srv_req *r)
@@ -210,23 +222,14 @@ static int key_row(void *ctx, int64_t id, const char *name, const char *role, co
     return 0;
 }
 
+static int keys_fill(srv_req *r, srv_jw *w)
+{
+    return db_key_list(r->s->db, key_row, w);
+}
+
 void srv_h_keys_list(srv_req *r)
 {
-    srv_buf b;
-    srv_buf_init(&b);
-    srv_jw w;
-    srv_jw_init(&w, &b);
-    srv_jw_obj(&w);
-    srv_jw_key(&w, "items");
-    srv_jw_arr(&w);
-    if (db_key_list(r->s->db, key_row, &w)) {
-        srv_buf_free(&b);
-        reply_db_error(r);
-        return;
-    }
-    srv_jw_arr_end(&w);
-    srv_jw_obj_end(&w);
-    srv_reply_json(r, 200, &b);
+    reply_items(r, keys_fill);
 }
 
 void srv_h_key_create(srv_req *r)
