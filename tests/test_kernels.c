@@ -226,11 +226,11 @@ static void test_conv_paths(void)
 }
 
 /* Conv with a residual 4th input of shape rs (graph input), 3x3 pad 1 or
- * 1x1 (k), stride s, fused act: fast vs reference. */
+ * 1x1 (k), stride s, groups g, fused act: fast vs reference. */
 static double res_case(int64_t n, int64_t c, int64_t h, int64_t o, int64_t k, int64_t s,
-                       const nn_shape *rs, int act)
+                       int64_t g, const nn_shape *rs, int act)
 {
-    nn_shape xs = nn_shape4(n, c, h, h), ws = nn_shape4(o, c, k, k);
+    nn_shape xs = nn_shape4(n, c, h, h), ws = nn_shape4(o, c / g, k, k);
     nn_shape bs = nn_shape_make(1, (int64_t[]){o});
     oh_case cs = oh_begin(NN_OP_CONV, &xs);
     nn_node *nd;
@@ -241,6 +241,7 @@ static double res_case(int64_t n, int64_t c, int64_t h, int64_t o, int64_t k, in
     nd = oh_node(&cs);
     nn_node_set_ints(nd, "strides", (int64_t[]){s, s}, 2);
     nn_node_set_ints(nd, "pads", (int64_t[]){p, p, p, p}, 4);
+    nn_node_set_int(nd, "group", g);
     nn_node_set_int(nd, "fused_act", act);
     nn_node_set_float(nd, "fused_min", -0.5f);
     nn_node_set_float(nd, "fused_max", 0.75f);
@@ -249,35 +250,38 @@ static double res_case(int64_t n, int64_t c, int64_t h, int64_t o, int64_t k, in
 
 static void test_conv_residual(void)
 {
-    /* each path (Winograd, im2col GEMM, 1x1 GEMM) with R of the output's
-     * shape, then broadcasting R: per channel, scalar, lower rank, and two
-     * that enlarge the output of a [N, O, 1, 1] conv (graph inputs have
-     * the batch as dim 0) */
+    /* each path (Winograd, im2col GEMM, 1x1 GEMM, depthwise, groups) with
+     * R of the output's shape, then broadcasting R: per channel, scalar,
+     * lower rank, and two that enlarge the output of a [N, O, 1, 1] conv
+     * (graph inputs have the batch as dim 0) */
     static const struct {
-        int64_t n, c, h, o, k, s;
+        int64_t n, c, h, o, k, s, g;
         nn_shape r;
     } cs[] = {
-        {1, 16, 15, 20, 3, 1, {4, {1, 20, 15, 15}}},
-        {3, 32, 9, 24, 3, 1, {4, {3, 24, 9, 9}}},
-        {2, 8, 9, 12, 3, 2, {4, {2, 12, 5, 5}}},
-        {2, 16, 7, 16, 1, 1, {4, {2, 16, 7, 7}}},
-        {1, 16, 7, 16, 1, 1, {4, {1, 16, 1, 1}}},
-        {1, 16, 6, 16, 3, 1, {1, {1}}},
-        {16, 4, 6, 16, 3, 1, {3, {16, 6, 1}}},
-        {2, 4, 1, 6, 1, 1, {4, {2, 6, 3, 5}}},
-        {1, 4, 1, 6, 1, 1, {4, {1, 1, 3, 1}}},
+        {1, 16, 15, 20, 3, 1, 1, {4, {1, 20, 15, 15}}},
+        {3, 32, 9, 24, 3, 1, 1, {4, {3, 24, 9, 9}}},
+        {2, 8, 9, 12, 3, 2, 1, {4, {2, 12, 5, 5}}},
+        {2, 16, 7, 16, 1, 1, 1, {4, {2, 16, 7, 7}}},
+        {1, 16, 7, 16, 1, 1, 1, {4, {1, 16, 1, 1}}},
+        {1, 16, 6, 16, 3, 1, 1, {1, {1}}},
+        {16, 4, 6, 16, 3, 1, 1, {3, {16, 6, 1}}},
+        {2, 4, 1, 6, 1, 1, 1, {4, {2, 6, 3, 5}}},
+        {1, 4, 1, 6, 1, 1, 1, {4, {1, 1, 3, 1}}},
+        {2, 8, 7, 8, 3, 1, 8, {4, {2, 8, 7, 7}}},       /* depthwise */
+        {2, 8, 6, 16, 3, 2, 2, {4, {2, 16, 3, 3}}},     /* grouped GEMM */
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
         for (int act = 0; act < 3; act++) {
-            double e = res_case(cs[i].n, cs[i].c, cs[i].h, cs[i].o, cs[i].k, cs[i].s, &cs[i].r, act);
+            double e = res_case(cs[i].n, cs[i].c, cs[i].h, cs[i].o, cs[i].k, cs[i].s, cs[i].g,
+                                &cs[i].r, act);
             n_cases++;
             T_CHECKF(e >= 0 && e <= TOL, "residual case %zu act %d: error %g", i, act, e);
             if (e > worst)
                 worst = e;
         }
     /* a residual that does not broadcast, and one of rank 5: rejected */
-    T_CHECK(res_case(1, 16, 6, 16, 3, 1, &(nn_shape){4, {1, 16, 5, 6}}, 0) < 0);
-    T_CHECK(res_case(1, 16, 6, 16, 3, 1, &(nn_shape){5, {1, 1, 16, 6, 6}}, 0) < 0);
+    T_CHECK(res_case(1, 16, 6, 16, 3, 1, 1, &(nn_shape){4, {1, 16, 5, 6}}, 0) < 0);
+    T_CHECK(res_case(1, 16, 6, 16, 3, 1, 1, &(nn_shape){5, {1, 1, 16, 6, 6}}, 0) < 0);
 }
 
 /* x -> Conv(a) -> Add(., x) -> Relu -> Conv(b) -> Add(conv c of x, .):

@@ -206,7 +206,11 @@ static void conv_split(conv_plan *p, int64_t units, int64_t total, int64_t cap, 
                 tiles = t;
             break;
         }
+    /* whole panels per item, unless that leaves the last item under half
+     * size (threads would then get unequal work) */
     p->nb = round_up((total + tiles - 1) / tiles, step);
+    if (total - (tiles - 1) * p->nb < p->nb / 2)
+        p->nb = (total + tiles - 1) / tiles;
     if (p->nb > total)
         p->nb = total;
     p->tiles = (total + p->nb - 1) / p->nb;
