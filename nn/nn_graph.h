@@ -135,7 +135,9 @@ nn_status nn_graph_validate(nn_graph *g, nn_err *e);
 
 /* Load-time rewrites (after validate): drop Dropout/Identity, fold
  * BatchNormalization into the preceding Conv (or Gemm) when it is that
- * op's only consumer, fuse Relu / Clip into the producing Conv/Gemm/Add as
+ * op's only consumer, fuse a residual Add into the Conv producing one of
+ * its operands (the other becomes the Conv's 4th input, added in the
+ * store), fuse Relu / Clip into the producing Conv/Gemm/MatMul/Add as
  * "fused_act" when it is the only consumer. The graph stays valid; graph
  * outputs keep their names. */
 nn_status nn_graph_optimize(nn_graph *g, nn_err *e);
