@@ -156,6 +156,8 @@ extern const srv_route srv_routes[];
 extern const int srv_nroutes;
 const srv_model *srv_model_find(srv *s, const char *name);
 void srv_write_prediction(srv_jw *w, const db_prediction *p);
+/* The stored timings of p as member "timings_ms" {queue, decode, infer}. */
+void srv_write_stored_timings(srv_jw *w, const db_prediction *p);
 void srv_h_predict(srv_req *r);     /* srv_predict.c */
 void srv_h_stats(srv_req *r);       /* srv_list.c */
 void srv_h_pred_list(srv_req *r);

@@ -108,15 +108,7 @@ static int list_row(void *ctx, const db_prediction *p)
 {
     srv_jw *w = ctx;
     srv_write_prediction(w, p);
-    srv_jw_key(w, "timings_ms");
-    srv_jw_obj(w);
-    srv_jw_key(w, "queue");
-    srv_jw_num(w, p->ms_queue);
-    srv_jw_key(w, "decode");
-    srv_jw_num(w, p->ms_decode);
-    srv_jw_key(w, "infer");
-    srv_jw_num(w, p->ms_infer);
-    srv_jw_obj_end(w);
+    srv_write_stored_timings(w, p);
     srv_jw_obj_end(w);
     return 0;
 }

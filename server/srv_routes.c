@@ -260,6 +260,12 @@ static int pred_one(void *ctx, const db_prediction *p)
 {
     srv_jw *w = ctx;
     srv_write_prediction(w, p);
+    srv_write_stored_timings(w, p);
+    return 0;
+}
+
+void srv_write_stored_timings(srv_jw *w, const db_prediction *p)
+{
     srv_jw_key(w, "timings_ms");
     srv_jw_obj(w);
     srv_jw_key(w, "queue");
@@ -269,7 +275,6 @@ static int pred_one(void *ctx, const db_prediction *p)
     srv_jw_key(w, "infer");
     srv_jw_num(w, p->ms_infer);
     srv_jw_obj_end(w);
-    return 0;
 }
 
 static void h_pred_get(srv_req *r)
