@@ -23,6 +23,10 @@ nn_status io_slm_write(const nn_graph *g, const char *path, nn_err *e);
  * passed nn_graph_validate. */
 nn_status io_slm_read(const char *path, nn_graph **out, char *sha256_hex, nn_err *e);
 
+/* The mapped file bytes behind a graph from io_slm_read (what its
+ * constants point into): NN_ERR_INVALID for any other graph. */
+nn_status io_slm_bytes(const nn_graph *g, const void **data, size_t *len);
+
 /* Same from memory; constants are copied (the graph does not keep buf). */
 nn_status io_slm_read_memory(const void *buf, size_t len, nn_graph **out, nn_err *e);
 

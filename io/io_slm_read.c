@@ -188,6 +188,17 @@ static void slm_mapping_free(void *p)
     free(m);
 }
 
+nn_status io_slm_bytes(const nn_graph *g, const void **data, size_t *len)
+{
+    const slm_mapping *m;
+    if (!g || g->backing_free != slm_mapping_free || !g->backing)
+        return NN_ERR_INVALID;
+    m = g->backing;
+    *data = m->addr;
+    *len = m->len;
+    return NN_OK;
+}
+
 nn_status io_slm_read(const char *path, nn_graph **out, char *sha256_hex, nn_err *e)
 {
     const char *src;

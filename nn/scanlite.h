@@ -61,7 +61,7 @@ void sl_model_free(sl_model *m);
 
 const char *sl_model_name(const sl_model *m);        /* metadata "name" or file stem */
 const char *sl_model_path(const sl_model *m);
-const char *sl_model_sha256(const sl_model *m);      /* 64 hex chars of the file bytes */
+const char *sl_model_sha256(const sl_model *m);      /* 64 hex chars of the file bytes (hashed on first call) */
 uint64_t sl_model_file_size(const sl_model *m);
 /* Metadata value for key (see docs/FORMAT.md), or NULL. */
 const char *sl_model_meta(const sl_model *m, const char *key);

@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "io/io_image.h"
 #include "io/io_meta.h"
+#include "io/io_sha256.h"
 #include "io/io_slm.h"
 #include "nn_gradcam.h"
 #include "nn_graph.h"
@@ -232,7 +232,6 @@ sl_status sl_model_load(const char *path, sl_model **out, sl_error *err)
 {
     sl_model *m = NULL;
     nn_err e;
-    struct stat sb;
     const char *base, *dot, *nm;
 
     nn_err_clear(&e);
@@ -244,9 +243,16 @@ sl_status sl_model_load(const char *path, sl_model **out, sl_error *err)
     m = calloc(1, sizeof *m);
     if (!m)
         return sl_fail(err, SL_ERR_NOMEM, "model");
-    if (io_slm_read(path, &m->g, m->sha256, &e) != NN_OK)
+    pthread_mutex_init(&m->sha256_mu, NULL);
+    /* The SHA-256 of the mapped bytes is computed on first use
+     * (sl_model_sha256): hashing a large model dominates a cold start. */
+    if (io_slm_read(path, &m->g, NULL, &e) != NN_OK)
         goto fail;
-    m->file_size = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    {
+        const void *bytes;
+        size_t len;
+        m->file_size = io_slm_bytes(m->g, &bytes, &len) == NN_OK ? (uint64_t)len : 0;
+    }
     m->params = nn_graph_param_count(m->g);
     if (nn_graph_optimize(m->g, &e) != NN_OK || model_describe(m, &e) != NN_OK)
         goto fail;
@@ -277,6 +283,7 @@ void sl_model_free(sl_model *m)
     if (!m)
         return;
     nn_graph_free(m->g);
+    pthread_mutex_destroy(&m->sha256_mu);
     free(m->path);
     free(m->name);
     free(m->labels);
@@ -286,7 +293,20 @@ void sl_model_free(sl_model *m)
 
 const char *sl_model_name(const sl_model *m) { return m->name; }
 const char *sl_model_path(const sl_model *m) { return m->path; }
-const char *sl_model_sha256(const sl_model *m) { return m->sha256; }
+const char *sl_model_sha256(const sl_model *m)
+{
+    /* Logically const: the digest of immutable bytes, filled once. */
+    sl_model *mm = (sl_model *)m;
+    const void *bytes;
+    size_t len;
+    pthread_mutex_lock(&mm->sha256_mu);
+    if (!mm->sha256_done && io_slm_bytes(m->g, &bytes, &len) == NN_OK) {
+        io_sha256_hex(bytes, len, mm->sha256);
+        mm->sha256_done = 1;
+    }
+    pthread_mutex_unlock(&mm->sha256_mu);
+    return m->sha256;
+}
 uint64_t sl_model_file_size(const sl_model *m) { return m->file_size; }
 int sl_model_num_labels(const sl_model *m) { return m->n_labels; }
 int sl_model_output_size(const sl_model *m) { return m->out_size; }

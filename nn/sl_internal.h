@@ -5,6 +5,7 @@
 #ifndef SL_INTERNAL_H
 #define SL_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "io/io_image.h"
@@ -22,7 +23,9 @@ typedef enum sl_act { SL_ACT_SOFTMAX, SL_ACT_SIGMOID, SL_ACT_NONE } sl_act;
 struct sl_model {
     nn_graph *g;                /* owned, optimized */
     char *path, *name;          /* owned */
-    char sha256[65];
+    char sha256[65];            /* of the mapped file; computed on first use */
+    int sha256_done;            /* guarded by sha256_mu */
+    pthread_mutex_t sha256_mu;
     uint64_t file_size;
     int n_labels;
     char **labels;              /* [n_labels] pointers into label_buf */
