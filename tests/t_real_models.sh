@@ -11,6 +11,28 @@ check "convert pneumonia" "$SCANLITE" convert "$M/pneumoniamnist_cnn_pytorch/pne
     --gray --resize 0 --crop 0 --mean 0.5 --std 0.5 --output-activation sigmoid >/dev/null
 check "convert resnet20" "$SCANLITE" convert "$M/cifar10_resnet20_akamaster/resnet20-12fca82f.onnx" -o "$OUT/r20.slm" \
     --resize 0 --crop 0 >/dev/null
+# Labels as a JSON list (with an escape) and as lines give the same model
+# labels; predict reports them.
+printf '[ "NORMAL", "PNEUMONIA \\u2014 bacterial" ]' >"$OUT/labels.json"
+printf 'NORMAL\r\nPNEUMONIA \342\200\224 bacterial\n\n' >"$OUT/labels.txt"
+for lf in labels.json labels.txt; do
+    check "convert --labels $lf" "$SCANLITE" convert "$M/pneumoniamnist_cnn_pytorch/pneumonia_model.onnx" \
+        -o "$OUT/pl.slm" --gray --resize 0 --crop 0 --mean 0.5 --std 0.5 --labels "$OUT/$lf" >/dev/null
+    "$SCANLITE" predict --json -m "$OUT/pl.slm" "$M/pneumoniamnist_cnn_pytorch/sample_xrays/pneumonia_0.png" >"$OUT/pl.json"
+    check "labels from $lf" "$PY" -c "
+import json, sys
+d = json.load(open('$OUT/pl.json'))[0]
+labels = sorted(t['label'] for t in d['top_k'])
+print('$lf', d['label'], labels)
+sys.exit(0 if labels == ['NORMAL', 'PNEUMONIA \u2014 bacterial'] and d['label'] == 'PNEUMONIA \u2014 bacterial' else 1)"
+done
+printf '["a", "b", "c"]' >"$OUT/three.json"
+expect_fail "label count mismatch" "$SCANLITE" convert "$M/pneumoniamnist_cnn_pytorch/pneumonia_model.onnx" \
+    -o "$OUT/x.slm" --labels "$OUT/three.json"
+printf '["a", ' >"$OUT/broken.json"
+expect_fail "broken JSON labels" "$SCANLITE" convert "$M/pneumoniamnist_cnn_pytorch/pneumonia_model.onnx" \
+    -o "$OUT/x.slm" --labels "$OUT/broken.json"
+
 # npy -> raw f32 for every stored input; then run and compare
 "$PY" - "$R" "$OUT" <<'PYEOF' || fails=$((fails + 1))
 import glob, os, sys
