@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "graph_build.h"
 #include "io/io_meta.h"
 #include "io/io_sha256.h"
 #include "io/io_slm.h"
@@ -26,32 +27,6 @@
 #define IN_N (IN_C * IN_H * IN_W)
 
 static char tmpdir[64];
-static unsigned rng = 5u;
-
-static float frand(void)
-{
-    rng = rng * 1664525u + 1013904223u;
-    return ((float)((rng >> 8) & 0xffff) / 32768.0f) - 1.0f;
-}
-
-static int rand_const(nn_graph *g, const char *name, nn_shape s, float lo, float hi)
-{
-    nn_err e;
-    int64_t n = nn_shape_numel(&s);
-    float *d = nn_aligned_alloc((size_t)n * sizeof(float));
-    for (int64_t i = 0; i < n; i++)
-        d[i] = lo + (hi - lo) * 0.5f * (frand() + 1.0f);
-    return nn_graph_add_const(g, name, &s, d, 1, &e);
-}
-
-static int add(nn_graph *g, int op, const char *name, const int *in, int n_in)
-{
-    nn_err e;
-    int y = nn_graph_add_value(g, name, &e);
-    nn_graph_add_node(g, op, name, in, n_in, y, &e);
-    return y;
-}
-
 /* x[N,3,8,8] -> Conv(3->4, 3x3, pad 1) -> BN -> Relu -> GAP -> Flatten ->
  * Gemm(4 -> classes) -> "logits". Same seed, same graph. */
 static nn_graph *tiny_model(int classes, const char *act, const char *labels)
@@ -61,26 +36,26 @@ static nn_graph *tiny_model(int classes, const char *act, const char *labels)
     nn_shape xs = nn_shape4(NN_DIM_BATCH, IN_C, IN_H, IN_W);
     int64_t c4[1] = {4}, wd[2] = {classes, 4}, bd[1] = {classes};
     int in[5];
-    rng = 5u;
+    tg_rng = 5u;
     in[0] = nn_graph_add_input(g, "image", &xs, &e);
-    in[1] = rand_const(g, "conv.w", nn_shape4(4, IN_C, 3, 3), -0.6f, 0.6f);
-    in[2] = rand_const(g, "conv.b", nn_shape_make(1, c4), -0.2f, 0.2f);
-    int c = add(g, NN_OP_CONV, "conv", in, 3);
+    in[1] = tg_const_rand(g, "conv.w", nn_shape4(4, IN_C, 3, 3), -0.6f, 0.6f);
+    in[2] = tg_const_rand(g, "conv.b", nn_shape_make(1, c4), -0.2f, 0.2f);
+    int c = tg_node(g, NN_OP_CONV, "conv", in, 3);
     int64_t pads[4] = {1, 1, 1, 1};
     nn_node_set_ints(&g->nodes[0], "pads", pads, 4);
     in[0] = c;
-    in[1] = rand_const(g, "bn.s", nn_shape_make(1, c4), 0.5f, 1.5f);
-    in[2] = rand_const(g, "bn.b", nn_shape_make(1, c4), -0.3f, 0.3f);
-    in[3] = rand_const(g, "bn.m", nn_shape_make(1, c4), -0.2f, 0.2f);
-    in[4] = rand_const(g, "bn.v", nn_shape_make(1, c4), 0.5f, 1.5f);
-    int b = add(g, NN_OP_BATCHNORM, "bn", in, 5);
-    int r = add(g, NN_OP_RELU, "relu", &b, 1);
-    int p = add(g, NN_OP_GLOBALAVGPOOL, "gap", &r, 1);
-    int f = add(g, NN_OP_FLATTEN, "flat", &p, 1);
+    in[1] = tg_const_rand(g, "bn.s", nn_shape_make(1, c4), 0.5f, 1.5f);
+    in[2] = tg_const_rand(g, "bn.b", nn_shape_make(1, c4), -0.3f, 0.3f);
+    in[3] = tg_const_rand(g, "bn.m", nn_shape_make(1, c4), -0.2f, 0.2f);
+    in[4] = tg_const_rand(g, "bn.v", nn_shape_make(1, c4), 0.5f, 1.5f);
+    int b = tg_node(g, NN_OP_BATCHNORM, "bn", in, 5);
+    int r = tg_node(g, NN_OP_RELU, "relu", &b, 1);
+    int p = tg_node(g, NN_OP_GLOBALAVGPOOL, "gap", &r, 1);
+    int f = tg_node(g, NN_OP_FLATTEN, "flat", &p, 1);
     in[0] = f;
-    in[1] = rand_const(g, "fc.w", nn_shape_make(2, wd), -2.0f, 2.0f);
-    in[2] = rand_const(g, "fc.b", nn_shape_make(1, bd), -1.0f, 1.0f);
-    int y = add(g, NN_OP_GEMM, "logits", in, 3);
+    in[1] = tg_const_rand(g, "fc.w", nn_shape_make(2, wd), -2.0f, 2.0f);
+    in[2] = tg_const_rand(g, "fc.b", nn_shape_make(1, bd), -1.0f, 1.0f);
+    int y = tg_node(g, NN_OP_GEMM, "logits", in, 3);
     nn_node_set_int(&g->nodes[g->n_nodes - 1], "transB", 1);
     nn_graph_add_output(g, y, &e);
     nn_graph_set_meta(g, IO_META_INPUT_SHAPE, "3x8x8");
@@ -172,7 +147,7 @@ static void test_model_info_and_run(void)
 
     T_CHECKF(sl_session_create(m, 2, &s, &err) == SL_OK, "%s", err.message);
     for (int i = 0; i < 3 * IN_N; i++)
-        x[i] = frand();
+        x[i] = tg_rand();
     T_CHECK(oracle(g, x, 3, want) == 0);
     for (int ref = 0; s && ref < 2; ref++) {
         sl_session_set_reference(s, ref);

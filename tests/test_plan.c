@@ -8,37 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph_build.h"
 #include "nn/nn_graph.h"
 #include "nn/nn_ops.h"
 #include "nn/nn_plan.h"
 #include "tassert.h"
-
-static unsigned rng_state = 1u;
-
-static float frand(void)
-{
-    rng_state = rng_state * 1664525u + 1013904223u;
-    return ((float)((rng_state >> 8) & 0xffff) / 32768.0f) - 1.0f;
-}
-
-static int add_const_rand(nn_graph *g, const char *name, nn_shape s, float lo, float hi)
-{
-    nn_err e;
-    int64_t n = nn_shape_numel(&s);
-    float *d = nn_aligned_alloc((size_t)n * sizeof(float));
-    for (int64_t i = 0; i < n; i++)
-        d[i] = lo + (hi - lo) * 0.5f * (frand() + 1.0f);
-    return nn_graph_add_const(g, name, &s, d, 1, &e);
-}
-
-static int node(nn_graph *g, int op, const char *out_name, const int *in, int n_in)
-{
-    nn_err e;
-    int y = nn_graph_add_value(g, out_name, &e);
-    if (!nn_graph_add_node(g, op, out_name, in, n_in, y, &e))
-        fprintf(stderr, "  add_node %s: %s\n", out_name, e.msg);
-    return y;
-}
 
 /* Plans g for batch, fills inputs deterministically, runs, and returns a
  * malloc'ed copy of output 0 (NULL on failure; the message is printed). */
@@ -85,10 +59,10 @@ static nn_graph *chain_graph(int64_t batch_dim)
     for (int i = 0; i < 8; i++) {
         snprintf(name, sizeof name, "v%d", i);
         if (i % 2 == 0) {
-            cur = node(g, NN_OP_RELU, name, &cur, 1);
+            cur = tg_node(g, NN_OP_RELU, name, &cur, 1);
         } else {
             int in[2] = {cur, x};
-            cur = node(g, NN_OP_ADD, name, in, 2);
+            cur = tg_node(g, NN_OP_ADD, name, in, 2);
         }
     }
     nn_graph_add_output(g, cur, &e);
@@ -179,8 +153,8 @@ static void test_batch_and_keep(void)
     nn_shape xs = nn_shape4(NN_DIM_BATCH, 3, 5, 5);
     int in[2];
     in[0] = nn_graph_add_input(g, "x", &xs, &e);
-    in[1] = add_const_rand(g, "w", nn_shape4(2, 4, 3, 3), -1, 1);   /* expects 4 channels */
-    nn_graph_add_output(g, node(g, NN_OP_CONV, "badconv", in, 2), &e);
+    in[1] = tg_const_rand(g, "w", nn_shape4(2, 4, 3, 3), -1, 1);   /* expects 4 channels */
+    nn_graph_add_output(g, tg_node(g, NN_OP_CONV, "badconv", in, 2), &e);
     T_CHECK(nn_graph_validate(g, &e) == NN_OK);
     p = NULL;
     T_CHECK(nn_plan_create(g, 1, &o, &p, &e) != NN_OK && p == NULL);
@@ -198,11 +172,11 @@ static void test_threads(void)
     nn_shape xs = nn_shape_make(2, xd);
     int in[3];
     in[0] = nn_graph_add_input(g, "x", &xs, &e);
-    in[1] = add_const_rand(g, "w", nn_shape_make(2, wd), -1, 1);
-    in[2] = add_const_rand(g, "b", nn_shape_make(1, bd), -1, 1);
-    int y = node(g, NN_OP_GEMM, "fc", in, 3);
+    in[1] = tg_const_rand(g, "w", nn_shape_make(2, wd), -1, 1);
+    in[2] = tg_const_rand(g, "b", nn_shape_make(1, bd), -1, 1);
+    int y = tg_node(g, NN_OP_GEMM, "fc", in, 3);
     nn_node_set_int(&g->nodes[0], "transB", 1);
-    int r = node(g, NN_OP_RELU, "r", &y, 1);
+    int r = tg_node(g, NN_OP_RELU, "r", &y, 1);
     nn_graph_add_output(g, r, &e);
     T_CHECK(nn_graph_validate(g, &e) == NN_OK);
     int64_t n1 = 0, n2 = 0, nr = 0;
@@ -245,14 +219,14 @@ static int bn_node(nn_graph *g, const char *name, int x, int64_t c)
     int in[5];
     in[0] = x;
     snprintf(nm, sizeof nm, "%s.scale", name);
-    in[1] = add_const_rand(g, nm, s, 0.5f, 1.5f);
+    in[1] = tg_const_rand(g, nm, s, 0.5f, 1.5f);
     snprintf(nm, sizeof nm, "%s.bias", name);
-    in[2] = add_const_rand(g, nm, s, -0.5f, 0.5f);
+    in[2] = tg_const_rand(g, nm, s, -0.5f, 0.5f);
     snprintf(nm, sizeof nm, "%s.mean", name);
-    in[3] = add_const_rand(g, nm, s, -0.3f, 0.3f);
+    in[3] = tg_const_rand(g, nm, s, -0.3f, 0.3f);
     snprintf(nm, sizeof nm, "%s.var", name);
-    in[4] = add_const_rand(g, nm, s, 0.2f, 2.0f);
-    int y = node(g, NN_OP_BATCHNORM, name, in, 5);
+    in[4] = tg_const_rand(g, nm, s, 0.2f, 2.0f);
+    int y = tg_node(g, NN_OP_BATCHNORM, name, in, 5);
     nn_node_set_float(&g->nodes[g->n_nodes - 1], "epsilon", 1e-3f);
     return y;
 }
@@ -266,12 +240,12 @@ static nn_graph *conv_bn_graph(int variant)
     nn_shape xs = nn_shape4(NN_DIM_BATCH, 4, 9, 9);
     int64_t bd[1] = {6};
     int in[3], n_in = variant == 1 ? 2 : 3;
-    rng_state = 7u;
+    tg_rng = 7u;
     in[0] = nn_graph_add_input(g, "x", &xs, &e);
-    in[1] = add_const_rand(g, "conv.w", nn_shape4(6, variant == 1 ? 2 : 4, 3, 3), -0.5f, 0.5f);
+    in[1] = tg_const_rand(g, "conv.w", nn_shape4(6, variant == 1 ? 2 : 4, 3, 3), -0.5f, 0.5f);
     if (n_in == 3)
-        in[2] = add_const_rand(g, "conv.b", nn_shape_make(1, bd), -0.5f, 0.5f);
-    int c = node(g, NN_OP_CONV, "conv", in, n_in);
+        in[2] = tg_const_rand(g, "conv.b", nn_shape_make(1, bd), -0.5f, 0.5f);
+    int c = tg_node(g, NN_OP_CONV, "conv", in, n_in);
     int64_t pads[4] = {1, 1, 1, 1}, strides[2] = {2, 2};
     nn_node_set_ints(&g->nodes[0], "pads", pads, 4);
     if (variant == 1) {
@@ -281,9 +255,9 @@ static nn_graph *conv_bn_graph(int variant)
     int b = bn_node(g, "bn", c, 6);
     int y = b;
     if (variant == 0) {
-        y = node(g, NN_OP_RELU, "relu", &b, 1);
+        y = tg_node(g, NN_OP_RELU, "relu", &b, 1);
     } else if (variant == 1) {
-        y = node(g, NN_OP_CLIP, "clip", &b, 1);
+        y = tg_node(g, NN_OP_CLIP, "clip", &b, 1);
         nn_node_set_float(&g->nodes[g->n_nodes - 1], "min", 0.0f);
         nn_node_set_float(&g->nodes[g->n_nodes - 1], "max", 0.6f);
     }
@@ -300,19 +274,19 @@ static nn_graph *gemm_bn_graph(int variant)
     int64_t xd[2] = {NN_DIM_BATCH, 20}, w0[2] = {12, 20}, w1[2] = {20, 12}, cd[1] = {12};
     nn_shape xs = nn_shape_make(2, xd);
     int in[3], n_in = variant == 0 ? 3 : 2;
-    rng_state = 11u;
+    tg_rng = 11u;
     in[0] = nn_graph_add_input(g, "x", &xs, &e);
-    in[1] = add_const_rand(g, "fc.w", nn_shape_make(2, variant == 0 ? w0 : w1), -0.5f, 0.5f);
+    in[1] = tg_const_rand(g, "fc.w", nn_shape_make(2, variant == 0 ? w0 : w1), -0.5f, 0.5f);
     if (n_in == 3)
-        in[2] = add_const_rand(g, "fc.b", nn_shape_make(1, cd), -0.5f, 0.5f);
-    int f = node(g, NN_OP_GEMM, "fc", in, n_in);
+        in[2] = tg_const_rand(g, "fc.b", nn_shape_make(1, cd), -0.5f, 0.5f);
+    int f = tg_node(g, NN_OP_GEMM, "fc", in, n_in);
     if (variant == 0) {
         nn_node_set_int(&g->nodes[0], "transB", 1);
         nn_node_set_float(&g->nodes[0], "alpha", 0.7f);
         nn_node_set_float(&g->nodes[0], "beta", 1.3f);
     }
     int b = bn_node(g, "bn", f, 12);
-    int y = node(g, variant == 0 ? NN_OP_RELU : NN_OP_CLIP, "act", &b, 1);
+    int y = tg_node(g, variant == 0 ? NN_OP_RELU : NN_OP_CLIP, "act", &b, 1);
     if (variant == 1) {
         nn_node_set_float(&g->nodes[g->n_nodes - 1], "min", -0.2f);
         nn_node_set_float(&g->nodes[g->n_nodes - 1], "max", 0.4f);
@@ -329,15 +303,15 @@ static nn_graph *passthrough_graph(int variant)
     nn_graph *g = nn_graph_create();
     nn_shape xs = nn_shape4(NN_DIM_BATCH, 2, 3, 3);
     int x = nn_graph_add_input(g, "x", &xs, &e);
-    int i1 = node(g, NN_OP_IDENTITY, "i1", &x, 1);
-    int r = node(g, NN_OP_RELU, "r", &i1, 1);
-    int d = node(g, NN_OP_DROPOUT, "d", &r, 1);
+    int i1 = tg_node(g, NN_OP_IDENTITY, "i1", &x, 1);
+    int r = tg_node(g, NN_OP_RELU, "r", &i1, 1);
+    int d = tg_node(g, NN_OP_DROPOUT, "d", &r, 1);
     int ad[2] = {d, x};
-    int a = node(g, NN_OP_ADD, "a", ad, 2);
-    int y = node(g, NN_OP_IDENTITY, "y", &a, 1);
+    int a = tg_node(g, NN_OP_ADD, "a", ad, 2);
+    int y = tg_node(g, NN_OP_IDENTITY, "y", &a, 1);
     nn_graph_add_output(g, y, &e);
     if (variant == 1)
-        nn_graph_add_output(g, node(g, NN_OP_IDENTITY, "x2", &x, 1), &e);
+        nn_graph_add_output(g, tg_node(g, NN_OP_IDENTITY, "x2", &x, 1), &e);
     return g;
 }
 
@@ -437,10 +411,10 @@ static void test_no_rewrite(void)
     g = nn_graph_create();
     nn_shape xs = nn_shape4(1, 2, 4, 4);
     int x = nn_graph_add_input(g, "x", &xs, &e);
-    int m = node(g, NN_OP_MAXPOOL, "mp", &x, 1);
+    int m = tg_node(g, NN_OP_MAXPOOL, "mp", &x, 1);
     int64_t k[2] = {2, 2};
     nn_node_set_ints(&g->nodes[0], "kernel_shape", k, 2);
-    int r = node(g, NN_OP_RELU, "r", &m, 1);
+    int r = tg_node(g, NN_OP_RELU, "r", &m, 1);
     nn_graph_add_output(g, r, &e);
     T_CHECK(nn_graph_optimize(g, &e) == NN_OK && g->n_nodes == 2);
     nn_graph_free(g);
