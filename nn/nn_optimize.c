@@ -334,6 +334,26 @@ nomem:
     return -1;
 }
 
+/* One rewrite pass: rw on every live node whose op is op_a or op_b, in
+ * order. rw returns 1 when it changed the graph (the index is rebuilt),
+ * 0 when the node did not qualify, < 0 on error (e set). */
+static nn_status opt_pass(opt_ctx *o, int op_a, int op_b,
+                          int (*rw)(opt_ctx *o, int k, nn_err *e), nn_err *e)
+{
+    for (int k = 0; k < o->g->n_nodes; k++) {
+        int op = o->g->nodes[k].op, r;
+        nn_status st;
+        if (o->dead[k] || (op != op_a && op != op_b))
+            continue;
+        r = rw(o, k, e);
+        if (r < 0)
+            return e ? e->status : NN_ERR_NOMEM;
+        if (r > 0 && (st = opt_index(o, e)) != NN_OK)
+            return st;
+    }
+    return NN_OK;
+}
+
 nn_status nn_graph_optimize(nn_graph *g, nn_err *e)
 {
     opt_ctx o;
@@ -354,38 +374,10 @@ nn_status nn_graph_optimize(nn_graph *g, nn_err *e)
 
     if ((st = opt_index(&o, e)) != NN_OK)
         goto done;
-    for (int k = 0; k < g->n_nodes; k++)
-        if (!o.dead[k] && g->nodes[k].op == NN_OP_BATCHNORM) {
-            int r = fold_bn(&o, k, e);
-            if (r < 0) {
-                st = e ? e->status : NN_ERR_NOMEM;
-                goto done;
-            }
-            if (r > 0 && (st = opt_index(&o, e)) != NN_OK)
-                goto done;
-        }
-
-    for (int k = 0; k < g->n_nodes; k++)
-        if (!o.dead[k] && g->nodes[k].op == NN_OP_ADD) {
-            int r = fuse_residual(&o, k, e);
-            if (r < 0) {
-                st = e ? e->status : NN_ERR_NOMEM;
-                goto done;
-            }
-            if (r > 0 && (st = opt_index(&o, e)) != NN_OK)
-                goto done;
-        }
-
-    for (int k = 0; k < g->n_nodes; k++)
-        if (!o.dead[k] && (g->nodes[k].op == NN_OP_RELU || g->nodes[k].op == NN_OP_CLIP)) {
-            int r = fuse_act(&o, k, e);
-            if (r < 0) {
-                st = e ? e->status : NN_ERR_NOMEM;
-                goto done;
-            }
-            if (r > 0 && (st = opt_index(&o, e)) != NN_OK)
-                goto done;
-        }
+    if ((st = opt_pass(&o, NN_OP_BATCHNORM, -1, fold_bn, e)) != NN_OK ||
+        (st = opt_pass(&o, NN_OP_ADD, -1, fuse_residual, e)) != NN_OK ||
+        (st = opt_pass(&o, NN_OP_RELU, NN_OP_CLIP, fuse_act, e)) != NN_OK)
+        goto done;
 
     st = nn_graph_compact(g, o.dead, e);
     if (st == NN_OK)
