@@ -3,14 +3,10 @@
  * dilations, groups and a fused output activation. An optional 4th input R
  * (a residual Add fused by nn_graph_optimize) makes the node
  * Y = act(Conv(X) + R) with Add's numpy broadcasting (R of rank <= 4).
- * Fast paths (all on our sgemm of nn/kernels, ISA chosen at prepare):
- *  - GEMM: Y_g [O/g, OH*OW] = W_g [O/g, C/g*KH*KW] (the OIHW weights in
- *    place, read-only) times the im2col matrix of a tile of output pixels,
- *    packed straight into sgemm panels (a 1x1 stride-1 unpadded conv packs
- *    the input rows themselves);
- *  - WINO: 3x3 stride-1 convs with constant weights and enough channels run
- *    Winograd F(2x2, 3x3) with weights transformed once at prepare;
- *  - DIRECT: one input channel per group (depthwise) is a direct loop.
+ * Fast paths (ISA chosen at prepare):
+ *  - GEMM (conv_gemm.c): im2col / 1x1 into our sgemm;
+ *  - WINO (conv_wino.c): 3x3 stride-1 convs by Winograd;
+ *  - DIRECT (here): one input channel per group (depthwise) is a direct loop.
  * Bias, residual and activation are fused into the GEMM store / output
  * transform (a residual that broadcasts takes a slower second pass).
  * Threads share (batch, group, pixel tile, channel block) items, never
@@ -19,65 +15,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "nn/kernels/sgemm.h"
-#include "nn/kernels/winograd.h"
-#include "nn/nn_ops.h"
-#include "nn/nn_pool.h"
+#include "nn/ops/conv_priv.h"
 #include "nn/ops/eltwise_util.h"
-#include "nn/ops/op_util.h"
 
-/* Floats of one thread's packed B tile (512 KB): with the K blocking of the
- * driver only a [KC, tile] slice of it is hot, the rest streams from L2. */
-#define CONV_PACK_FLOATS (1 << 17)
-/* Widest pixel tile: keeps the [KC, tile] slice of B within L2. */
-#define CONV_MAX_TILE 256
-/* Narrowest pixel tile worth a GEMM; below it threads split the output
- * channels instead (each builds the same tile). */
-#define CONV_MIN_TILE 32
-/* Winograd: at least this many input and output channels per group (the
- * transforms cost O(C) per tile; small convs are faster as GEMM), and at
- * least this many output pixels over the batch: U takes 16/9 of the
- * weights' memory, worth it when enough outputs share it (ResNet18's 7x7
- * stage at batch 1 would add 50 MB for 5 ms; from batch 4 it pays). */
-#define CONV_WINO_MIN_CH 16
-#define CONV_WINO_MIN_PIXELS 196
-/* Floats of one thread's Winograd block (V and M for 16 positions): a
- * block that fits L2 (512 KB) keeps the transforms in cache; large-channel
- * layers take wider blocks (up to 4 MB) so that the transformed weights
- * U (16/9 of the weights, the main traffic of small images) are read
- * fewer times: at least O*C/(O+C) tiles, where U's traffic per block
- * equals V's and M's. */
-#define CONV_WINO_L2_FLOATS (1 << 17)
-#define CONV_WINO_MAX_FLOATS (1 << 20)
-
-enum { CONV_GEMM, CONV_WINO, CONV_DIRECT };
-
-typedef struct conv_plan {
-    nn_geom2d g;
-    int64_t N, C, O, G;
-    int64_t cg, og;             /* channels per group: in, out */
-    int64_t kk;                 /* cg * kh * kw: the reduction length */
-    int64_t ohw;                /* output pixels per plane */
-    int mode;
-    int is1x1;                  /* GEMM on the input itself (no im2col) */
-    const nn_sgemm_kernel *k;
-    int64_t nb;                 /* output pixels (WINO: 2x2 tiles) per item */
-    int64_t tiles;              /* items along pixels per (batch, group) */
-    int64_t ob;                 /* output channels per block (<= og) */
-    int64_t oblocks;            /* blocks per group */
-    int slots;                  /* scratch slices (threads at prepare) */
-    int64_t slot_floats;        /* scratch floats per slice */
-    int64_t pb_floats;          /* packed B floats (WINO: per position) */
-    nn_wino_geom wg;
-    int has_res;                /* a residual input R */
-    int res_bcast;              /* R or Y differs from [N, O, OH, OW]: second pass */
-    nn_shape conv_shape;        /* [N, O, OH, OW] */
-    nn_shape out;               /* Y: conv_shape broadcast with R */
-    int64_t convbuf_off;        /* res_bcast: scratch offset of the conv result */
-    float *u;                   /* owned (WINO): [16][O][C] transformed weights */
-    int u_ready;                /* u computed (at the first run: a plan made only
-                                   for shapes never touches its pages) */
-} conv_plan;
 
 /* Y's shape: conv_shape broadcast with the residual r (numpy rules). */
 static nn_status conv_res_shape(const nn_node *node, const nn_shape *r, conv_plan *p, nn_err *e)
@@ -138,9 +78,7 @@ static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shap
                           node->name);
     if (p->cg == 1 && p->G > 1)
         p->mode = CONV_DIRECT;
-    else if (p->g.kh == 3 && p->g.kw == 3 && p->g.sh == 1 && p->g.sw == 1 && p->g.dh == 1 &&
-             p->g.dw == 1 && p->G == 1 && p->C >= CONV_WINO_MIN_CH && p->O >= CONV_WINO_MIN_CH &&
-             p->N * p->g.oh * p->g.ow >= CONV_WINO_MIN_PIXELS)
+    else if (conv_wino_fits(p))
         p->mode = CONV_WINO;
     else
         p->mode = CONV_GEMM;
@@ -176,19 +114,7 @@ static void conv_ctx_geom(const nn_op_ctx *ctx, conv_plan *p)
               r ? &r->shape : NULL, p, NULL);
 }
 
-static int64_t round_up(int64_t a, int64_t m)
-{
-    return (a + m - 1) / m * m;
-}
 
-/* A stride of at least n floats that is an odd number of 64-byte lines:
- * the 16 Winograd matrices a transform walks in step then fall into
- * different cache sets (power-of-two strides would evict each other). */
-static int64_t odd_lines(int64_t n)
-{
-    int64_t s = round_up(n, 16);
-    return (s / 16) % 2 ? s : s + 16;
-}
 
 /* Splits `total` pixels (or tiles) of each of `units` (batch, group) pairs
  * into p->tiles items of p->nb (a multiple of `step`, at most about cap,
@@ -196,7 +122,7 @@ static int64_t odd_lines(int64_t n)
  * evenly over p->slots threads when they can; then, if there are still
  * fewer items than threads, into channel blocks (multiples of the
  * register tile rows). */
-static void conv_split(conv_plan *p, int64_t units, int64_t total, int64_t cap, int64_t step,
+void conv_split(conv_plan *p, int64_t units, int64_t total, int64_t cap, int64_t step,
                        int64_t min_nb)
 {
     int64_t tiles = (total + cap - 1) / cap, want;
@@ -208,7 +134,7 @@ static void conv_split(conv_plan *p, int64_t units, int64_t total, int64_t cap, 
         }
     /* whole panels per item, unless that leaves the last item under half
      * size (threads would then get unequal work) */
-    p->nb = round_up((total + tiles - 1) / tiles, step);
+    p->nb = conv_round_up((total + tiles - 1) / tiles, step);
     if (total - (tiles - 1) * p->nb < p->nb / 2)
         p->nb = (total + tiles - 1) / tiles;
     if (p->nb > total)
@@ -217,44 +143,20 @@ static void conv_split(conv_plan *p, int64_t units, int64_t total, int64_t cap, 
     want = (p->slots + units * p->tiles - 1) / (units * p->tiles);   /* blocks per item */
     p->oblocks = want < p->og ? want : p->og;
     p->ob = (p->og + p->oblocks - 1) / p->oblocks;
-    if (p->oblocks > 1 && round_up(p->ob, p->k->mr) < p->og)
-        p->ob = round_up(p->ob, p->k->mr);
+    if (p->oblocks > 1 && conv_round_up(p->ob, p->k->mr) < p->og)
+        p->ob = conv_round_up(p->ob, p->k->mr);
     p->oblocks = (p->og + p->ob - 1) / p->ob;
 }
 
-/* Winograd plan: room for the transformed weights, the tile blocks. */
-static nn_status conv_wino_prepare(conv_plan *p, nn_err *e, const char *name)
+/* The epilogue of image n, output channels [co, ...) (absolute channel
+ * index), starting at pixel p0; residual rows are planes (ldr = OH*OW). */
+nn_sgemm_epi conv_item_epi(const conv_task *t, int64_t n, int64_t co, int64_t p0)
 {
-    size_t bytes;
-    int64_t per_tile, cap;
-    nn_wino_geom *wg = &p->wg;
-    wg->C = p->C;
-    wg->H = p->g.ih;
-    wg->W = p->g.iw;
-    wg->pt = p->g.pt;
-    wg->pl = p->g.pl;
-    wg->OH = p->g.oh;
-    wg->OW = p->g.ow;
-    nn_wino_geom_tiles(wg);
-    /* not zero-filled (nn_aligned_alloc would touch every page): the first
-     * run writes all of it */
-    if (nn_size_mul((size_t)p->O * (size_t)p->C, NN_WINO_POS * sizeof(float), &bytes) != 0 ||
-        !(p->u = aligned_alloc(NN_ALIGN, (size_t)round_up((int64_t)bytes, NN_ALIGN))))
-        return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd weights", name);
-    per_tile = NN_WINO_POS * (p->C + p->O);
-    cap = CONV_WINO_L2_FLOATS / per_tile;
-    if (cap < p->O * p->C / (p->O + p->C))
-        cap = p->O * p->C / (p->O + p->C);
-    if (cap > CONV_WINO_MAX_FLOATS / per_tile)
-        cap = CONV_WINO_MAX_FLOATS / per_tile;
-    cap = cap / p->k->nr * p->k->nr;
-    if (cap < p->k->nr)
-        cap = p->k->nr;
-    conv_split(p, 1, p->N * wg->th * wg->tw, cap, p->k->nr, p->k->nr);
-    p->pb_floats = odd_lines(nn_sgemm_packed_b_floats(p->k, p->C, p->nb));
-    p->slot_floats = NN_WINO_POS * p->pb_floats + NN_WINO_POS * odd_lines(p->ob * p->nb) +
-                     round_up(nn_wino_buf_floats(wg), 16);
-    return NN_OK;
+    nn_sgemm_epi ep = t->ep;
+    ep.bias_m = t->bias ? t->bias + co : NULL;
+    ep.res = t->res ? t->res + (n * t->p->O + co) * t->p->ohw + p0 : NULL;
+    ep.ldr = t->p->ohw;
+    return ep;
 }
 
 static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
@@ -274,27 +176,27 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
     if (p->mode == CONV_WINO && !ctx->in[1]->data)
         p->mode = CONV_GEMM;            /* weights only known at run */
     if (p->mode == CONV_WINO) {
-        if ((st = conv_wino_prepare(p, e, ctx->node->name)) != NN_OK) {
+        if ((st = conv_wino_prepare(p, ctx->in[1]->data, ctx->node->name, e)) != NN_OK) {
+            conv_wino_release(p);
             free(p);
             return st;
         }
     } else if (p->mode == CONV_GEMM) {
-        int64_t cap = CONV_PACK_FLOATS / p->kk / p->k->nr * p->k->nr;
-        cap = cap < CONV_MIN_TILE ? CONV_MIN_TILE : cap > CONV_MAX_TILE ? CONV_MAX_TILE : cap;
-        conv_split(p, p->N * p->G, p->ohw, cap, p->k->nr, CONV_MIN_TILE);
-        p->pb_floats = round_up(nn_sgemm_packed_b_floats(p->k, p->kk, p->nb), 16);
-        p->slot_floats = p->pb_floats + (p->is1x1 ? 0 : round_up(p->nb, 16));
+        if ((st = conv_gemm_prepare(p, ctx->node->name, e)) != NN_OK) {
+            free(p);
+            return st;
+        }
     } else {
         p->slots = 1;
     }
     /* a broadcasting residual (or a depthwise conv with one): the conv
      * result goes to scratch after the slots, then a broadcast Add pass */
     p->res_bcast |= p->has_res && p->mode == CONV_DIRECT;
-    p->convbuf_off = round_up(p->slot_floats * p->slots, 16);
+    p->convbuf_off = conv_round_up(p->slot_floats * p->slots, 16);
     if (nn_size_mul((size_t)p->slot_floats, (size_t)p->slots * sizeof(float), &bytes) != 0 ||
         (p->res_bcast && (nn_size_mul((size_t)nn_shape_numel(&p->conv_shape), sizeof(float), &bytes) != 0 ||
                           nn_size_add(bytes, (size_t)p->convbuf_off * sizeof(float), &bytes) != 0))) {
-        free(p->u);
+        conv_wino_release(p);
         free(p);
         return nn_err_set(e, NN_ERR_LIMIT, "node %s (Conv): scratch too large", ctx->node->name);
     }
@@ -306,154 +208,10 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
 static void conv_release(void *state)
 {
     conv_plan *p = state;
-    free(p->u);
+    conv_wino_release(p);
     free(p);
 }
 
-/* Row r = (c, ky, kx) of the im2col matrix for output pixels [p0, p0 + np)
- * of one (batch, group): x is the group's [cg, H, W] input. Zero padding. */
-static void conv_im2col_row(const conv_plan *p, const float *x, int64_t r, int64_t p0, int64_t np,
-                            float *dst)
-{
-    const nn_geom2d *g = &p->g;
-    int64_t c = r / (g->kh * g->kw), ky = r / g->kw % g->kh, kx = r % g->kw;
-    const float *xc = x + c * g->ih * g->iw;
-    int64_t off = kx * g->dw - g->pl, vx0, vx1;
-    int64_t q = p0, oy = p0 / g->ow, ox = p0 % g->ow;
-    nn_geom_taps(off, g->sw, g->ow, g->iw, &vx0, &vx1);
-    while (q < p0 + np) {
-        int64_t end = ox + (p0 + np - q);   /* segment [ox, end) of row oy */
-        int64_t iy = oy * g->sh - g->pt + ky * g->dh;
-        if (end > g->ow)
-            end = g->ow;
-        if (iy < 0 || iy >= g->ih) {
-            memset(dst, 0, (size_t)(end - ox) * sizeof(float));
-        } else {
-            const float *row = xc + iy * g->iw;
-            int64_t a = ox > vx0 ? ox : vx0, b = end < vx1 ? end : vx1;
-            int64_t i = ox;
-            for (; i < a && i < end; i++)
-                dst[i - ox] = 0.0f;
-            if (g->sw == 1 && a < b) {
-                memcpy(dst + (a - ox), row + (a + off), (size_t)(b - a) * sizeof(float));
-                i = b;
-            }
-            for (; g->sw == 2 && i + 4 <= b && 2 * i + off + 8 <= g->iw; i += 4)
-                nn_f4_store(dst + (i - ox), nn_f4_even(row + 2 * i + off));
-            for (; i < b; i++)
-                dst[i - ox] = row[i * g->sw + off];
-            for (; i < end; i++)
-                dst[i - ox] = 0.0f;
-        }
-        dst += end - ox;
-        q += end - ox;
-        ox = 0;
-        oy++;
-    }
-}
-
-typedef struct conv_task {
-    const conv_plan *p;
-    const float *x, *w, *bias;
-    const float *res;           /* R of conv_shape fused into the store, or NULL */
-    float *y, *scratch;
-    nn_act_params act;
-    nn_sgemm_epi ep;            /* clamp of act; pointers set per item */
-    int slots;
-} conv_task;
-
-/* The epilogue of image n, output channels [co, ...) (absolute channel
- * index), starting at pixel p0; residual rows are planes (ldr = OH*OW). */
-static nn_sgemm_epi conv_item_epi(const conv_task *t, int64_t n, int64_t co, int64_t p0)
-{
-    nn_sgemm_epi ep = t->ep;
-    ep.bias_m = t->bias ? t->bias + co : NULL;
-    ep.res = t->res ? t->res + (n * t->p->O + co) * t->p->ohw + p0 : NULL;
-    ep.ldr = t->p->ohw;
-    return ep;
-}
-
-/* GEMM item: output pixels [p0, p0 + np) of channels [o0, o1) of group gi
- * (channel indices within the group). fill: build the packed tile in pb
- * (else it holds this tile from the slot's previous item). */
-static void conv_gemm_item(const conv_task *t, int64_t n, int64_t gi, int64_t p0, int64_t np,
-                           int64_t o0, int64_t o1, float *slot, int fill)
-{
-    const conv_plan *p = t->p;
-    const float *x = t->x + (n * p->C + gi * p->cg) * p->g.ih * p->g.iw;
-    const float *w = t->w + (gi * p->og + o0) * p->kk;
-    float *y = t->y + (n * p->O + gi * p->og + o0) * p->ohw + p0;
-    float *pb = slot, *row = slot + p->pb_floats;
-    nn_sgemm_epi ep = conv_item_epi(t, n, gi * p->og + o0, p0);
-    if (fill && p->is1x1) {
-        nn_sgemm_pack_b(p->k, p->kk, np, x + p0, p->ohw, pb);
-    } else if (fill) {
-        for (int64_t r = 0; r < p->kk; r++) {
-            conv_im2col_row(p, x, r, p0, np, row);
-            nn_sgemm_pack_b_row(p->k, p->kk, r, row, np, pb);
-        }
-    }
-    nn_sgemm_run(p->k, o1 - o0, np, p->kk, w, p->kk, pb, y, p->ohw, &ep);
-}
-
-/* WINO item: tiles [t0, t0 + nt) of the whole batch (image n holds tiles
- * [n*T, n*T + T)), output channels [o0, o1): one block of columns may span
- * images so that each U_xi is read once per block. Slot layout: V (16
- * packed [C, nb]), M ([16][ob][nb]), row buffer. */
-static void conv_wino_item(const conv_task *t, int64_t t0, int64_t nt, int64_t o0, int64_t o1,
-                           float *slot, int fill)
-{
-    const conv_plan *p = t->p;
-    float *v = slot, *m = v + NN_WINO_POS * p->pb_floats;
-    float *buf = m + NN_WINO_POS * odd_lines(p->ob * p->nb);
-    int64_t mstride = odd_lines((o1 - o0) * nt), T = p->wg.th * p->wg.tw;
-    int64_t chw = p->C * p->g.ih * p->g.iw;
-    if (fill) {
-        for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
-            int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
-            int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
-            nn_wino_input(p->k, &p->wg, t->x + n * chw, a, b - a, n * T + a - t0, v,
-                          p->pb_floats, buf);
-        }
-        nn_wino_input_pad(p->k, p->C, nt, v, p->pb_floats);
-    }
-    for (int xi = 0; xi < NN_WINO_POS; xi++)
-        nn_sgemm_run(p->k, o1 - o0, nt, p->C, p->u + (xi * p->O + o0) * p->C, p->C,
-                     v + xi * p->pb_floats, m + xi * mstride, nt, NULL);
-    for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
-        int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
-        int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
-        nn_sgemm_epi ep = conv_item_epi(t, n, o0, 0);
-        nn_wino_output(&p->wg, m + (n * T + a - t0), mstride, nt, o1 - o0, a, b - a, &ep,
-                       t->y + (n * p->O + o0) * p->ohw, buf);
-    }
-}
-
-/* Slot s owns a contiguous share of the items and scratch slice s. */
-static void conv_slots_run(void *arg, int64_t begin, int64_t end)
-{
-    const conv_task *t = arg;
-    const conv_plan *p = t->p;
-    int64_t units = p->mode == CONV_WINO ? 1 : p->N * p->G;
-    int64_t total = p->mode == CONV_WINO ? p->N * p->wg.th * p->wg.tw : p->ohw;
-    int64_t items = units * p->tiles * p->oblocks;
-    for (int64_t s = begin; s < end; s++) {
-        float *slot = t->scratch + s * p->slot_floats;
-        int64_t prev = -1;          /* (unit, tile) now packed in the slot */
-        for (int64_t it = s * items / t->slots; it < (s + 1) * items / t->slots; it++) {
-            int64_t ob = it % p->oblocks, nt = it / p->oblocks;
-            int64_t tile = nt % p->tiles, unit = nt / p->tiles;
-            int64_t p0 = tile * p->nb, o0 = ob * p->ob;
-            int64_t np = p0 + p->nb < total ? p->nb : total - p0;
-            int64_t o1 = o0 + p->ob < p->og ? o0 + p->ob : p->og;
-            if (p->mode == CONV_WINO)
-                conv_wino_item(t, p0, np, o0, o1, slot, nt != prev);
-            else
-                conv_gemm_item(t, unit / p->G, unit % p->G, p0, np, o0, o1, slot, nt != prev);
-            prev = nt;
-        }
-    }
-}
 
 /* Output pixel ox of a depthwise-style row (before bias): kernel rows
  * [ky0, ky1) are in bounds and start at input row iy0; columns checked. */
@@ -538,13 +296,6 @@ static void conv_direct_run(void *arg, int64_t begin, int64_t end)
     }
 }
 
-/* Filters [begin, end) of the Winograd weight transform. */
-static void conv_wino_weights_run(void *arg, int64_t begin, int64_t end)
-{
-    const conv_task *t = arg;
-    nn_wino_weights(t->w, t->p->O * t->p->C, begin, end, t->p->u);
-}
-
 static void conv_run(nn_op_ctx *ctx)
 {
     conv_plan *p = ctx->state;
@@ -568,14 +319,12 @@ static void conv_run(nn_op_ctx *ctx)
     t.ep.lo = t.act.act == NN_ACT_CLIP ? t.act.lo : 0.0f;
     t.ep.hi = t.act.act == NN_ACT_CLIP ? t.act.hi : INFINITY;
     t.slots = threads < p->slots ? threads : p->slots;
-    if (p->mode == CONV_WINO && !p->u_ready) {
-        nn_pool_for(ctx->pool, p->O * p->C, 1024, conv_wino_weights_run, &t);
-        p->u_ready = 1;
-    }
     if (p->mode == CONV_DIRECT)
         nn_pool_for(ctx->pool, p->N * p->O, 1, conv_direct_run, &t);
+    else if (p->mode == CONV_WINO)
+        conv_wino_run(&t, ctx->pool);
     else
-        nn_pool_for(ctx->pool, t.slots, 1, conv_slots_run, &t);
+        conv_gemm_run(&t, ctx->pool);
     if (p->res_bcast) {
         eu_bcast_job j;
         eu_bcast_plan(&p->conv_shape, &ctx->in[3]->shape, &p->out, &j.p);
