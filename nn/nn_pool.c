@@ -1,13 +1,24 @@
 /* nn_pool.c — persistent pthread pool (see nn_pool.h).
  *
  * One loop at a time: nn_pool_for publishes (fn, arg, ranges) under the
- * mutex, bumps a generation counter and broadcasts; each worker runs its
- * own range, the caller runs range 0, and the caller waits until every
- * worker has reported. Idle workers block on the condition variable. */
+ * mutex and bumps an atomic generation counter; each worker runs its own
+ * range, the caller runs range 0, and the caller waits until the atomic
+ * count of pending workers reaches 0. A network runs dozens of loops back
+ * to back, so a thread that finds nothing to do first polls for up to
+ * NN_POOL_SPIN_NS (the next loop usually starts within microseconds; a
+ * futex wake-up costs tens), then blocks on a condition variable: an idle
+ * pool sleeps. Sleepers are counted under the mutex, which is held
+ * whenever generation or the caller's sleeping flag changes, so no wake-up
+ * is lost. */
 #include "nn_pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
+
+/* How long a thread polls before it blocks (nanoseconds). */
+#define NN_POOL_SPIN_NS 100000
 
 struct nn_pool {
     int threads;
@@ -15,9 +26,11 @@ struct nn_pool {
     pthread_mutex_t mu;
     pthread_cond_t wake;      /* workers wait here for a new generation */
     pthread_cond_t done;      /* caller waits here for pending == 0 */
-    unsigned long generation;
-    int pending;              /* workers still running the current loop */
-    int quit;
+    atomic_ulong generation;
+    atomic_int pending;       /* workers still running the current loop */
+    atomic_int quit;
+    int sleepers;             /* workers blocked on wake (under mu) */
+    int caller_sleeping;      /* the caller blocked on done (under mu) */
     nn_pool_fn fn;
     void *arg;
     int64_t n, chunk;         /* range i = [i*chunk, min(n, (i+1)*chunk)) */
@@ -38,6 +51,45 @@ static void run_range(nn_pool *p, int i)
         p->fn(p->arg, b, e);
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Polls until done(p, ctx) holds or NN_POOL_SPIN_NS pass; 1 when it holds. */
+static int spin_until(nn_pool *p, int (*done)(nn_pool *, unsigned long), unsigned long ctx)
+{
+    int64_t start = now_ns();
+    for (unsigned i = 1;; i++) {
+        if (done(p, ctx))
+            return 1;
+        cpu_relax();
+        if (i % 64 == 0 && now_ns() - start > NN_POOL_SPIN_NS)
+            return done(p, ctx);
+    }
+}
+
+static int new_loop(nn_pool *p, unsigned long seen)
+{
+    return atomic_load_explicit(&p->quit, memory_order_acquire) ||
+           atomic_load_explicit(&p->generation, memory_order_acquire) != seen;
+}
+
+static int all_done(nn_pool *p, unsigned long unused)
+{
+    (void)unused;
+    return atomic_load_explicit(&p->pending, memory_order_acquire) == 0;
+}
+
 static void *worker_main(void *argp)
 {
     worker_arg *wa = argp;
@@ -45,20 +97,26 @@ static void *worker_main(void *argp)
     int index = wa->index;
     unsigned long seen = 0;
     free(wa);
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->quit && p->generation == seen)
-            pthread_cond_wait(&p->wake, &p->mu);
-        if (p->quit)
+        if (!spin_until(p, new_loop, seen)) {
+            pthread_mutex_lock(&p->mu);
+            p->sleepers++;
+            while (!new_loop(p, seen))
+                pthread_cond_wait(&p->wake, &p->mu);
+            p->sleepers--;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load_explicit(&p->quit, memory_order_acquire))
             break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
         run_range(p, index);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
-            pthread_cond_signal(&p->done);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu);
+            if (p->caller_sleeping)
+                pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -104,7 +162,7 @@ void nn_pool_free(nn_pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    atomic_store_explicit(&p->quit, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->threads; i++)
@@ -140,13 +198,18 @@ void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)
     p->arg = arg;
     p->n = n;
     p->chunk = (n + parts - 1) / parts;
-    p->pending = p->threads - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->wake);
+    atomic_store_explicit(&p->pending, p->threads - 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    if (p->sleepers > 0)
+        pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     run_range(p, 0);
+    if (spin_until(p, all_done, 0))
+        return;
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
+    p->caller_sleeping = 1;
+    while (!all_done(p, 0))
         pthread_cond_wait(&p->done, &p->mu);
+    p->caller_sleeping = 0;
     pthread_mutex_unlock(&p->mu);
 }

@@ -1,6 +1,8 @@
 /* nn_pool.h — a persistent pthread pool for data-parallel loops.
  *
- * Workers sleep on a condition variable when idle (no spinning). The
+ * A thread with nothing to do polls for at most 0.1 ms (the next loop of a
+ * network usually follows within microseconds), then sleeps on a
+ * condition variable: an idle pool uses no CPU. The
  * calling thread takes part in every loop. Work is split into contiguous
  * ranges deterministically from (n, threads), so results do not depend on
  * scheduling. A pool runs one loop at a time; one pool per session. */

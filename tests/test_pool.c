@@ -1,0 +1,106 @@
+/* test_pool.c — the thread pool (nn/nn_pool.c): every index of [0, n) is
+ * visited exactly once for thread counts 1..4 and many (n, grain) pairs,
+ * both back to back (workers still polling) and after pauses longer than
+ * the poll window (workers asleep on the condition variable), with no more
+ * ranges than threads; bad arguments are refused. */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "nn/nn_pool.h"
+#include "tests/tassert.h"
+
+#define POOL_N_MAX 5000
+
+typedef struct visit {
+    atomic_int hits[POOL_N_MAX];
+    atomic_int calls;
+} visit;
+
+static void visit_fn(void *arg, int64_t b, int64_t e)
+{
+    visit *v = arg;
+    atomic_fetch_add(&v->calls, 1);
+    for (int64_t i = b; i < e; i++)
+        atomic_fetch_add(&v->hits[i], 1);
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Runs one loop and checks that each index was visited once and that at
+ * most min(threads, ceil(n / grain)) ranges were used. */
+static int check_loop(nn_pool *p, int threads, int64_t n, int64_t grain)
+{
+    static visit v;
+    int64_t parts = grain > 0 ? (n + grain - 1) / grain : n;
+    int bad = 0;
+    for (int64_t i = 0; i < POOL_N_MAX; i++)
+        atomic_store(&v.hits[i], 0);
+    atomic_store(&v.calls, 0);
+    nn_pool_for(p, n, grain, visit_fn, &v);
+    for (int64_t i = 0; i < POOL_N_MAX; i++)
+        bad += atomic_load(&v.hits[i]) != (i < n ? 1 : 0);
+    if (n > 0 && atomic_load(&v.calls) > (parts < threads ? parts : threads))
+        bad++;
+    return bad;
+}
+
+static void test_pool_cover(void)
+{
+    static const int64_t ns[] = {0, 1, 2, 3, 7, 64, 999, 1000, 4999};
+    static const int64_t grains[] = {1, 3, 100, 4096};
+    for (int threads = 1; threads <= 4; threads++) {
+        nn_pool *p = NULL;
+        nn_err e;
+        int bad = 0;
+        T_CHECK(nn_pool_create(threads, &p, &e) == NN_OK);
+        if (!p)
+            continue;
+        T_CHECK(nn_pool_threads(p) == threads);
+        for (int rep = 0; rep < 3; rep++)
+            for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+                for (size_t j = 0; j < sizeof grains / sizeof grains[0]; j++) {
+                    bad += check_loop(p, threads, ns[i], grains[j]);
+                    if (rep == 1 && j == 0)
+                        pause_ms(2);    /* > the poll window: workers block */
+                }
+        T_CHECKF(bad == 0, "%d threads: %d wrong loops", threads, bad);
+        nn_pool_free(p);
+    }
+}
+
+static void test_pool_many_loops(void)
+{
+    nn_pool *p = NULL;
+    nn_err e;
+    int bad = 0;
+    T_CHECK(nn_pool_create(2, &p, &e) == NN_OK);
+    if (!p)
+        return;
+    for (int i = 0; i < 20000; i++)
+        bad += check_loop(p, 2, 1 + i % 97, 1);
+    T_CHECKF(bad == 0, "%d wrong loops of 20000", bad);
+    nn_pool_free(p);
+}
+
+static void test_pool_bad_args(void)
+{
+    nn_pool *p = NULL;
+    nn_err e;
+    T_CHECK(nn_pool_create(0, &p, &e) == NN_ERR_INVALID && !p);
+    T_CHECK(nn_pool_create(257, &p, &e) == NN_ERR_INVALID && !p);
+    nn_pool_free(NULL);
+    T_CHECK(nn_pool_threads(NULL) == 1);
+}
+
+int main(void)
+{
+    T_RUN(test_pool_cover);
+    T_RUN(test_pool_many_loops);
+    T_RUN(test_pool_bad_args);
+    return t_summary("test_pool");
+}
