@@ -279,6 +279,8 @@ static int convert(const convert_opts *o)
             goto done;
         }
         out_size = (int)nn_shape_numel(&nn_plan_output(plan, 0)->shape);
+        nn_plan_free(plan);     /* before the optimizer below rewrites the graph */
+        plan = NULL;
     }
 
     if (o->labels) {
@@ -384,6 +386,13 @@ static int convert(const convert_opts *o)
             set_meta(g, IO_META_SOURCE_FILE, base_name(o->src)) || set_meta(g, IO_META_SOURCE_SHA256, sha) ||
             set_meta(g, IO_META_CONVERTER, CONVERTER_VERSION))
             goto nomem;
+    }
+    /* the file holds the graph a load would run: batchnorm folded into the
+     * weights, activations and residual Adds fused (FORMAT.md 8), so that
+     * loading copies and recomputes nothing */
+    if (nn_graph_optimize(g, &e) != NN_OK) {
+        cli_fail(cmd, "%s", e.msg);
+        goto done;
     }
     if (io_slm_write(g, o->out, &e) != NN_OK) {
         cli_fail(cmd, "%s: %s", o->out, e.msg);
