@@ -6,6 +6,7 @@
  * illegal instruction, never a silent fallback). */
 #include "nn/kernels/sgemm.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,12 @@ static uint64_t isa_xcr0(void)
 }
 #endif
 
-int nn_isa_supported(nn_isa isa)
+/* What this CPU and OS support, probed once per process (CPUID is slow
+ * under a hypervisor, which traps it, and every Conv prepare asks). */
+static unsigned isa_mask;       /* bit i: nn_isa i supported */
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+
+static int isa_probe(nn_isa isa)
 {
 #ifdef ISA_X86
     unsigned a, b, c, d, b7 = 0;
@@ -53,7 +59,7 @@ int nn_isa_supported(nn_isa isa)
     int osxsave, avx, fma;
     if (isa == NN_ISA_GENERIC)
         return 1;
-    if ((int)isa < 0 || isa >= NN_ISA_COUNT || !__get_cpuid(1, &a, &b, &c, &d))
+    if (!__get_cpuid(1, &a, &b, &c, &d))
         return 0;
     osxsave = (c >> 27) & 1;
     avx = (c >> 28) & 1;
@@ -72,6 +78,21 @@ int nn_isa_supported(nn_isa isa)
 #else
     return isa == NN_ISA_GENERIC;
 #endif
+}
+
+static void isa_probe_all(void)
+{
+    for (int i = 0; i < NN_ISA_COUNT; i++)
+        if (isa_probe((nn_isa)i))
+            isa_mask |= 1u << i;
+}
+
+int nn_isa_supported(nn_isa isa)
+{
+    if ((int)isa < 0 || isa >= NN_ISA_COUNT)
+        return 0;
+    pthread_once(&isa_once, isa_probe_all);
+    return (isa_mask >> isa) & 1;
 }
 
 nn_status nn_isa_select(nn_isa *out, nn_err *e)
