@@ -153,8 +153,12 @@ static int fold_bn(opt_ctx *o, int b, nn_err *e)
     if (c < 0 || bn->n_inputs != 5)
         return 0;
     cv = &g->nodes[c];
+    /* a Conv with a residual (4th) input computes conv + R: scaling its
+     * weights would not scale R (e.g. a pre-activation block optimized once
+     * already, as converter output is) */
     if ((cv->op != NN_OP_CONV && cv->op != NN_OP_GEMM) ||
-        nn_node_get_int(cv, "fused_act", NN_ACT_NONE) != NN_ACT_NONE || cv->n_inputs < 2)
+        nn_node_get_int(cv, "fused_act", NN_ACT_NONE) != NN_ACT_NONE || cv->n_inputs < 2 ||
+        cv->n_inputs > 3)
         return 0;
     wi = cv->inputs[1];
     if (wi < 0 || !g->values[wi].is_const)

@@ -315,15 +315,41 @@ static nn_graph *passthrough_graph(int variant)
     return g;
 }
 
-/* Optimizes a copy and compares its output 0 with the original's (fast
- * and reference kernels, batch 3). Returns the optimized graph. */
-static nn_graph *check_same(graph_fn fn, int variant, double tol)
+/* Pre-activation residual block: y = Relu(BN(Conv(x) + x)). The first
+ * optimization fuses the Add into the Conv (residual input) and the Relu
+ * into the BN; the BN must never be folded into that Conv, neither then
+ * nor when an optimized file is optimized again at load. */
+static nn_graph *preact_graph(int variant)
+{
+    nn_err e;
+    nn_graph *g = nn_graph_create();
+    nn_shape xs = nn_shape4(NN_DIM_BATCH, 4, 6, 6);
+    int in[2];
+    (void)variant;
+    tg_rng = 5u;
+    in[0] = nn_graph_add_input(g, "x", &xs, &e);
+    in[1] = tg_const_rand(g, "conv.w", nn_shape4(4, 4, 3, 3), -0.5f, 0.5f);
+    int c = tg_node(g, NN_OP_CONV, "conv", in, 2);
+    int64_t pads[4] = {1, 1, 1, 1};
+    nn_node_set_ints(&g->nodes[0], "pads", pads, 4);
+    int ad[2] = {c, in[0]};
+    int a = tg_node(g, NN_OP_ADD, "add", ad, 2);
+    int b = bn_node(g, "bn", a, 4);
+    nn_graph_add_output(g, tg_node(g, NN_OP_RELU, "relu", &b, 1), &e);
+    return g;
+}
+
+/* Optimizes a copy `passes` times and compares its output 0 with the
+ * original's (fast and reference kernels, batch 3). Returns the optimized
+ * graph. */
+static nn_graph *check_same_n(graph_fn fn, int variant, double tol, int passes)
 {
     nn_err e;
     nn_graph *a = fn(variant), *b = fn(variant);
     int64_t na = 0, nb = 0, nr = 0;
     T_CHECKF(nn_graph_validate(a, &e) == NN_OK, "%s", e.msg);
-    T_CHECKF(nn_graph_optimize(b, &e) == NN_OK, "%s", e.msg);
+    for (int i = 0; i < passes; i++)
+        T_CHECKF(nn_graph_optimize(b, &e) == NN_OK, "%s", e.msg);
     T_CHECK(b->n_nodes < a->n_nodes);
     T_CHECK(strcmp(b->values[b->outputs[0]].name, a->values[a->outputs[0]].name) == 0);
     float *ya = run_graph(a, 3, 1, 1, &na);
@@ -343,6 +369,27 @@ static nn_graph *check_same(graph_fn fn, int variant, double tol)
     free(yr);
     nn_graph_free(a);
     return b;
+}
+
+static nn_graph *check_same(graph_fn fn, int variant, double tol)
+{
+    return check_same_n(fn, variant, tol, 1);
+}
+
+static void test_optimize_twice(void)
+{
+    for (int passes = 1; passes <= 2; passes++) {
+        nn_graph *g = check_same_n(preact_graph, 0, 1e-5, passes);
+        T_CHECKF(g->n_nodes == 2, "%d nodes after %d passes", g->n_nodes, passes);
+        T_CHECK(g->nodes[0].op == NN_OP_CONV && g->nodes[0].n_inputs == 4);
+        T_CHECK(g->nodes[1].op == NN_OP_BATCHNORM &&
+                nn_node_get_int(&g->nodes[1], "fused_act", 0) == NN_ACT_RELU);
+        nn_graph_free(g);
+    }
+    /* a second pass over an already folded graph changes nothing */
+    nn_graph *g = check_same_n(conv_bn_graph, 0, 1e-5, 2);
+    T_CHECK(g->n_nodes == 1 && g->nodes[0].n_inputs == 3);
+    nn_graph_free(g);
 }
 
 static void test_fold_conv_bn(void)
@@ -429,5 +476,6 @@ int main(void)
     T_RUN(test_fold_gemm_bn);
     T_RUN(test_drop_passthrough);
     T_RUN(test_no_rewrite);
+    T_RUN(test_optimize_twice);
     return t_summary("test_plan");
 }
