@@ -209,11 +209,17 @@ def make_configs(models, quick):
     return cfgs
 
 
+COLD_THREADS = (1, 2)
+
+
 def cold_argvs(scanlite, py, m, work, image):
+    """{threads: {runtime: argv}} of the cold-start probes, and the input
+    tensor file ORT's probe reads."""
     tensor = os.path.join(work, "cold_input.f32")
-    return {"scanlite": [scanlite, "predict", "-m", m["slm"], image],
-            "ort": ["node", os.path.join(HERE, "ort_cold.js"), m["onnx"], tensor],
-            "pytorch": [py, os.path.join(HERE, "torch_cold.py"), m["pt"], image]}, tensor
+    return {t: {"scanlite": [scanlite, "predict", "-m", m["slm"], image, "--threads", str(t)],
+                "ort": ["node", os.path.join(HERE, "ort_cold.js"), m["onnx"], tensor, str(t)],
+                "pytorch": [py, os.path.join(HERE, "torch_cold.py"), m["pt"], image, str(t)]}
+            for t in COLD_THREADS}, tensor
 
 
 def pick_image(work):
@@ -254,7 +260,7 @@ def run_repetitions(reps, scanlite, workers, models, cfgs, cold_cmds, work, star
     medians and mins, the cold-start samples, failures and load averages."""
     times = {c["id"]: {rt: [] for rt in RUNTIMES} for c in cfgs}
     fastest = {c["id"]: {rt: [] for rt in RUNTIMES} for c in cfgs}  # each measurement's min of K
-    cold = {rt: {"ms": [], "maxrss_mb": [], "cpu_ms": []} for rt in RUNTIMES}
+    cold = {t: {rt: {"ms": [], "maxrss_mb": [], "cpu_ms": []} for rt in RUNTIMES} for t in cold_cmds}
     failures = {}
     load = []
     for rep in range(reps):
@@ -269,14 +275,15 @@ def run_repetitions(reps, scanlite, workers, models, cfgs, cold_cmds, work, star
                 if not r.get("ok"):
                     failures.setdefault("%s %s" % (c["id"], rt), r.get("error"))
                 time.sleep(SETTLE_S)
-        k = rep % 3
-        for rt in RUNTIMES[k:] + RUNTIMES[:k]:
-            r = cold_start(cold_cmds[rt], work)
-            for key in cold[rt]:
-                cold[rt][key].append(r.get(key))
-            if not r.get("ok"):
-                failures.setdefault("cold start " + rt, r.get("error"))
-            time.sleep(SETTLE_S)
+        for ti, t in enumerate(cold_cmds):
+            k = (rep + ti) % 3
+            for rt in RUNTIMES[k:] + RUNTIMES[:k]:
+                r = cold_start(cold_cmds[t][rt], work)
+                for key in cold[t][rt]:
+                    cold[t][rt][key].append(r.get(key))
+                if not r.get("ok"):
+                    failures.setdefault("cold start t%d %s" % (t, rt), r.get("error"))
+                time.sleep(SETTLE_S)
     return {"times": times, "fastest": fastest, "cold": cold, "failures": failures, "load": load}
 
 
@@ -299,10 +306,12 @@ def assemble(args, sysinfo, models, cfgs, errors, loop, cold_cmds, image, starte
             "image": os.path.basename(image),
             "model_bytes": {"scanlite": r18["slm_bytes"], "ort": r18["onnx_bytes"],
                             "pytorch": os.path.getsize(r18["pt"])},
-            "commands": {rt: " ".join(os.path.basename(a) if "/" in a else a for a in v)
-                         for rt, v in cold_cmds.items()},
             "rss_method": rss_wrapper("FILE")[1],
-            **{rt: {k: summarize(v) for k, v in loop["cold"][rt].items()} for rt in RUNTIMES}},
+            "threads": {str(t): {
+                "commands": {rt: " ".join(os.path.basename(a) if "/" in a else a for a in v)
+                             for rt, v in cold_cmds[t].items()},
+                **{rt: {k: summarize(v) for k, v in loop["cold"][t][rt].items()} for rt in RUNTIMES}}
+                for t in cold_cmds}},
         "failures": loop["failures"],
         "elapsed_s": round(time.time() - started, 1),
     }
@@ -342,7 +351,7 @@ def main():
         log("accuracy pass (max abs error against PyTorch)")
         errors = {c["id"]: max_abs_errors(scanlite, workers, models[c["model"]], c, args.work) for c in cfgs}
         for rt in RUNTIMES:  # page cache and first-load effects out of the cold-start samples
-            cold_start(cold_cmds[rt], args.work)
+            cold_start(cold_cmds[COLD_THREADS[0]][rt], args.work)
         loop = run_repetitions(args.reps, scanlite, workers, models, cfgs, cold_cmds, args.work, started)
     except RuntimeError as e:
         log("stopped: %s" % e)

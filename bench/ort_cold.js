@@ -1,5 +1,6 @@
-// ort_cold.js MODEL.onnx INPUT.f32 — cold-start probe for `make bench`:
-// load onnxruntime-node, create a 1-thread CPU session, run one [1,3,224,224]
+// ort_cold.js MODEL.onnx INPUT.f32 [THREADS] — cold-start probe for `make bench`:
+// load onnxruntime-node, create a CPU session of THREADS (default 1) intra-op
+// threads, run one [1,3,224,224]
 // float32 input (the tensor `scanlite preprocess` writes: ORT has no image
 // decoder) and print the top class. bench.py times process start -> this line.
 'use strict';
@@ -8,10 +9,10 @@ const fs = require('node:fs');
 const ort = require('onnxruntime-node');
 
 async function main() {
-  const [model, input] = process.argv.slice(2);
+  const [model, input, threads] = process.argv.slice(2);
   const session = await ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
-    intraOpNumThreads: 1,
+    intraOpNumThreads: Number(threads || 1),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
