@@ -3,11 +3,14 @@
  * packed B against the naive reference over edge shapes (M, N, K of 1,
  * odd, off the register tile, across the K block, large K), with and
  * without the fused epilogue (row / column bias, residual, clamp) and
- * row-wise packing; the Conv paths built on it (Winograd 3x3 stride 1,
+ * row-wise packing, also through nn_sgemm_run_dot (dot-product tiles for
+ * a last panel of a few columns); the indirect tiles (B rows read through
+ * a pointer table); the Conv paths built on it (Winograd 3x3 stride 1,
  * im2col GEMM, 1x1) per ISA against Conv's reference kernel through the op
  * harness (1 and 2 threads), with a fused residual input (same shape and
- * broadcast) and the optimizer's Conv + Add + Relu fusion end to end; plus
- * the dispatcher's SCANLITE_ISA handling. */
+ * broadcast) and the optimizer's Conv + Add + Relu fusion end to end; the
+ * im2col GEMM's deep and indirect schedules, and bit-identical results at
+ * 1, 2 and 3 threads; plus the dispatcher's SCANLITE_ISA handling. */
 #include <stdlib.h>
 
 #include "nn/kernels/sgemm.h"
@@ -25,9 +28,10 @@ static float krand(unsigned *s)
 static double worst;
 static int n_cases;
 
-/* One product of the given shape with the kernel k; epi selects the
- * epilogue (0 none, 1 row bias + relu, 2 column bias + residual + clip),
- * by_row packs B a row at a time. Returns the max relative error. */
+/* One product of the given shape with the kernel k, by nn_sgemm_run and
+ * by nn_sgemm_run_dot; epi selects the epilogue (0 none, 1 row bias +
+ * relu, 2 column bias + residual + clip), by_row packs B a row at a time.
+ * Returns the max relative error of the two. */
 static double gemm_case(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, int epi,
                         int by_row)
 {
@@ -37,12 +41,14 @@ static double gemm_case(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t 
     float *B = malloc((size_t)(K * ldb) * sizeof(float));
     float *C = malloc((size_t)(M * ldc) * sizeof(float));
     float *R = malloc((size_t)(M * ldc) * sizeof(float));
+    float *D = malloc((size_t)(M * ldc) * sizeof(float));
     float *res = malloc((size_t)(M * N) * sizeof(float));
     float *bm = malloc((size_t)M * sizeof(float)), *bn = malloc((size_t)N * sizeof(float));
     float *pb = nn_aligned_alloc((size_t)nn_sgemm_packed_b_floats(k, K, N) * sizeof(float));
     nn_sgemm_epi ep = {0};
     double err = INFINITY;
-    if (!A || !B || !C || !R || !res || !bm || !bn || !pb)
+    double err_dot;
+    if (!A || !B || !C || !R || !D || !res || !bm || !bn || !pb)
         goto done;
     for (int64_t i = 0; i < M * lda; i++)
         A[i] = krand(&s);
@@ -55,7 +61,7 @@ static double gemm_case(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t 
     for (int64_t i = 0; i < N; i++)
         bn[i] = krand(&s);
     for (int64_t i = 0; i < M * ldc; i++)
-        C[i] = R[i] = 7.0f;             /* padding columns must survive */
+        C[i] = R[i] = D[i] = 7.0f;      /* padding columns must survive */
     if (epi == 1) {
         ep.bias_m = bm;
         ep.clamp = 1;
@@ -75,13 +81,17 @@ static double gemm_case(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t 
     else
         nn_sgemm_pack_b(k, K, N, B, ldb, pb);
     nn_sgemm_run(k, M, N, K, A, lda, pb, C, ldc, epi ? &ep : NULL);
+    nn_sgemm_run_dot(k, M, N, K, A, lda, pb, D, ldc, epi ? &ep : NULL);
     nn_sgemm_ref(M, N, K, A, lda, B, ldb, R, ldc, epi ? &ep : NULL);
     err = t_max_rel_err(C, R, (long)(M * ldc));
+    err_dot = t_max_rel_err(D, R, (long)(M * ldc));
+    err = err_dot > err || err_dot != err_dot ? err_dot : err;
 done:
     free(A);
     free(B);
     free(C);
     free(R);
+    free(D);
     free(res);
     free(bm);
     free(bn);
@@ -92,7 +102,8 @@ done:
 static void test_sgemm_shapes(void)
 {
     static const int64_t ms[] = {1, 2, 5, 6, 7, 8, 13, 64, 97, 200};
-    static const int64_t ns[] = {1, 3, 8, 15, 16, 17, 33, 49, 100};
+    /* N % 16 of 1..4 and N % 8 of 1..2: dot-product last panels */
+    static const int64_t ns[] = {1, 2, 3, 8, 15, 16, 17, 33, 49, 50, 100};
     static const int64_t ks[] = {1, 2, 7, 255, 256, 257, 600};
     for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
         const nn_sgemm_kernel *k = nn_sgemm_kernel_for((nn_isa)isa);
@@ -117,6 +128,81 @@ static void test_sgemm_shapes(void)
         T_CHECKF(e <= TOL, "%s large K: error %g", k->name, e);
         if (e > worst)
             worst = e;
+    }
+}
+
+/* The indirect driver: B row k of panel j read at brow[k] + poff[j]
+ * (rows at scattered offsets of one source buffer), with the epilogue
+ * epi as in gemm_case; against the reference on the gathered B. */
+static double igemm_case(const nn_sgemm_kernel *k, int64_t M, int64_t panels, int64_t K, int epi)
+{
+    unsigned s = (unsigned)(M * 7 + panels * 131 + K);
+    int64_t nr = k->nr, N = panels * nr, lda = K + 1, nsrc = 4096;
+    float *A = malloc((size_t)(M * lda) * sizeof(float));
+    float *B = malloc((size_t)(K * N) * sizeof(float));
+    float *C = malloc((size_t)(M * N) * sizeof(float));
+    float *R = malloc((size_t)(M * N) * sizeof(float));
+    float *src = malloc((size_t)nsrc * sizeof(float));
+    float *bm = malloc((size_t)M * sizeof(float));
+    const float **brow = malloc((size_t)K * sizeof(*brow));
+    int64_t poff[4];
+    nn_sgemm_epi ep = {0};
+    double err = INFINITY;
+    if (!A || !B || !C || !R || !src || !bm || !brow || panels > 4)
+        goto done;
+    for (int64_t i = 0; i < M * lda; i++)
+        A[i] = krand(&s);
+    for (int64_t i = 0; i < nsrc; i++)
+        src[i] = krand(&s);
+    for (int64_t i = 0; i < M; i++)
+        bm[i] = krand(&s);
+    for (int64_t j = 0; j < panels; j++)
+        poff[j] = j * 37 % 101;
+    for (int64_t r = 0; r < K; r++) {
+        brow[r] = src + (r * 613) % (nsrc - 200);
+        for (int64_t j = 0; j < panels; j++)
+            for (int64_t l = 0; l < nr; l++)
+                B[r * N + j * nr + l] = brow[r][poff[j] + l];
+    }
+    if (epi) {
+        ep.bias_m = bm;
+        ep.clamp = 1;
+        ep.lo = epi == 1 ? 0.0f : -0.5f * (float)K / 16;     /* clip scaled to the sums */
+        ep.hi = epi == 1 ? INFINITY : 0.75f * (float)K / 16;
+    }
+    nn_sgemm_run_indirect(k, M, panels, K, A, lda, brow, poff, C, N, epi ? &ep : NULL);
+    nn_sgemm_ref(M, N, K, A, lda, B, N, R, N, epi ? &ep : NULL);
+    err = t_max_rel_err(C, R, (long)(M * N));
+done:
+    free(A);
+    free(B);
+    free(C);
+    free(R);
+    free(src);
+    free(bm);
+    free(brow);
+    return err;
+}
+
+static void test_sgemm_indirect(void)
+{
+    static const int64_t ms[] = {1, 4, 6, 7, 13, 64, 100};
+    static const int64_t ks[] = {1, 7, 147, 256, 257, 600};
+    for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
+        const nn_sgemm_kernel *k = nn_sgemm_kernel_for((nn_isa)isa);
+        int i = 0;
+        if (!nn_isa_supported((nn_isa)isa) || !nn_sgemm_irows_for(k))
+            continue;
+        for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+            for (int64_t panels = 1; panels <= 3; panels++)
+                for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++, i++) {
+                    double e = igemm_case(k, ms[a], panels, ks[c], i % 3);
+                    n_cases++;
+                    if (e > worst)
+                        worst = e;
+                    T_CHECKF(e <= TOL, "%s indirect M%lld panels %lld K%lld: error %g", k->name,
+                             (long long)ms[a], (long long)panels, (long long)ks[c], e);
+                }
     }
 }
 
@@ -155,9 +241,10 @@ static void test_isa_select(void)
     }
 }
 
-/* Conv through the op harness: 3x3 kernel, stride s, pads, bias, act. */
-static double conv_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k,
-                        int64_t s, const int64_t pads[4], int bias, int act)
+/* A Conv graph for the op harness: k x k kernel, stride s, pads, bias,
+ * act. */
+static oh_case conv_graph(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k,
+                          int64_t s, const int64_t pads[4], int bias, int act)
 {
     nn_shape xs = nn_shape4(n, c, h, w), ws = nn_shape4(o, c, k, k);
     nn_shape bs = nn_shape_make(1, (int64_t[]){o});
@@ -174,6 +261,14 @@ static double conv_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, i
         nn_node_set_float(nd, "fused_min", -0.5f);
         nn_node_set_float(nd, "fused_max", 0.75f);
     }
+    return cs;
+}
+
+/* Conv through the op harness (fast vs reference, 1 and 2 threads). */
+static double conv_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k,
+                        int64_t s, const int64_t pads[4], int bias, int act)
+{
+    oh_case cs = conv_graph(n, c, h, w, o, k, s, pads, bias, act);
     return oh_finish(&cs);
 }
 
@@ -222,6 +317,92 @@ static void test_conv_paths(void)
         free(saved);
     } else {
         unsetenv("SCANLITE_ISA");
+    }
+}
+
+/* The schedules of the im2col GEMM besides the wide one. Deep (the
+ * weights outweigh one image's packed im2col: whole image packed once by
+ * all threads, output channels split): 7x7 and 6x6 outputs whose last
+ * panel runs dot tiles (49 = 3 x 16 + 1, 36 = 2 x 16 + 4), stride 2, 1x1
+ * on the input itself, channel counts off the register tile. Indirect
+ * (output rows a multiple of the panel width: B rows read from a padded,
+ * stride-2 de-interleaved copy of the input): the ResNet stem's 7x7
+ * stride 2 pad 3 on 3 channels, 3x3 stride 1 and 2, 1x1 stride 2, with
+ * and without padding. And the wide schedule on an input too big for its
+ * padded copy (bounds-checked im2col). Batch 1 and 3; per ISA, 1 and 2
+ * threads. */
+static void test_conv_schedules(void)
+{
+    /* n, c, h, w, o, k, s, pad */
+    static const int64_t cases[][8] = {
+        /* deep */
+        {1, 64, 7, 7, 96, 3, 1, 1},  {3, 40, 14, 14, 72, 3, 2, 1}, {1, 96, 6, 6, 64, 1, 1, 0},
+        {1, 64, 14, 13, 130, 1, 2, 0}, {3, 48, 9, 9, 80, 3, 1, 0}, {1, 32, 5, 6, 50, 3, 1, 1},
+        /* indirect: output width 16 or 32 */
+        {1, 3, 13, 32, 10, 7, 2, 3}, {3, 3, 9, 31, 64, 7, 2, 3},   {3, 8, 5, 32, 20, 3, 1, 1},
+        {1, 5, 9, 33, 7, 3, 2, 0},   {1, 12, 4, 31, 9, 1, 2, 0},  {1, 6, 6, 34, 12, 3, 1, 0},
+        /* wide, input too big for the padded copy: bounds-checked im2col */
+        {1, 4, 520, 520, 8, 3, 2, 1},
+    };
+    const char *old = getenv("SCANLITE_ISA");
+    char *saved = old ? strdup(old) : NULL;
+    for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
+        double wst = 0;
+        if (!nn_isa_supported((nn_isa)isa))
+            continue;
+        setenv("SCANLITE_ISA", nn_isa_name((nn_isa)isa), 1);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const int64_t *f = cases[i];
+            int64_t pads[4] = {f[7], f[7], f[7], f[7]};
+            double e = conv_case(f[0], f[1], f[2], f[3], f[4], f[5], f[6], pads, (int)(i % 2),
+                                 (int)(i % 3));
+            n_cases++;
+            if (e > wst)
+                wst = e;
+            T_CHECKF(e >= 0 && e <= TOL, "%s conv schedule case %zu: error %g",
+                     nn_isa_name((nn_isa)isa), i, e);
+        }
+        printf("  %s deep / indirect conv schedules: worst relative error %.3g\n",
+               nn_isa_name((nn_isa)isa), wst);
+        if (wst > worst)
+            worst = wst;
+    }
+    if (saved) {
+        setenv("SCANLITE_ISA", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("SCANLITE_ISA");
+    }
+}
+
+/* The GEMM schedules give the same bits at 1, 2 and 3 threads (threads
+ * split pixels or output channels, never K, and a pixel sums in the same
+ * order whichever tile holds it): wide (3x3 stride 2), deep with a
+ * dot-product last panel (7x7 output), indirect (output rows of 32). */
+static void test_conv_thread_bits(void)
+{
+    /* n, c, h, w, o, k, s, pad */
+    static const int64_t cases[][8] = {
+        {2, 16, 30, 30, 24, 3, 2, 1}, {1, 64, 7, 7, 96, 3, 1, 1}, {2, 3, 20, 64, 20, 7, 2, 3},
+    };
+    static float x[2 * 16 * 30 * 30], y1[16384], yt[16384];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int64_t *f = cases[i];
+        int64_t pads[4] = {f[7], f[7], f[7], f[7]}, nx = f[0] * f[1] * f[2] * f[3], n1;
+        unsigned seed = 7u;
+        nn_shape sh;
+        oh_case cs = conv_graph(f[0], f[1], f[2], f[3], f[4], f[5], f[6], pads, 1, NN_ACT_RELU);
+        for (int64_t j = 0; j < nx; j++)
+            x[j] = krand(&seed);
+        n1 = oh_eval(&cs, x, 0, 1, y1, 16384, &sh);
+        T_CHECKF(n1 > 0 && n1 <= 16384, "case %zu: %lld outputs (%s)", i, (long long)n1,
+                 cs.err.msg);
+        for (int th = 2; th <= 3 && n1 > 0 && n1 <= 16384; th++) {
+            int64_t nt = oh_eval(&cs, x, 0, th, yt, 16384, &sh);
+            T_CHECKF(nt == n1 && memcmp(y1, yt, (size_t)n1 * sizeof(float)) == 0,
+                     "case %zu: %d threads differ from 1 thread", i, th);
+        }
+        nn_graph_free(cs.g);
     }
 }
 
@@ -376,7 +557,10 @@ int main(void)
 {
     T_RUN(test_isa_select);
     T_RUN(test_sgemm_shapes);
+    T_RUN(test_sgemm_indirect);
     T_RUN(test_conv_paths);
+    T_RUN(test_conv_schedules);
+    T_RUN(test_conv_thread_bits);
     T_RUN(test_conv_isa_refused);
     T_RUN(test_conv_residual);
     T_RUN(test_residual_fusion);

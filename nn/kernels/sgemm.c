@@ -3,8 +3,10 @@
  * B slice [KC][NR] stays in L1), M blocks of NN_SGEMM_MC rows (A's block
  * stays in L2), then N panels, then M register tiles. The epilogue runs in
  * the micro-kernel's store of the last K block; edge tiles go through a
- * local tile buffer. Single-threaded; K is never split across threads by
- * the callers, so results do not depend on the thread count. */
+ * local tile buffer. Variants: a narrow last panel as dot-product tiles
+ * (nn_sgemm_run_dot) and B rows read through pointers (indirect tiles,
+ * nn_sgemm_run_indirect). Single-threaded; K is never split across
+ * threads by the callers, so results do not depend on the thread count. */
 #include "nn/kernels/sgemm.h"
 
 #include <string.h>
@@ -76,6 +78,15 @@ static void tile_epi(const nn_sgemm_epi *ep, int64_t m0, int64_t n0, nn_sgemm_ep
         out->res += m0 * out->ldr + n0;
 }
 
+/* Rows of the next register tile with rem rows left: mr, but a tail of a
+ * few rows past a full tile splits into two halves (6 + 2 rows run as
+ * 4 + 4: a 2-row tile has too few accumulators to keep the FMA units
+ * busy). Each row sums in the same order whatever its tile. */
+static inline int64_t tile_rows(int64_t mr, int64_t rem)
+{
+    return rem <= mr ? rem : rem < mr + mr / 2 ? (rem + 1) / 2 : mr;
+}
+
 /* One register tile at (m0, n0) of mm <= mr rows and nn <= nr columns:
  * fewer rows run the mm-row kernel, at most nr/2 columns the half-width
  * one; a partial width goes through a local tile (the packed panel is
@@ -101,20 +112,99 @@ static void run_tile(const nn_sgemm_kernel *k, int64_t kc, const float *a, int64
         memcpy(c + i * ldc, tile + i * w, (size_t)nn * sizeof(float));
 }
 
-void nn_sgemm_run(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,
-                  int64_t lda, const float *pb, float *C, int64_t ldc, const nn_sgemm_epi *ep)
+const nn_sgemm_dot *nn_sgemm_dot_for(const nn_sgemm_kernel *k)
 {
+    return k->isa == NN_ISA_AVX512 ? &f32_dot_avx512
+         : k->isa == NN_ISA_AVX2   ? &f32_dot_avx2
+                                   : &f32_dot_generic;
+}
+
+const nn_sgemm_ikernel *nn_sgemm_irows_for(const nn_sgemm_kernel *k)
+{
+    return k->isa == NN_ISA_AVX2      ? f32_igemm_6x16_avx2_rows
+         : k->isa == NN_ISA_GENERIC   ? f32_igemm_6x8_generic_rows
+                                      : NULL;
+}
+
+void nn_sgemm_run_indirect(const nn_sgemm_kernel *k, int64_t M, int64_t panels, int64_t K,
+                           const float *A, int64_t lda, const float *const *brow,
+                           const int64_t *poff, float *C, int64_t ldc, const nn_sgemm_epi *ep)
+{
+    const nn_sgemm_ikernel *rows = nn_sgemm_irows_for(k);
     int64_t mr = k->mr, nr = k->nr;
     for (int64_t pc = 0; pc < K; pc += NN_SGEMM_KC) {
         int64_t kc = K - pc < NN_SGEMM_KC ? K - pc : NN_SGEMM_KC;
         int acc = pc > 0, last = pc + kc == K;
         for (int64_t ic = 0; ic < M; ic += NN_SGEMM_MC) {
             int64_t mc = M - ic < NN_SGEMM_MC ? M - ic : NN_SGEMM_MC;
-            for (int64_t n0 = 0; n0 < N; n0 += nr) {
-                int64_t nn = N - n0 < nr ? N - n0 : nr;
+            for (int64_t j = 0; j < panels; j++)
+                for (int64_t m0 = ic, mm; m0 < ic + mc; m0 += mm) {
+                    mm = tile_rows(mr, ic + mc - m0);
+                    nn_sgemm_epi te;
+                    if (last && ep)
+                        tile_epi(ep, m0, j * nr, &te);
+                    rows[mm](kc, A + m0 * lda + pc, lda, brow + pc, poff[j], C + m0 * ldc + j * nr,
+                             ldc, acc, last && ep ? &te : NULL);
+                }
+        }
+    }
+}
+
+/* The narrow last panel of nt columns for rows [0, mm) of one K block:
+ * bt holds the columns transposed ([nt][NN_SGEMM_KC]); c = (acc ? c : 0)
+ * + A * B, then the epilogue ep (offset to the block) when non-NULL. */
+static void run_dot_block(const nn_sgemm_dot *d, int64_t kc, const float *a, int64_t lda,
+                          const float *bt, float *c, int64_t ldc, int64_t mm, int64_t nt, int acc,
+                          const nn_sgemm_epi *ep)
+{
+    float out[NN_SGEMM_MR_MAX * 2];
+    for (int64_t j0 = 0; j0 < nt;) {
+        int64_t w = nt - j0 >= 2 ? 2 : 1, rows = w == 2 ? d->mr2 : d->mr1;
+        nn_sgemm_dotfn fn = w == 2 ? d->col2 : d->col1;
+        for (int64_t i0 = 0; i0 < mm; i0 += rows) {
+            int64_t r = mm - i0 < rows ? mm - i0 : rows;
+            float *ct = c + i0 * ldc + j0;
+            fn(kc, a + i0 * lda, lda, r, bt + j0 * NN_SGEMM_KC, NN_SGEMM_KC, out);
+            for (int64_t i = 0; i < r; i++)
+                for (int64_t j = 0; j < w; j++)
+                    ct[i * ldc + j] = acc ? ct[i * ldc + j] + out[i * w + j] : out[i * w + j];
+            if (ep) {
+                nn_sgemm_epi te;
+                tile_epi(ep, i0, j0, &te);
+                nn_sgemm_epi_apply(ct, ldc, r, w, &te);
+            }
+        }
+        j0 += w;
+    }
+}
+
+/* The driver; dot: a last panel of at most nr/4 columns runs the dot
+ * tiles. */
+static void run_blocked(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K,
+                        const float *A, int64_t lda, const float *pb, float *C, int64_t ldc,
+                        const nn_sgemm_epi *ep, int dot)
+{
+    int64_t mr = k->mr, nr = k->nr;
+    int64_t nt = dot && N % nr <= nr / 4 ? N % nr : 0;     /* dot-tile columns */
+    int64_t nf = N - nt;                                    /* broadcast-tile columns */
+    const nn_sgemm_dot *d = nn_sgemm_dot_for(k);
+    float bt[NN_SGEMM_NR_MAX / 4 * NN_SGEMM_KC];            /* [nt][KC] */
+    for (int64_t pc = 0; pc < K; pc += NN_SGEMM_KC) {
+        int64_t kc = K - pc < NN_SGEMM_KC ? K - pc : NN_SGEMM_KC;
+        int acc = pc > 0, last = pc + kc == K;
+        if (nt > 0) {
+            const float *b = pb + (nf / nr) * K * nr + pc * nr;
+            for (int64_t j = 0; j < nt; j++)
+                for (int64_t q = 0; q < kc; q++)
+                    bt[j * NN_SGEMM_KC + q] = b[q * nr + j];
+        }
+        for (int64_t ic = 0; ic < M; ic += NN_SGEMM_MC) {
+            int64_t mc = M - ic < NN_SGEMM_MC ? M - ic : NN_SGEMM_MC;
+            for (int64_t n0 = 0; n0 < nf; n0 += nr) {
+                int64_t nn = nf - n0 < nr ? nf - n0 : nr;
                 const float *b = pb + (n0 / nr) * K * nr + pc * nr;
-                for (int64_t m0 = ic; m0 < ic + mc; m0 += mr) {
-                    int64_t mm = ic + mc - m0 < mr ? ic + mc - m0 : mr;
+                for (int64_t m0 = ic, mm; m0 < ic + mc; m0 += mm) {
+                    mm = tile_rows(mr, ic + mc - m0);
                     nn_sgemm_epi te;
                     if (last && ep)
                         tile_epi(ep, m0, n0, &te);
@@ -122,6 +212,26 @@ void nn_sgemm_run(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, con
                              acc, last && ep ? &te : NULL);
                 }
             }
+            if (nt > 0) {
+                nn_sgemm_epi te;
+                if (last && ep)
+                    tile_epi(ep, ic, nf, &te);
+                run_dot_block(d, kc, A + ic * lda + pc, lda, bt, C + ic * ldc + nf, ldc, mc, nt,
+                              acc, last && ep ? &te : NULL);
+            }
         }
     }
+}
+
+void nn_sgemm_run(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,
+                  int64_t lda, const float *pb, float *C, int64_t ldc, const nn_sgemm_epi *ep)
+{
+    run_blocked(k, M, N, K, A, lda, pb, C, ldc, ep, 0);
+}
+
+void nn_sgemm_run_dot(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,
+                      int64_t lda, const float *pb, float *C, int64_t ldc,
+                      const nn_sgemm_epi *ep)
+{
+    run_blocked(k, M, N, K, A, lda, pb, C, ldc, ep, 1);
 }

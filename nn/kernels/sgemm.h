@@ -1,7 +1,8 @@
 /* sgemm.h — our single-precision GEMM: ISA detection and the one
  * dispatcher (isa.c), register-tile micro-kernels per ISA (sgemm_generic.c,
- * sgemm_avx2.c, sgemm_avx512.c), the blocked driver over packed B panels
- * with a fused epilogue (sgemm.c) and a naive reference (sgemm_ref.c).
+ * sgemm_avx2.c, sgemm_avx512.c; the tile loops in sgemm_ukernel.h and
+ * sgemm_dot.h), the blocked driver over packed B panels with a fused
+ * epilogue (sgemm.c) and a naive reference (sgemm_ref.c).
  *
  * Layout: A is row-major [M, K] with leading dimension lda, used in place
  * (e.g. OIHW conv weights straight from the model file). B is packed into
@@ -91,6 +92,34 @@ extern const nn_sgemm_ukernel f32_gemm_6x8_generic_half[NN_SGEMM_MR_MAX + 1];
 extern const nn_sgemm_ukernel f32_gemm_6x16_avx2_half[NN_SGEMM_MR_MAX + 1];
 extern const nn_sgemm_ukernel f32_gemm_8x32_avx512_half[NN_SGEMM_MR_MAX + 1];
 
+/* Indirect tile: as nn_sgemm_ukernel, but B row k (nr floats) is read at
+ * b[k] + boff instead of a packed panel (im2col without the copy: rows
+ * point into the input). Full width only. */
+typedef void (*nn_sgemm_ikernel)(int64_t kc, const float *a, int64_t lda, const float *const *b,
+                                 int64_t boff, float *c, int64_t ldc, int acc,
+                                 const nn_sgemm_epi *ep);
+extern const nn_sgemm_ikernel f32_igemm_6x8_generic_rows[NN_SGEMM_MR_MAX + 1];
+extern const nn_sgemm_ikernel f32_igemm_6x16_avx2_rows[NN_SGEMM_MR_MAX + 1];
+/* The indirect tiles of kernel k's ISA by row count ([r], 1 <= r <= mr),
+ * or NULL when the ISA has none (AVX-512). */
+const nn_sgemm_ikernel *nn_sgemm_irows_for(const nn_sgemm_kernel *k);
+
+/* Dot-product tiles (sgemm_dot.h), for a last panel of a few columns:
+ * out [mr][ncol] = A rows (row-major, lda; rows at or past mm repeat row
+ * mm - 1) times ncol columns given transposed as rows of bt ([ncol][kc],
+ * leading dimension ldbt), summed along k in vectors. */
+typedef void (*nn_sgemm_dotfn)(int64_t kc, const float *a, int64_t lda, int64_t mm,
+                               const float *bt, int64_t ldbt, float *out);
+typedef struct nn_sgemm_dot {
+    int mr1, mr2;               /* rows of the one- and two-column tiles */
+    nn_sgemm_dotfn col1, col2;  /* f32_dot_8x1_<isa>, f32_dot_4x2_<isa> */
+} nn_sgemm_dot;
+extern const nn_sgemm_dot f32_dot_generic;
+extern const nn_sgemm_dot f32_dot_avx2;
+extern const nn_sgemm_dot f32_dot_avx512;
+/* The dot tiles of kernel k's ISA. */
+const nn_sgemm_dot *nn_sgemm_dot_for(const nn_sgemm_kernel *k);
+
 /* ---- driver and packing (sgemm.c) ---------------------------------------- */
 
 /* Floats of B packed for N columns and K rows: K * round_up(N, nr). */
@@ -108,6 +137,22 @@ void nn_sgemm_pack_b_row(const nn_sgemm_kernel *k, int64_t K, int64_t r, const f
  * or N over threads. */
 void nn_sgemm_run(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,
                   int64_t lda, const float *pb, float *C, int64_t ldc, const nn_sgemm_epi *ep);
+/* As nn_sgemm_run, but a last panel of at most nr/4 columns (N % nr,
+ * e.g. the 49th pixel of a 7x7 plane) runs the dot-product tiles instead
+ * of a broadcast tile over mostly zero padding. Those columns sum in
+ * another order than in a full panel: callers that split N over threads
+ * must put the same columns in a last panel for every thread count (so
+ * that results do not depend on it). */
+void nn_sgemm_run_dot(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,
+                      int64_t lda, const float *pb, float *C, int64_t ldc,
+                      const nn_sgemm_epi *ep);
+/* C[M, panels * nr] = epi(A[M, K] * B) with B given indirectly: column
+ * j * nr + l of row k is brow[k][poff[j] + l] (every panel nr columns
+ * wide). Requires nn_sgemm_irows_for(k) != NULL. Loop order and
+ * summation as nn_sgemm_run. */
+void nn_sgemm_run_indirect(const nn_sgemm_kernel *k, int64_t M, int64_t panels, int64_t K,
+                           const float *A, int64_t lda, const float *const *brow,
+                           const int64_t *poff, float *C, int64_t ldc, const nn_sgemm_epi *ep);
 /* Applies the epilogue to an m x n block c (ldc) whose epilogue pointers
  * are already offset to the block. */
 void nn_sgemm_epi_apply(float *c, int64_t ldc, int64_t m, int64_t n, const nn_sgemm_epi *ep);

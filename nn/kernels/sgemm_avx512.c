@@ -3,7 +3,9 @@
  * AVX-512F. Built with -mavx512f (Makefile); only called after isa.c has
  * checked the CPU and the OS-enabled ZMM state. 8 rows divide the channel
  * counts of common CNNs (multiples of 8); row counts 1..7 (the M edge) and
- * the 16-wide half tiles (the N edge) are the same loop. */
+ * the 16-wide half tiles (the N edge) are the same loop; the dot-product
+ * tiles (8x1, 4x2) serve a narrow last panel. No indirect tiles: convs
+ * use the packed paths here. */
 #include <immintrin.h>
 
 #include "nn/kernels/sgemm.h"
@@ -149,3 +151,18 @@ const nn_sgemm_ukernel f32_gemm_8x32_avx512_half[NN_SGEMM_MR_MAX + 1] = {
     f32_gemm_7x16p32_avx512,
     f32_gemm_8x16p32_avx512,
 };
+
+/* Dot-product tiles for a narrow last panel (sgemm_dot.h). */
+#define UK_HSUM(v) _mm512_reduce_add_ps(v)
+
+#define UD_NAME f32_dot_8x1_avx512
+#define UD_MR 8
+#define UD_NT 1
+#include "nn/kernels/sgemm_dot.h"
+
+#define UD_NAME f32_dot_4x2_avx512
+#define UD_MR 4
+#define UD_NT 2
+#include "nn/kernels/sgemm_dot.h"
+
+const nn_sgemm_dot f32_dot_avx512 = {8, 4, f32_dot_8x1_avx512, f32_dot_4x2_avx512};

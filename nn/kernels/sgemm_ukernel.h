@@ -10,9 +10,10 @@
  * UK_ADD(a, b), UK_MAXV(lo, v) / UK_MINV(hi, v) returning v when v is NaN.
  * Per inclusion: UK_NAME, UK_MR, UK_NV, optional UK_BSTRIDE (floats per k
  * of the packed B panel, default UK_NV * UK_W: a half-width tile reads the
- * first half of a full panel) and UK_STATIC (static linkage, for the edge
- * variants); these are undefined at the end so an ISA file may include
- * this several times. */
+ * first half of a full panel), UK_STATIC (static linkage, for the edge
+ * variants) and UK_INDIRECT (B row k is read at b[k] + boff instead of a
+ * packed panel: the indirect tile, nn_sgemm_ikernel); these are undefined
+ * at the end so an ISA file may include this several times. */
 
 #ifndef UK_BSTRIDE
 #define UK_BSTRIDE (UK_NV * UK_W)
@@ -21,8 +22,13 @@
 #ifdef UK_STATIC
 static
 #endif
+#ifdef UK_INDIRECT
+void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *const *b, int64_t boff, float *c,
+             int64_t ldc, int acc, const nn_sgemm_epi *ep)
+#else
 void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc,
              int acc, const nn_sgemm_epi *ep)
+#endif
 {
     UK_V r[UK_MR][UK_NV];
     const float *ap[UK_MR];
@@ -35,9 +41,14 @@ void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, 
     }
     for (int64_t k = 0; k < kc; k++) {
         UK_V bv[UK_NV];
+#ifdef UK_INDIRECT
+        const float *bk = b[k] + boff;
+#else
+        const float *bk = b;
+#endif
 #pragma GCC unroll 4
         for (int j = 0; j < UK_NV; j++)
-            bv[j] = UK_LOAD(b + j * UK_W);
+            bv[j] = UK_LOAD(bk + j * UK_W);
 #pragma GCC unroll 16
         for (int i = 0; i < UK_MR; i++) {
             UK_V av = UK_SET1(ap[i][k]);
@@ -45,7 +56,9 @@ void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, 
             for (int j = 0; j < UK_NV; j++)
                 r[i][j] = UK_FMA(av, bv[j], r[i][j]);
         }
+#ifndef UK_INDIRECT
         b += UK_BSTRIDE;
+#endif
     }
 #pragma GCC unroll 16
     for (int i = 0; i < UK_MR; i++) {
@@ -75,3 +88,4 @@ void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, 
 #undef UK_NV
 #undef UK_BSTRIDE
 #undef UK_STATIC
+#undef UK_INDIRECT

@@ -1,9 +1,14 @@
 /* conv_gemm.c — the GEMM path of Conv (see conv_priv.h): Y_g [O/g, OH*OW] =
  * W_g [O/g, C/g*KH*KW] (the OIHW weights in place, read-only) times the
- * im2col matrix of a tile of output pixels, packed straight into sgemm
- * panels (a 1x1 stride-1 unpadded conv packs the input rows themselves).
- * Items are (batch, group, pixel tile, channel block); each thread slot
- * keeps its packed tile across the channel blocks of one pixel tile. */
+ * im2col matrix of output pixels (a 1x1 stride-1 unpadded conv uses the
+ * input rows themselves). Three schedules: wide (many pixels, small
+ * weights) runs items of (batch, group, pixel tile, channel block), each
+ * thread packing its own tile of im2col panels; deep (the weights outweigh
+ * one image's packed im2col: late, small maps) packs a whole image once,
+ * threads sharing the packing, then splits the output channels so the
+ * weights stream from memory once per image; indirect (output rows a
+ * whole number of panels, e.g. the ResNet stem) skips the im2col copy: the
+ * GEMM reads its B rows through pointers into the (padded) input. */
 #include <string.h>
 
 #include "nn/ops/conv_priv.h"
@@ -16,92 +21,434 @@
 /* Narrowest pixel tile worth a GEMM; below it threads split the output
  * channels instead (each builds the same tile). */
 #define CONV_MIN_TILE 32
+/* Largest packed im2col of one image for the deep schedule (2 MB): it
+ * replaces the per-thread tiles in scratch. */
+#define CONV_DEEP_FLOATS (1 << 19)
+/* Largest zero-padded copy of one image's input (4 MB): im2col then reads
+ * it without bounds checks; past this it checks every segment. */
+#define CONV_PAD_FLOATS (1 << 20)
 
-/* Row r = (c, ky, kx) of the im2col matrix for output pixels [p0, p0 + np)
- * of one (batch, group): x is the group's [cg, H, W] input. Zero padding. */
-static void conv_im2col_row(const conv_plan *p, const float *x, int64_t r, int64_t p0, int64_t np,
-                            float *dst)
+/* Longest reduction of the indirect schedule (its row pointer table is
+ * on the stack: 4 KB). */
+#define CONV_IND_MAX_K 512
+/* Panels per indirect GEMM call (their offsets are on the stack). */
+#define CONV_IND_PANELS 64
+
+/* Where im2col reads one image: xs [C][planes][ph][row], tap (c, ky, kx)
+ * of output pixel (oy, ox) at plane tc % planes, row oy * sh + ky * dh,
+ * index ox * step + tc / planes (tc = kx * dw). Modes: RAW, the input
+ * itself (no padding: planes 1, step sw); COPY, a zero-padded copy in
+ * scratch (for the indirect schedule at stride 2 split into planes of
+ * even and odd columns, so that its B rows are consecutive floats: planes
+ * 2, step 1; else planes 1, step sw); CHECKED, the input with bounds
+ * checks per segment (padding, and the copy would be too big). */
+enum { CONV_SRC_RAW, CONV_SRC_COPY, CONV_SRC_CHECKED };
+
+typedef struct conv_src {
+    int mode;
+    int64_t ph, row, planes, step;
+    const float *x;             /* image n of the input [C, H, W] */
+    const float *xs;            /* RAW: x; COPY: the copy at the start of scratch */
+} conv_src;
+
+static int conv_gemm_deep(const conv_plan *p);
+static int conv_ind_fits(const conv_plan *p);
+
+/* The layout of p's source (pointers unset). */
+static conv_src conv_src_layout(const conv_plan *p)
 {
     const nn_geom2d *g = &p->g;
+    int pads = g->pt || g->pl || g->pb || g->pr;
+    int planes = g->sw == 2 && conv_ind_fits(p) ? 2 : 1;
+    conv_src s = {CONV_SRC_RAW, g->ih, g->iw, 1, g->sw, NULL, NULL};
+    conv_src c = {CONV_SRC_COPY, g->ih + g->pt + g->pb, 0, planes, g->sw / planes, NULL, NULL};
+    c.row = (g->iw + g->pl + g->pr + planes - 1) / planes;
+    if (p->is1x1 || (!pads && planes == 1))
+        return s;
+    if (p->C * c.planes * c.ph * c.row <= CONV_PAD_FLOATS)
+        return c;
+    s.mode = pads ? CONV_SRC_CHECKED : CONV_SRC_RAW;   /* RAW: the wide schedule then */
+    return s;
+}
+
+/* Floats of the copy of one image in scratch (0 unless COPY). */
+static int64_t conv_copy_floats(const conv_plan *p)
+{
+    conv_src s = conv_src_layout(p);
+    return s.mode == CONV_SRC_COPY ? conv_round_up(p->C * s.planes * s.ph * s.row, 16) : 0;
+}
+
+static conv_src conv_src_of(const conv_task *t, int64_t n)
+{
+    const conv_plan *p = t->p;
+    conv_src s = conv_src_layout(p);
+    s.x = t->x + n * p->C * p->g.ih * p->g.iw;
+    s.xs = s.mode == CONV_SRC_COPY ? t->scratch : s.x;
+    return s;
+}
+
+/* Channels [c0, c1) of image s->x into the copy dst (= s->xs): padded
+ * row y, column col goes to plane col % planes, index col / planes. */
+static void conv_copy_channels(const conv_plan *p, const conv_src *s, int64_t c0, int64_t c1,
+                               float *dst)
+{
+    const nn_geom2d *g = &p->g;
+    int64_t planes = s->planes;
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t y = 0; y < s->ph; y++) {
+            int inside = y >= g->pt && y < g->pt + g->ih;
+            const float *sx = inside ? s->x + (c * g->ih + y - g->pt) * g->iw : NULL;
+            for (int64_t e = 0; e < planes; e++) {
+                float *d = dst + ((c * planes + e) * s->ph + y) * s->row;
+                /* index i holds padded column e + i * planes: input column
+                 * e + i * planes - pl, inside for i in [i0, i1) */
+                int64_t i0 = g->pl > e ? (g->pl - e + planes - 1) / planes : 0;
+                int64_t i1 = (g->pl + g->iw - e + planes - 1) / planes, i = 0;
+                i1 = !sx ? 0 : i1 < s->row ? i1 : s->row;
+                for (; i < i0 && i < s->row; i++)
+                    d[i] = 0.0f;
+                if (planes == 1 && i < i1) {
+                    memcpy(d + i, sx + i - g->pl, (size_t)(i1 - i) * sizeof(float));
+                    i = i1;
+                }
+                for (; i < i1; i++)
+                    d[i] = sx[e + i * planes - g->pl];
+                for (; i < s->row; i++)
+                    d[i] = 0.0f;
+            }
+        }
+}
+
+/* B row r = (c, ky, kx) of group gi's im2col matrix at output pixel 0:
+ * add oy * sh * row + ox * step for pixel (oy, ox). */
+static const float *conv_src_tap(const conv_plan *p, const conv_src *s, int64_t gi, int64_t r)
+{
+    const nn_geom2d *g = &p->g;
+    int64_t c = gi * p->cg + r / (g->kh * g->kw), ky = r / g->kw % g->kh, kx = r % g->kw;
+    int64_t tc = kx * g->dw;
+    return s->xs + ((c * s->planes + tc % s->planes) * s->ph + ky * g->dh) * s->row +
+           tc / s->planes;
+}
+
+/* Where packed column q of row r (d0 = pb + r * nr) lives: panel q / nr. */
+typedef struct conv_pack_dst {
+    float *d0;
+    int64_t pstride;            /* floats per panel: kk * nr */
+    int lg;                     /* log2(nr) */
+    int64_t msk;                /* nr - 1 */
+} conv_pack_dst;
+
+static inline float *conv_pack_at(const conv_pack_dst *d, int64_t q)
+{
+    return d->d0 + (q >> d->lg) * d->pstride + (q & d->msk);
+}
+
+/* Output pixels [i0, i1) of one output row, packed from column q0 on:
+ * value row[i * sw + off] for i in the valid columns [vx0, vx1), 0
+ * elsewhere (row NULL: all 0). Interior runs go 4 at a time within a
+ * panel (strides 1 and 2). */
+static void conv_im2col_seg(const conv_pack_dst *d, const float *row, int64_t i0, int64_t i1,
+                            int64_t q0, int64_t vx0, int64_t vx1, int64_t off, int64_t sw,
+                            int64_t iw)
+{
+    int64_t a = row && i0 < vx0 ? vx0 : i0, b = row ? (i1 < vx1 ? i1 : vx1) : i0;
+    int64_t iv = b, i;          /* [a, iv): where 4-wide loads stay in the row */
+    if (a > i1)
+        a = i1;
+    if (sw == 2 && iv > (iw - off - 8) / 2 + 4)
+        iv = (iw - off - 8) / 2 + 4;
+    if (sw > 2 || iw - off < 8)
+        iv = a;
+    for (i = i0; i < a; i++)
+        *conv_pack_at(d, q0 + i - i0) = 0.0f;
+    while (i < b) {
+        int64_t q = q0 + i - i0, run;
+        float *dst = conv_pack_at(d, q);
+        if ((q & 3) || i + 4 > iv) {
+            *dst = row[i * sw + off];
+            i++;
+            continue;
+        }
+        run = d->msk + 1 - (q & d->msk);
+        run = (iv - i < run ? iv - i : run) & ~(int64_t)3;
+        if (sw == 1)
+            for (int64_t k = 0; k < run; k += 4)
+                nn_f4_store(dst + k, nn_f4_load(row + i + k + off));
+        else
+            for (int64_t k = 0; k < run; k += 4)
+                nn_f4_store(dst + k, nn_f4_even(row + 2 * (i + k) + off));
+        i += run;
+    }
+    for (; i < i1; i++)
+        *conv_pack_at(d, q0 + i - i0) = 0.0f;
+}
+
+/* Row r = (c, ky, kx) of the im2col matrix for output pixels [p0, p0 + np)
+ * of one (batch, group), written straight into the sgemm panels pb of the
+ * kk-row packed matrix (columns of the last panel past np zeroed): x is
+ * the group's [cg, H, W] input. Zero padding. */
+static void conv_im2col_pack(const conv_plan *p, const float *x, int64_t r, int64_t p0,
+                             int64_t np, float *pb)
+{
+    const nn_geom2d *g = &p->g;
+    int64_t nr = p->k->nr;
     int64_t c = r / (g->kh * g->kw), ky = r / g->kw % g->kh, kx = r % g->kw;
     const float *xc = x + c * g->ih * g->iw;
     int64_t off = kx * g->dw - g->pl, vx0, vx1;
-    int64_t q = p0, oy = p0 / g->ow, ox = p0 % g->ow;
+    int64_t q = 0, oy = p0 / g->ow, ox = p0 % g->ow;
+    conv_pack_dst d = {pb + r * nr, p->kk * nr, __builtin_ctzll((unsigned long long)nr), nr - 1};
     nn_geom_taps(off, g->sw, g->ow, g->iw, &vx0, &vx1);
-    while (q < p0 + np) {
-        int64_t end = ox + (p0 + np - q);   /* segment [ox, end) of row oy */
+    while (q < np) {
         int64_t iy = oy * g->sh - g->pt + ky * g->dh;
-        if (end > g->ow)
-            end = g->ow;
-        if (iy < 0 || iy >= g->ih) {
-            memset(dst, 0, (size_t)(end - ox) * sizeof(float));
-        } else {
-            const float *row = xc + iy * g->iw;
-            int64_t a = ox > vx0 ? ox : vx0, b = end < vx1 ? end : vx1;
-            int64_t i = ox;
-            for (; i < a && i < end; i++)
-                dst[i - ox] = 0.0f;
-            if (g->sw == 1 && a < b) {
-                memcpy(dst + (a - ox), row + (a + off), (size_t)(b - a) * sizeof(float));
-                i = b;
-            }
-            for (; g->sw == 2 && i + 4 <= b && 2 * i + off + 8 <= g->iw; i += 4)
-                nn_f4_store(dst + (i - ox), nn_f4_even(row + 2 * i + off));
-            for (; i < b; i++)
-                dst[i - ox] = row[i * g->sw + off];
-            for (; i < end; i++)
-                dst[i - ox] = 0.0f;
-        }
-        dst += end - ox;
+        const float *row = iy >= 0 && iy < g->ih ? xc + iy * g->iw : NULL;
+        int64_t end = ox + (np - q) < g->ow ? ox + (np - q) : g->ow;
+        conv_im2col_seg(&d, row, ox, end, q, vx0, vx1, off, g->sw, g->iw);
         q += end - ox;
         ox = 0;
         oy++;
     }
+    if (np % nr)
+        memset(conv_pack_at(&d, np), 0, (size_t)(nr - np % nr) * sizeof(float));
+}
+
+/* A run of one panel's pixels within one output row: packed columns
+ * [l0, l0 + len) read a tap's row at off + i * step; the first nvec * 4
+ * of them in 4-wide loads that stay within the row. */
+typedef struct conv_run {
+    int64_t l0, len, off, nvec;
+} conv_run;
+
+/* The im2col rows of input channels [c0, c1) of group gi (the kk-row
+ * matrix) for output pixels [p0, p0 + np), packed into pb panel by panel
+ * (each panel's [rows][nr] block is written in order), read without
+ * bounds checks from source s (RAW or COPY). Columns of the last panel
+ * past np are zeroed. */
+static void conv_im2col_panels(const conv_plan *p, const conv_src *s, int64_t gi, int64_t c0,
+                               int64_t c1, int64_t p0, int64_t np, float *pb)
+{
+    const nn_geom2d *g = &p->g;
+    int64_t nr = p->k->nr, step = s->step, khw = g->kh * g->kw;
+    int64_t span = (g->kw - 1) * g->dw / s->planes;   /* the widest tap offset in a row */
+    for (int64_t q0 = 0; q0 < np; q0 += nr) {
+        conv_run runs[NN_SGEMM_NR_MAX];
+        int64_t n = np - q0 < nr ? np - q0 : nr, nrun = 0;
+        float *dst = pb + (q0 / nr) * p->kk * nr + c0 * khw * nr;
+        for (int64_t l = 0; l < n; nrun++) {
+            int64_t q = p0 + q0 + l, oy = q / g->ow, ox = q % g->ow;
+            conv_run *ru = &runs[nrun];
+            ru->l0 = l;
+            ru->len = n - l < g->ow - ox ? n - l : g->ow - ox;
+            ru->off = oy * g->sh * s->row + ox * step;
+            ru->nvec = 0;
+            if (step == 1)
+                ru->nvec = ru->len / 4;
+            else if (step == 2) /* 8-float loads from index 2 * (ox + 4v) + tap */
+                while (ru->nvec < ru->len / 4 && 2 * (ox + 4 * ru->nvec) + span + 8 <= s->row)
+                    ru->nvec++;
+            l += ru->len;
+        }
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t ky = 0; ky < g->kh; ky++)
+                for (int64_t kx = 0; kx < g->kw; kx++, dst += nr) {
+                    int64_t tc = kx * g->dw, e = s->planes == 2 ? tc & 1 : 0;
+                    const float *src = s->xs + (((gi * p->cg + c) * s->planes + e) * s->ph +
+                                                ky * g->dh) * s->row + (tc >> (s->planes - 1));
+                    for (int64_t k = 0; k < nrun; k++) {
+                        const conv_run *ru = &runs[k];
+                        const float *sr = src + ru->off;
+                        float *d = dst + ru->l0;
+                        int64_t i = 0;
+                        if (step == 1)
+                            for (; i < 4 * ru->nvec; i += 4)
+                                nn_f4_store(d + i, nn_f4_load(sr + i));
+                        else
+                            for (; i < 4 * ru->nvec; i += 4)
+                                nn_f4_store(d + i, nn_f4_even(sr + 2 * i));
+                        for (; i < ru->len; i++)
+                            d[i] = sr[i * step];
+                    }
+                    if (n < nr)
+                        memset(dst + n, 0, (size_t)(nr - n) * sizeof(float));
+                }
+    }
+}
+
+/* Packs the im2col rows of input channels [c0, c1) of group gi (within
+ * the group) for pixels [p0, p0 + np) into pb (kk rows); a 1x1 stride-1
+ * conv packs the input rows. */
+static void conv_pack_rows(const conv_plan *p, const conv_src *s, int64_t gi, int64_t c0,
+                           int64_t c1, int64_t p0, int64_t np, float *pb)
+{
+    const float *x = s->x + gi * p->cg * p->g.ih * p->g.iw;
+    int64_t khw = p->g.kh * p->g.kw;
+    if (p->is1x1) {
+        for (int64_t r = c0; r < c1; r++)
+            nn_sgemm_pack_b_row(p->k, p->kk, r, x + r * p->ohw + p0, np, pb);
+    } else if (s->mode == CONV_SRC_CHECKED) {
+        for (int64_t r = c0 * khw; r < c1 * khw; r++)
+            conv_im2col_pack(p, x, r, p0, np, pb);
+    } else {
+        conv_im2col_panels(p, s, gi, c0, c1, p0, np, pb);
+    }
+}
+
+/* Deep schedule: one group, and the weights [O, kk] hold more floats than
+ * the packed im2col of one image (which fits CONV_DEEP_FLOATS). */
+static int conv_gemm_deep(const conv_plan *p)
+{
+    int64_t packed = nn_sgemm_packed_b_floats(p->k, p->kk, p->ohw);
+    return p->G == 1 && packed <= CONV_DEEP_FLOATS && p->O * p->kk > packed;
+}
+
+/* Indirect schedule: not deep, one group, every panel of nr output pixels
+ * within one output row, column stride 1 or 2 (stride 2 reads a copy
+ * split into even and odd columns), an ISA with indirect tiles. */
+static int conv_ind_fits(const conv_plan *p)
+{
+    const nn_geom2d *g = &p->g;
+    return p->G == 1 && !p->is1x1 && (g->sw == 1 || g->sw == 2) && g->ow % p->k->nr == 0 &&
+           p->kk <= CONV_IND_MAX_K && nn_sgemm_irows_for(p->k) && !conv_gemm_deep(p);
+}
+
+/* The indirect schedule runs when its B rows are consecutive floats:
+ * stride 1, or a copy split into even and odd columns. */
+static int conv_gemm_ind(const conv_plan *p)
+{
+    conv_src s = conv_src_layout(p);
+    return conv_ind_fits(p) && s.mode != CONV_SRC_CHECKED && s.step == 1;
+}
+
+/* Scratch (p->slots slices of p->slot_floats, used as one buffer): the
+ * copy of one image [conv_copy_floats], then the deep schedule's packed
+ * image or the wide schedule's packed tile [pb_floats] per slot. */
+nn_status conv_gemm_prepare(conv_plan *p, const char *name, nn_err *e)
+{
+    int64_t cap = CONV_PACK_FLOATS / p->kk / p->k->nr * p->k->nr, total;
+    int64_t copy = conv_copy_floats(p);
+    (void)name;
+    (void)e;
+    if (conv_gemm_deep(p) || conv_gemm_ind(p)) {
+        /* one item of every pixel per image; deep splits the channels */
+        int64_t blocks = (p->O + p->k->mr - 1) / p->k->mr;
+        blocks = p->slots < blocks ? p->slots : blocks;
+        p->nb = p->ohw;
+        p->tiles = 1;
+        p->ob = conv_round_up((p->O + blocks - 1) / blocks, p->k->mr);
+        p->oblocks = (p->O + p->ob - 1) / p->ob;
+        p->pb_floats = conv_gemm_deep(p)
+                           ? conv_round_up(nn_sgemm_packed_b_floats(p->k, p->kk, p->ohw), 16) : 0;
+        total = copy + p->pb_floats;
+    } else {
+        /* a copy is made per image: then split the tiles of one image */
+        cap = cap < CONV_MIN_TILE ? CONV_MIN_TILE : cap > CONV_MAX_TILE ? CONV_MAX_TILE : cap;
+        conv_split(p, copy ? p->G : p->N * p->G, p->ohw, cap, p->k->nr, CONV_MIN_TILE);
+        p->pb_floats = conv_round_up(nn_sgemm_packed_b_floats(p->k, p->kk, p->nb), 16);
+        total = copy + p->slots * p->pb_floats;
+    }
+    p->slot_floats = conv_round_up((total + p->slots - 1) / p->slots, 16);
+    return NN_OK;
+}
+
+/* One run over images [n0, n1) (wide: items of those images; deep and
+ * indirect: image n0 only). */
+typedef struct conv_job {
+    const conv_task *t;
+    int64_t n0, n1;
+} conv_job;
+
+/* The copy of image j->n0, channels [begin, end). */
+static void conv_copy_run(void *arg, int64_t begin, int64_t end)
+{
+    const conv_job *j = arg;
+    conv_src s = conv_src_of(j->t, j->n0);
+    conv_copy_channels(j->t->p, &s, begin, end, j->t->scratch);
+}
+
+/* Deep schedule, image j->n0: slot s packs the im2col rows of its share of
+ * the input channels (copying them first) into the shared packed image. */
+static void conv_deep_pack(void *arg, int64_t begin, int64_t end)
+{
+    const conv_job *j = arg;
+    const conv_plan *p = j->t->p;
+    conv_src s = conv_src_of(j->t, j->n0);
+    float *pb = j->t->scratch + conv_copy_floats(p);
+    for (int64_t sl = begin; sl < end; sl++) {
+        int64_t c0 = sl * p->C / j->t->slots, c1 = (sl + 1) * p->C / j->t->slots;
+        if (s.mode == CONV_SRC_COPY)
+            conv_copy_channels(p, &s, c0, c1, j->t->scratch);
+        conv_pack_rows(p, &s, 0, c0, c1, 0, p->ohw, pb);
+    }
+}
+
+/* Deep schedule, image j->n0: output channel blocks [begin, end) over
+ * every pixel. */
+static void conv_deep_gemm(void *arg, int64_t begin, int64_t end)
+{
+    const conv_job *j = arg;
+    const conv_plan *p = j->t->p;
+    const float *pb = j->t->scratch + conv_copy_floats(p);
+    for (int64_t b = begin; b < end; b++) {
+        int64_t o0 = b * p->ob, o1 = o0 + p->ob < p->O ? o0 + p->ob : p->O;
+        nn_sgemm_epi ep = conv_item_epi(j->t, j->n0, o0, 0);
+        nn_sgemm_run_dot(p->k, o1 - o0, p->ohw, p->kk, j->t->w + o0 * p->kk, p->kk, pb,
+                         j->t->y + (j->n0 * p->O + o0) * p->ohw, p->ohw, &ep);
+    }
+}
+
+/* Indirect schedule, image j->n0 (copied when COPY): slot s computes
+ * every output channel of its share of the panels. */
+static void conv_ind_gemm(void *arg, int64_t begin, int64_t end)
+{
+    const conv_job *j = arg;
+    const conv_task *t = j->t;
+    const conv_plan *p = t->p;
+    const nn_geom2d *g = &p->g;
+    conv_src s = conv_src_of(t, j->n0);
+    int64_t nr = p->k->nr, panels = p->ohw / nr;
+    const float *brow[CONV_IND_MAX_K];      /* B row r at output pixel 0 */
+    int64_t poff[CONV_IND_PANELS];
+    for (int64_t r = 0; r < p->kk; r++)
+        brow[r] = conv_src_tap(p, &s, 0, r);
+    for (int64_t sl = begin; sl < end; sl++) {
+        int64_t pe = (sl + 1) * panels / t->slots;
+        for (int64_t j0 = sl * panels / t->slots; j0 < pe; j0 += CONV_IND_PANELS) {
+            int64_t j1 = j0 + CONV_IND_PANELS < pe ? j0 + CONV_IND_PANELS : pe;
+            nn_sgemm_epi ep = conv_item_epi(t, j->n0, 0, j0 * nr);
+            for (int64_t q = j0; q < j1; q++)
+                poff[q - j0] = q * nr / g->ow * g->sh * s.row + q * nr % g->ow * s.step;
+            nn_sgemm_run_indirect(p->k, p->O, j1 - j0, p->kk, t->w, p->kk, brow, poff,
+                                  t->y + j->n0 * p->O * p->ohw + j0 * nr, p->ohw, &ep);
+        }
+    }
 }
 
 /* GEMM item: output pixels [p0, p0 + np) of channels [o0, o1) of group gi
- * (channel indices within the group). fill: build the packed tile in pb
- * (else it holds this tile from the slot's previous item). */
+ * (channel indices within the group) of image n. fill: build the packed
+ * tile in pb (else it holds this tile from the slot's previous item). */
 static void conv_gemm_item(const conv_task *t, int64_t n, int64_t gi, int64_t p0, int64_t np,
-                           int64_t o0, int64_t o1, float *slot, int fill)
+                           int64_t o0, int64_t o1, float *pb, int fill)
 {
     const conv_plan *p = t->p;
-    const float *x = t->x + (n * p->C + gi * p->cg) * p->g.ih * p->g.iw;
     const float *w = t->w + (gi * p->og + o0) * p->kk;
     float *y = t->y + (n * p->O + gi * p->og + o0) * p->ohw + p0;
-    float *pb = slot, *row = slot + p->pb_floats;
     nn_sgemm_epi ep = conv_item_epi(t, n, gi * p->og + o0, p0);
-    if (fill && p->is1x1) {
-        nn_sgemm_pack_b(p->k, p->kk, np, x + p0, p->ohw, pb);
-    } else if (fill) {
-        for (int64_t r = 0; r < p->kk; r++) {
-            conv_im2col_row(p, x, r, p0, np, row);
-            nn_sgemm_pack_b_row(p->k, p->kk, r, row, np, pb);
-        }
+    if (fill) {
+        conv_src s = conv_src_of(t, n);
+        conv_pack_rows(p, &s, gi, 0, p->cg, p0, np, pb);
     }
     nn_sgemm_run(p->k, o1 - o0, np, p->kk, w, p->kk, pb, y, p->ohw, &ep);
 }
 
-nn_status conv_gemm_prepare(conv_plan *p, const char *name, nn_err *e)
-{
-    int64_t cap = CONV_PACK_FLOATS / p->kk / p->k->nr * p->k->nr;
-    (void)name;
-    (void)e;
-    cap = cap < CONV_MIN_TILE ? CONV_MIN_TILE : cap > CONV_MAX_TILE ? CONV_MAX_TILE : cap;
-    conv_split(p, p->N * p->G, p->ohw, cap, p->k->nr, CONV_MIN_TILE);
-    p->pb_floats = conv_round_up(nn_sgemm_packed_b_floats(p->k, p->kk, p->nb), 16);
-    p->slot_floats = p->pb_floats + (p->is1x1 ? 0 : conv_round_up(p->nb, 16));
-    return NN_OK;
-}
-
-/* Slot s owns a contiguous share of the items and scratch slice s. */
+/* Wide schedule, images [j->n0, j->n1): slot s owns a contiguous share of
+ * their items and packed tile s. */
 static void conv_gemm_slots(void *arg, int64_t begin, int64_t end)
 {
-    const conv_task *t = arg;
+    const conv_job *j = arg;
+    const conv_task *t = j->t;
     const conv_plan *p = t->p;
-    int64_t items = p->N * p->G * p->tiles * p->oblocks;
+    int64_t items = (j->n1 - j->n0) * p->G * p->tiles * p->oblocks;
     for (int64_t s = begin; s < end; s++) {
-        float *slot = t->scratch + s * p->slot_floats;
+        float *pb = t->scratch + conv_copy_floats(p) + s * p->pb_floats;
         int64_t prev = -1;          /* (unit, tile) now packed in the slot */
         for (int64_t it = s * items / t->slots; it < (s + 1) * items / t->slots; it++) {
             int64_t ob = it % p->oblocks, nt = it / p->oblocks;
@@ -109,7 +456,7 @@ static void conv_gemm_slots(void *arg, int64_t begin, int64_t end)
             int64_t p0 = tile * p->nb, o0 = ob * p->ob;
             int64_t np = p0 + p->nb < p->ohw ? p->nb : p->ohw - p0;
             int64_t o1 = o0 + p->ob < p->og ? o0 + p->ob : p->og;
-            conv_gemm_item(t, unit / p->G, unit % p->G, p0, np, o0, o1, slot, nt != prev);
+            conv_gemm_item(t, j->n0 + unit / p->G, unit % p->G, p0, np, o0, o1, pb, nt != prev);
             prev = nt;
         }
     }
@@ -117,5 +464,22 @@ static void conv_gemm_slots(void *arg, int64_t begin, int64_t end)
 
 void conv_gemm_run(const conv_task *t, nn_pool *pool)
 {
-    nn_pool_for(pool, t->slots, 1, conv_gemm_slots, (void *)t);
+    const conv_plan *p = t->p;
+    int copy = conv_copy_floats(p) > 0;
+    if (conv_gemm_deep(p)) {
+        for (int64_t n = 0; n < p->N; n++) {
+            conv_job j = {t, n, n + 1};
+            nn_pool_for(pool, t->slots, 1, conv_deep_pack, &j);
+            nn_pool_for(pool, p->oblocks, 1, conv_deep_gemm, &j);
+        }
+        return;
+    }
+    for (int64_t n = 0; n < p->N; n++) {
+        conv_job j = {t, n, copy ? n + 1 : p->N};
+        if (copy)
+            nn_pool_for(pool, p->C, 1, conv_copy_run, &j);
+        nn_pool_for(pool, t->slots, 1, conv_gemm_ind(p) ? conv_ind_gemm : conv_gemm_slots, &j);
+        if (!copy && !conv_gemm_ind(p))
+            break;              /* the wide items of every image ran at once */
+    }
 }
