@@ -5,7 +5,8 @@
 #   script tests      tests/t_*.sh          (exit 0 pass, 77 skip, other fail)
 # TESTS="pattern ..." (shell globs over test names, e.g. "test_* t_cli")
 # runs only the matching tests. Script tests get: SCANLITE (binary), PY (python with torch), TESTDATA
-# (../shared/testdata, or empty when absent), OUT (a fresh scratch dir).
+# (../shared/testdata, or empty when absent), OUT (a fresh scratch dir under $BUILD/test-out, so that
+# runs of different build dirs never share scratch files; logs of the C binaries go there too).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -19,7 +20,7 @@ else
     echo "note: ../shared/testdata is absent: tests on shared real-world files are skipped"
 fi
 export TESTDATA
-OUTROOT="$PWD/tests/out"
+OUTROOT="$PWD/$BUILD/test-out"
 mkdir -p "$OUTROOT"
 pass=0 fail=0 skip=0 failed_names=""
 # selected NAME: 0 when NAME matches one of $TESTS (or TESTS is empty).
