@@ -19,8 +19,7 @@ ifeq ($(DEBUG),1)
 OPT := -O0
 endif
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -MMD -MP -I. \
-          -I/usr/include/stb -I/usr/include/x86_64-linux-gnu/openblas-pthread \
-          -fno-strict-aliasing -pthread
+          -I/usr/include/stb -fno-strict-aliasing -pthread
 LDFLAGS := -pthread
 ifeq ($(WERROR),1)
 CFLAGS += -Werror
@@ -29,11 +28,10 @@ ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-LIBS := -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lstb \
-        -lmicrohttpd -lsqlite3 -lcrypt -lm
+LIBS := -lstb -lmicrohttpd -lsqlite3 -lcrypt -lm
 
 # Debian packages: runtime/build, then test-only.
-DEPS_BUILD := libopenblas-dev libstb-dev libmicrohttpd-dev libsqlite3-dev libcrypt-dev pkg-config
+DEPS_BUILD := libstb-dev libmicrohttpd-dev libsqlite3-dev libcrypt-dev pkg-config
 DEPS_TEST := python3-torch python3-torchvision python3-onnx python3-numpy python3-pil curl chromium nodejs npm
 
 LIB_SRC := $(wildcard nn/*.c nn/ops/*.c nn/kernels/*.c io/*.c)
@@ -68,6 +66,8 @@ $(BUILD)/%.o: %.c
 # calls them after checking the CPU. Everything else keeps the default flags.
 $(BUILD)/nn/kernels/%_avx2.o: CFLAGS += -mavx2 -mfma
 $(BUILD)/nn/kernels/%_avx512.o: CFLAGS += -mavx512f -mfma
+# Same for io: io_crc32.c calls the PCLMULQDQ folding only after CPUID.
+$(BUILD)/io/%_pclmul.o: CFLAGS += -mpclmul -msse4.1
 
 # Web assets are embedded with .incbin from server/*.S.
 $(BUILD)/%.o: %.S $(WEB_FILES) server/srv_web_files.h

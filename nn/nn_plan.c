@@ -7,16 +7,18 @@
  * and a first-fit placement of all activations into ONE aligned arena,
  * followed by one shared scratch region (nodes run one at a time). An
  * output never shares memory with its inputs because lifetimes are closed
- * intervals. nn_plan_run only calls kernels. */
+ * intervals. nn_plan_run only calls kernels. nn_plan_create_shapes
+ * (nn_plan_priv.h) stops after shape inference. */
 #include "nn_plan.h"
 
-#include <cblas.h>
-#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "nn_ops.h"
+#include "nn_plan_priv.h"
 
 struct nn_plan {
     const nn_graph *g;          /* not owned; outlives the plan */
@@ -28,8 +30,11 @@ struct nn_plan {
     int n_prepared;             /* ctx[0..n_prepared) may hold state */
     float *arena;               /* owned: activations then scratch */
     size_t arena_bytes;
-    nn_pool *pool;              /* owned */
+    void *arena_map;            /* the arena's own mapping, or NULL (heap) */
+    size_t arena_map_len;
+    nn_pool *pool;              /* owned; NULL in a shapes-only plan */
     int64_t macs;
+    int shapes_only;            /* nn_plan_create_shapes: nothing to run */
 };
 
 /* One activation to place: lifetime [start, end] in node indices (-1 and
@@ -40,14 +45,6 @@ typedef struct slot {
     size_t bytes;               /* multiple of NN_ALIGN */
     size_t off;
 } slot;
-
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-
-/* Our pool supplies the parallelism; OpenBLAS must not add its own. */
-static void blas_single_thread(void)
-{
-    openblas_set_num_threads(1);
-}
 
 static size_t align_up(size_t n)
 {
@@ -104,6 +101,43 @@ static size_t place_slots(slot *s, int n, const slot **tmp)
             total = off + s[i].bytes;
     }
     return total;
+}
+
+/* Arenas from this size get a mapping of their own, aligned to and
+ * advised for transparent huge pages: a few faults instead of one per
+ * 4 KiB page on the first run, and no memset (fresh pages read as zero,
+ * as nn_aligned_alloc's). */
+#define ARENA_HUGE (2u << 20)
+
+/* Zero-filled, NN_ALIGN-aligned arena of bytes (> 0); NULL on failure. */
+static float *arena_alloc(nn_plan *p, size_t bytes)
+{
+    size_t len, lead;
+    uint8_t *m;
+    if (bytes < ARENA_HUGE || nn_size_add(bytes, 2 * (size_t)ARENA_HUGE, &len) != 0)
+        return nn_aligned_alloc(bytes);
+    len -= len % ARENA_HUGE;
+    m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return nn_aligned_alloc(bytes);
+    /* Trim to a huge-page aligned start, keep whole huge pages. */
+    lead = (ARENA_HUGE - (uintptr_t)m % ARENA_HUGE) % ARENA_HUGE;
+    if (lead)
+        munmap(m, lead);
+    p->arena_map = m + lead;
+    p->arena_map_len = (bytes + ARENA_HUGE - 1) / ARENA_HUGE * ARENA_HUGE;
+    if (len - lead > p->arena_map_len)
+        munmap(m + lead + p->arena_map_len, len - lead - p->arena_map_len);
+    madvise(p->arena_map, p->arena_map_len, MADV_HUGEPAGE);
+    return p->arena_map;
+}
+
+static void arena_free(nn_plan *p)
+{
+    if (p->arena_map)
+        munmap(p->arena_map, p->arena_map_len);
+    else
+        nn_aligned_free(p->arena);
 }
 
 /* Prefixes an op's message with the node unless it already names it. */
@@ -180,7 +214,7 @@ static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, size_t *sc
                           nn_op_name(n->op));
     defined[n->output] = 1;
     p->n_prepared = k + 1;
-    if (def->prepare) {
+    if (def->prepare && !p->shapes_only) {
         st = def->prepare(c, &need, e);
         if (st != NN_OK)
             return node_fail(e, n, st);
@@ -243,7 +277,7 @@ static nn_status plan_memory(nn_plan *p, const nn_plan_opts *o, const unsigned c
         goto done;
     }
     p->arena_bytes = total;
-    p->arena = nn_aligned_alloc(total ? total : NN_ALIGN);
+    p->arena = arena_alloc(p, total ? total : NN_ALIGN);
     if (!p->arena) {
         st = nn_err_set(e, NN_ERR_NOMEM, "activation arena of %zu bytes", total);
         goto done;
@@ -259,8 +293,9 @@ done:
     return st;
 }
 
-nn_status nn_plan_create(const nn_graph *g, int batch, const nn_plan_opts *opts,
-                         nn_plan **out, nn_err *e)
+/* nn_plan_create, or with shapes_only the shapes and MACs alone. */
+static nn_status plan_build(const nn_graph *g, int batch, const nn_plan_opts *opts,
+                            int shapes_only, nn_plan **out, nn_err *e)
 {
     nn_plan *p = NULL;
     unsigned char *defined = NULL;
@@ -277,7 +312,6 @@ nn_status nn_plan_create(const nn_graph *g, int batch, const nn_plan_opts *opts,
         if (!opts->keep_values || opts->keep_values[i] < 0 ||
             opts->keep_values[i] >= g->n_values)
             return nn_err_set(e, NN_ERR_INVALID, "keep value %d out of range", i);
-    pthread_once(&blas_once, blas_single_thread);
 
     p = calloc(1, sizeof *p);
     if (!p)
@@ -285,6 +319,7 @@ nn_status nn_plan_create(const nn_graph *g, int batch, const nn_plan_opts *opts,
     p->g = g;
     p->batch = batch;
     p->reference = opts ? opts->reference : 0;
+    p->shapes_only = shapes_only;
     p->vals = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof *p->vals);
     p->defs = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->defs);
     p->ctx = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->ctx);
@@ -293,8 +328,7 @@ nn_status nn_plan_create(const nn_graph *g, int batch, const nn_plan_opts *opts,
         st = nn_err_set(e, NN_ERR_NOMEM, "plan");
         goto fail;
     }
-    st = nn_pool_create(threads, &p->pool, e);
-    if (st != NN_OK)
+    if (!shapes_only && (st = nn_pool_create(threads, &p->pool, e)) != NN_OK)
         goto fail;
     st = init_values(p, defined, e);
     for (int k = 0; st == NN_OK && k < g->n_nodes; k++)
@@ -305,8 +339,7 @@ nn_status nn_plan_create(const nn_graph *g, int batch, const nn_plan_opts *opts,
                             g->values[g->outputs[i]].name);
     if (st != NN_OK)
         goto fail;
-    st = plan_memory(p, opts, defined, scratch, e);
-    if (st != NN_OK)
+    if (!shapes_only && (st = plan_memory(p, opts, defined, scratch, e)) != NN_OK)
         goto fail;
     free(defined);
     *out = p;
@@ -317,6 +350,17 @@ fail:
     return st;
 }
 
+nn_status nn_plan_create(const nn_graph *g, int batch, const nn_plan_opts *opts,
+                         nn_plan **out, nn_err *e)
+{
+    return plan_build(g, batch, opts, 0, out, e);
+}
+
+nn_status nn_plan_create_shapes(const nn_graph *g, int batch, nn_plan **out, nn_err *e)
+{
+    return plan_build(g, batch, NULL, 1, out, e);
+}
+
 void nn_plan_free(nn_plan *p)
 {
     if (!p)
@@ -325,7 +369,7 @@ void nn_plan_free(nn_plan *p)
         if (p->defs[k] && p->defs[k]->release && p->ctx[k].state)
             p->defs[k]->release(p->ctx[k].state);
     nn_pool_free(p->pool);
-    nn_aligned_free(p->arena);
+    arena_free(p);
     free(p->vals);
     free(p->defs);
     free(p->ctx);
@@ -365,8 +409,8 @@ const nn_tensor *nn_plan_value(const nn_plan *p, int value_index)
 
 nn_status nn_plan_run(nn_plan *p, nn_err *e)
 {
-    if (!p)
-        return nn_err_set(e, NN_ERR_INVALID, "nn_plan_run: no plan");
+    if (!p || p->shapes_only)
+        return nn_err_set(e, NN_ERR_INVALID, "nn_plan_run: no plan, or a shapes-only plan");
     for (int k = 0; k < p->g->n_nodes; k++) {
         const nn_op_def *d = p->defs[k];
         if (p->reference ? d->run_ref != NULL : d->run == NULL)

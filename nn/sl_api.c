@@ -4,7 +4,7 @@
  * A model owns its optimized graph (constants point into the read-only
  * mapping of the .slm file), its parsed metadata (labels, input shape,
  * preprocessing recipe, output activation) and sizes measured with a
- * batch-1 plan. A session owns plans per batch size (each with its pool)
+ * batch-1 shapes-only plan. A session owns plans per batch size (each with its pool)
  * and the buffers of one prediction, allocated once at creation. */
 #include "scanlite.h"
 
@@ -21,6 +21,7 @@
 #include "nn_gradcam.h"
 #include "nn_graph.h"
 #include "nn_plan.h"
+#include "nn_plan_priv.h"
 #include "nn_status.h"
 #include "sl_internal.h"
 
@@ -157,7 +158,6 @@ static nn_status model_describe(sl_model *m, nn_err *e)
     const char *act = nn_graph_get_meta(g, IO_META_OUTPUT_ACT);
     const nn_shape *gs;
     nn_plan *p = NULL;
-    nn_plan_opts o;
     int64_t out_n;
     int binary;
     nn_status st;
@@ -182,9 +182,8 @@ static nn_status model_describe(sl_model *m, nn_err *e)
         m->in_h = (int)gs->d[2];
         m->in_w = (int)gs->d[3];
     }
-    memset(&o, 0, sizeof o);
-    o.threads = 1;
-    st = nn_plan_create(g, 1, &o, &p, e);
+    /* Shapes and MACs only: the session plans do the op preparation. */
+    st = nn_plan_create_shapes(g, 1, &p, e);
     if (st != NN_OK)
         return st;
     out_n = nn_shape_numel(&nn_plan_output(p, 0)->shape);

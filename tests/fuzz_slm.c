@@ -6,10 +6,8 @@
  * fuzzer's coverage instrumentation) and run from the repository root:
  *
  *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
- *       -I. -I/usr/include/stb -I/usr/include/x86_64-linux-gnu/openblas-pthread
- *       tests/fuzz_slm.c $(find nn io -name '*.c')
- *       -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lstb -lm -pthread
- *       -o fuzz_slm
+ *       -I. -I/usr/include/stb tests/fuzz_slm.c $(find nn io -name '*.c')
+ *       -lstb -lm -pthread -o fuzz_slm
  *   mkdir -p corpus && SLM_SEED_OUT=corpus/seed.slm build/tests/test_slm
  *   ./fuzz_slm -max_len=65536 -max_total_time=300 corpus
  */

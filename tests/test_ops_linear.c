@@ -2,9 +2,13 @@
  * pin the references down, sweeps over shapes, transA/transB, alpha/beta,
  * every broadcastable bias shape, MatMul ranks 1..4 with broadcast batch
  * dims, fused relu/clip, comparing fast kernels with references at 1 and 2
- * threads; invalid shapes and attributes that infer must reject; MAC counts. */
+ * threads; shapes past the sgemm blocking on every ISA of the CPU with
+ * outputs bitwise equal at 1, 2 and 3 threads; invalid shapes and
+ * attributes that infer must reject; MAC counts. */
 #include <math.h>
+#include <stdlib.h>
 
+#include "nn/kernels/sgemm.h"
 #include "op_harness.h"
 
 static void set_act(nn_node *nd, int act)
@@ -142,6 +146,82 @@ static void test_gemm_shapes(void)
         gemm_check(&cfgs[i]);
 }
 
+/* Runs c's fast kernels at 1, 2 and 3 threads: the outputs must be
+ * bitwise equal (tiles never split K). Frees the graph. */
+static void threads_identical(oh_case *c, const char *label)
+{
+    float *out[3] = {NULL, NULL, NULL};
+    int64_t n[3] = {0, 0, 0};
+    oh_node(c);
+    T_CHECKF(nn_graph_validate(c->g, &c->err) == NN_OK, "%s: %s", label, c->err.msg);
+    for (int t = 0; t < 3; t++)
+        T_CHECKF(oh_run(c, 0, t + 1, &out[t], &n[t]) == 0, "%s: %s", label, c->err.msg);
+    for (int t = 1; t < 3; t++)
+        T_CHECKF(out[0] && out[t] && n[t] == n[0] &&
+                     memcmp(out[0], out[t], (size_t)n[0] * sizeof(float)) == 0,
+                 "%s: %d threads differ from 1", label, t + 1);
+    for (int t = 0; t < 3; t++)
+        free(out[t]);
+    nn_graph_free(c->g);
+}
+
+/* Shapes past the sgemm blocking (K > 256, M > 96 rows, many panels),
+ * both layouts of the driver (C and C^T, with and without the transposed
+ * copies), fused and unfused epilogues, on every ISA this CPU has. */
+static void test_gemm_large(void)
+{
+    static const gemm_cfg cfgs[] = {
+        {1, 512, 1000, 0, 1, 1, 1.0f, 1.0f, NN_ACT_RELU},     /* C^T, written in place */
+        {8, 512, 1000, 0, 1, 2, 1.0f, 1.0f, NN_ACT_NONE},     /* C^T, transposed back */
+        {8, 300, 1000, 0, 1, 4, 1.0f, 1.0f, NN_ACT_RELU},     /* full bias: unfused */
+        {9, 300, 200, 1, 1, 5, 0.5f, 2.0f, NN_ACT_RELU},      /* scalar bias, alpha */
+        {1, 600, 77, 1, 1, 6, 1.0f, 1.0f, NN_ACT_NONE},       /* scalar bias, M == 1 */
+        {200, 300, 40, 1, 0, 3, 1.0f, 1.0f, NN_ACT_RELU},     /* A transposed, 3 row tiles */
+        {130, 257, 150, 0, 0, 4, -1.5f, 1.0f, NN_ACT_NONE},   /* residual-style epilogue */
+        {8, 512, 1000, 0, 0, 1, 1.0f, 1.0f, NN_ACT_NONE},     /* packed B in the tiles */
+        {97, 33, 513, 1, 0, 2, 1.0f, 0.5f, NN_ACT_CLIP},
+    };
+    const char *saved = getenv("SCANLITE_ISA");
+    char keep[32] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+    for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
+        if (!nn_isa_supported((nn_isa)isa))
+            continue;
+        setenv("SCANLITE_ISA", nn_isa_name((nn_isa)isa), 1);
+        for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+            gemm_cfg f = cfgs[i];
+            char label[96];
+            oh_case c;
+            gemm_check(&f);
+            c = gemm_build(&f);
+            snprintf(label, sizeof label, "%s gemm large %zu", nn_isa_name((nn_isa)isa), i);
+            threads_identical(&c, label);
+        }
+    }
+    if (saved)
+        setenv("SCANLITE_ISA", keep, 1);
+    else
+        unsetenv("SCANLITE_ISA");
+}
+
+/* Both operands activations (nothing prepared at plan time): A^T [33, 64]
+ * times B [33, 2] runs as C^T with B transposed at every run. */
+static void test_gemm_activations(void)
+{
+    nn_shape want = nn_shape_make(2, (int64_t[]){64, 2});
+    oh_case c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {33, 64}});
+    oh_input(&c, "b", &(nn_shape){2, {33, 2}});
+    nn_node_set_int(oh_node(&c), "transA", 1);
+    oh_check_case(&c, &want, "gemm A^T B, both activations");
+    c = oh_begin(NN_OP_GEMM, &(nn_shape){2, {300, 8}});
+    oh_input(&c, "b", &(nn_shape){2, {300, 500}});
+    nn_node_set_int(oh_node(&c), "transA", 1);
+    nn_node_set_float(oh_node(&c), "alpha", 0.5f);
+    want = nn_shape_make(2, (int64_t[]){8, 500});
+    oh_check_case(&c, &want, "gemm A^T B 8x300x500, both activations");
+}
+
 static void test_gemm_rejects(void)
 {
     gemm_cfg base = {3, 4, 5, 0, 0, 0, 1.0f, 1.0f, 0};
@@ -260,6 +340,20 @@ static void test_matmul_ranks(void)
     matmul_check(S(1, 197, 64), S(64, 192), 0, (w = S(1, 197, 192), &w), 0);  /* ViT-like */
 }
 
+/* Batched products past the sgemm blocking, an activation B, broadcast
+ * batches; 1/2/3 threads bitwise equal. */
+static void test_matmul_large(void)
+{
+    nn_shape w;
+    oh_case c;
+    matmul_check(S(2, 100, 300), S(2, 300, 70), 1, (w = S(2, 100, 70), &w), 1);
+    matmul_check(S(2, 1, 5, 300), S(3, 300, 200), 0, (w = S(2, 3, 5, 200), &w), 0);
+    matmul_check(S(4, 260, 33), S(33, 520), 0, (w = S(4, 260, 520), &w), 2);
+    c = oh_begin(NN_OP_MATMUL, &(nn_shape){3, {2, 70, 300}});
+    oh_input(&c, "w", &(nn_shape){3, {2, 300, 90}});
+    threads_identical(&c, "matmul 2x70x300 x 2x300x90");
+}
+
 static void test_matmul_rejects(void)
 {
     matmul_check(S(3, 4), S(5, 6), 0, NULL, 0);
@@ -279,11 +373,14 @@ int main(void)
     T_RUN(test_gemm_hand);
     T_RUN(test_gemm_sweep);
     T_RUN(test_gemm_shapes);
+    T_RUN(test_gemm_large);
+    T_RUN(test_gemm_activations);
     T_RUN(test_gemm_rejects);
     T_RUN(test_gemm_macs);
     T_RUN(test_matmul_hand);
     T_RUN(test_matmul_sweep);
     T_RUN(test_matmul_ranks);
+    T_RUN(test_matmul_large);
     T_RUN(test_matmul_rejects);
     T_RUN(test_matmul_macs);
     printf("gemm/matmul: %d fast-vs-reference cases, worst relative error %.3g\n", oh_n_cases, oh_worst_err);

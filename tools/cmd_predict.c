@@ -1,10 +1,13 @@
 /* cmd_predict.c — `scanlite predict -m MODEL IMAGE...`: label, confidence
  * and top-k per image, as text or JSON (an array, one object per image in
  * order; a failed image gets {"file", "error"}), optionally with a Grad-CAM
- * heatmap PNG per image (--heatmap, --class). Exit 1 if any image
- * failed. */
+ * heatmap PNG per image (--heatmap, --class). The network runs on every
+ * CPU the process may use (at most 8) unless --threads says otherwise.
+ * Exit 1 if any image failed. */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nn/scanlite.h"
 #include "tools/cli.h"
@@ -14,10 +17,30 @@ static const char *usage_text =
     "                [--heatmap OUT.png [--class LABEL]]\n"
     "  --top-k K          how many classes to list (default 3)\n"
     "  --json             JSON array, one object per image\n"
-    "  --threads N        threads for the network (default 1)\n"
+    "  --threads N        threads for the network (default: every CPU this process may\n"
+    "                     use, at most 8)\n"
     "  --heatmap OUT.png  write the Grad-CAM heatmap over the image (original size) to\n"
     "                     OUT.png; with several images OUT-1.png, OUT-2.png, ... in order\n"
     "  --class LABEL      label name or index the heatmap explains (default: predicted)\n";
+
+/* Cap of the default thread count: one image of a ResNet-sized network
+ * gains little past this, while every thread costs its start-up and a
+ * wake-up per layer. --threads goes further when asked. */
+#define PREDICT_DEFAULT_THREADS_MAX 8
+
+/* The default --threads: the CPUs this process may run on (its affinity
+ * mask, e.g. under taskset or a container's cpuset), else the online
+ * ones; within 1..PREDICT_DEFAULT_THREADS_MAX. */
+static long default_threads(void)
+{
+    cpu_set_t set;
+    long n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > PREDICT_DEFAULT_THREADS_MAX ? PREDICT_DEFAULT_THREADS_MAX : n;
+}
 
 /* The heatmap file of image i (0-based) of n: OUT itself for one image,
  * else OUT without ".png" + "-<i+1>.png". Returns 0, or -1 if too long. */
@@ -39,7 +62,7 @@ int cmd_predict(int argc, char **argv)
 {
     const char *model_path = NULL, *heatmap = NULL, *cls = NULL, *v;
     const char **images = calloc((size_t)argc, sizeof *images);
-    long top_k = 3, threads = 1;
+    long top_k = 3, threads = 0;
     int n_images = 0, json = 0, failures = 0, rc = 1, class_index = -1;
     sl_model *m = NULL;
     sl_session *s = NULL;
@@ -105,6 +128,8 @@ int cmd_predict(int argc, char **argv)
         cli_fail("predict", "--class applies to --heatmap");
         goto usage;
     }
+    if (threads == 0)
+        threads = default_threads();
     if (sl_model_load(model_path, &m, &err) != SL_OK) {
         cli_fail("predict", "%s", err.message);
         goto done;

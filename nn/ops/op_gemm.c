@@ -1,96 +1,10 @@
 /* op_gemm.c — Gemm (ONNX opset 13): Y = alpha * op(A) op(B) + beta * C,
  * A [M, K] ([K, M] with transA), B [K, N] ([N, K] with transB), optional C
- * broadcastable to [M, N], fused output activation. Also home of the tiled
- * pool-parallel sgemm driver (nn_gemm_job_run) shared with MatMul: OpenBLAS
- * runs single-threaded on tiles of C and nn_pool spreads the tiles. */
-#include <cblas.h>
-#include <limits.h>
-
+ * broadcastable to [M, N], fused output activation. The fast kernel is the
+ * pool-parallel sgemm job shared with MatMul (gemm_job.c). */
 #include "nn/nn_ops.h"
 #include "nn/nn_pool.h"
 #include "nn/ops/op_util.h"
-
-typedef struct gemm_tiles {
-    const nn_gemm_job *j;
-    int64_t mb, nb;             /* tile size */
-    int64_t mt, nt;             /* tiles per batch along M, N */
-} gemm_tiles;
-
-static void gemm_epilogue(const nn_gemm_job *j, float *c, int64_t m0, int64_t m1, int64_t n0,
-                          int64_t n1)
-{
-    for (int64_t m = m0; m < m1; m++) {
-        float *row = c + (m - m0) * j->ldc;
-        if (!j->bias) {
-            nn_store_bias_act(row, n1 - n0, 0.0f, &j->act);
-        } else if (j->bias_cs == 0) {
-            nn_store_bias_act(row, n1 - n0, j->beta * j->bias[m * j->bias_rs], &j->act);
-        } else {
-            const float *b = j->bias + m * j->bias_rs + n0 * j->bias_cs;
-            for (int64_t n = 0; n < n1 - n0; n++)
-                row[n] += j->beta * b[n * j->bias_cs];
-            nn_store_bias_act(row, n1 - n0, 0.0f, &j->act);
-        }
-    }
-}
-
-static void gemm_tiles_run(void *arg, int64_t begin, int64_t end)
-{
-    const gemm_tiles *t = arg;
-    const nn_gemm_job *j = t->j;
-    for (int64_t it = begin; it < end; it++) {
-        int64_t b = it / (t->mt * t->nt), r = it % (t->mt * t->nt);
-        int64_t m0 = (r / t->nt) * t->mb, n0 = (r % t->nt) * t->nb;
-        int64_t m1 = m0 + t->mb < j->M ? m0 + t->mb : j->M;
-        int64_t n1 = n0 + t->nb < j->N ? n0 + t->nb : j->N;
-        int64_t aoff = 0, boff = 0, rest = b;
-        for (int d = j->bnd - 1; d >= 0; d--) {
-            int64_t idx = rest % j->bdim[d];
-            rest /= j->bdim[d];
-            aoff += idx * j->astride[d];
-            boff += idx * j->bstride[d];
-        }
-        const float *a = j->A + aoff + (j->trans_a ? m0 : m0 * j->lda);
-        const float *bm = j->B + boff + (j->trans_b ? n0 * j->ldb : n0);
-        float *c = j->C + b * j->cstride + m0 * j->ldc + n0;
-        if (j->K == 0) {
-            for (int64_t m = m0; m < m1; m++)
-                memset(c + (m - m0) * j->ldc, 0, (size_t)(n1 - n0) * sizeof(float));
-        } else {
-            cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans,
-                        j->trans_b ? CblasTrans : CblasNoTrans, (int)(m1 - m0), (int)(n1 - n0),
-                        (int)j->K, j->alpha, a, (int)j->lda, bm, (int)j->ldb, 0.0f, c,
-                        (int)j->ldc);
-        }
-        gemm_epilogue(j, c, m0, m1, n0, n1);
-    }
-}
-
-void nn_gemm_job_run(const nn_gemm_job *j, nn_pool *pool)
-{
-    gemm_tiles t;
-    int64_t nbatch = 1, threads = nn_pool_threads(pool), parts;
-    if (j->M <= 0 || j->N <= 0)
-        return;
-    for (int d = 0; d < j->bnd; d++)
-        nbatch *= j->bdim[d];
-    t.j = j;
-    t.mb = j->M;
-    t.nb = j->N;
-    /* Too few batches to feed every thread: cut each product into parts
-     * along M (preferred: whole rows of B are reused) or along N. */
-    parts = nbatch >= threads ? 1 : (threads + nbatch - 1) / nbatch;
-    if (parts > 1) {
-        if (j->M >= 4 * parts) {
-            t.mb = (j->M + parts - 1) / parts;
-        } else if (j->N >= 16 * parts) {
-            t.nb = ((j->N + parts - 1) / parts + 15) / 16 * 16;
-        }
-    }
-    t.mt = (j->M + t.mb - 1) / t.mb;
-    t.nt = (j->N + t.nb - 1) / t.nb;
-    nn_pool_for(pool, nbatch * t.mt * t.nt, 1, gemm_tiles_run, &t);
-}
 
 /* Gemm's operand geometry, checked by infer and reused by the kernels. */
 typedef struct gemm_geom {
@@ -117,8 +31,6 @@ static nn_status gemm_geom_get(const nn_node *node, const nn_shape *a, const nn_
     if (kb != g->K)
         return nn_err_set(e, NN_ERR_SHAPE, "node %s (Gemm): inner dims differ (%lld vs %lld)",
                           node->name, (long long)g->K, (long long)kb);
-    if (a->d[0] > INT_MAX || a->d[1] > INT_MAX || b->d[0] > INT_MAX || b->d[1] > INT_MAX)
-        return nn_err_set(e, NN_ERR_LIMIT, "node %s (Gemm): dimension exceeds BLAS int range", node->name);
     g->cm = g->cn = 1;
     if (c) {
         if (c->ndim > 2)
@@ -159,32 +71,46 @@ static void gemm_ctx_geom(const nn_op_ctx *ctx, gemm_geom *g, const nn_tensor **
                   g, NULL);
 }
 
-static void gemm_run(nn_op_ctx *ctx)
+/* The job of this node (data pointers as the tensors have them). */
+static void gemm_job_make(const nn_op_ctx *ctx, nn_gemm_job *j)
 {
     gemm_geom g;
     const nn_tensor *c;
-    nn_gemm_job j;
     gemm_ctx_geom(ctx, &g, &c);
-    memset(&j, 0, sizeof j);
-    j.trans_a = g.ta;
-    j.trans_b = g.tb;
-    j.M = g.M;
-    j.N = g.N;
-    j.K = g.K;
-    j.alpha = nn_node_get_float(ctx->node, "alpha", 1.0f);
-    j.A = ctx->in[0]->data;
-    j.lda = ctx->in[0]->shape.d[1];
-    j.B = ctx->in[1]->data;
-    j.ldb = ctx->in[1]->shape.d[1];
-    j.C = ctx->out->data;
-    j.ldc = g.N;
+    memset(j, 0, sizeof *j);
+    j->trans_a = g.ta;
+    j->trans_b = g.tb;
+    j->M = g.M;
+    j->N = g.N;
+    j->K = g.K;
+    j->alpha = nn_node_get_float(ctx->node, "alpha", 1.0f);
+    j->A = ctx->in[0]->data;
+    j->lda = ctx->in[0]->shape.d[1];
+    j->B = ctx->in[1]->data;
+    j->ldb = ctx->in[1]->shape.d[1];
+    j->C = ctx->out->data;
+    j->ldc = g.N;
     if (c) {
-        j.bias = c->data;
-        j.bias_rs = g.cm == 1 ? 0 : g.cn;
-        j.bias_cs = g.cn == 1 ? 0 : 1;
-        j.beta = nn_node_get_float(ctx->node, "beta", 1.0f);
+        j->bias = c->data;
+        j->bias_rs = g.cm == 1 ? 0 : g.cn;
+        j->bias_cs = g.cn == 1 ? 0 : 1;
+        j->beta = nn_node_get_float(ctx->node, "beta", 1.0f);
     }
-    j.act = nn_act_from_node(ctx->node);
+    j->act = nn_act_from_node(ctx->node);
+}
+
+static nn_status gemm_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
+{
+    nn_gemm_job j;
+    gemm_job_make(ctx, &j);
+    return nn_gemm_job_prepare(&j, &ctx->state, scratch_bytes, e);
+}
+
+static void gemm_run(nn_op_ctx *ctx)
+{
+    nn_gemm_job j;
+    gemm_job_make(ctx, &j);
+    nn_gemm_job_bind(&j, ctx);
     nn_gemm_job_run(&j, ctx->pool);
 }
 
@@ -228,6 +154,8 @@ static int64_t gemm_macs(const nn_node *node, const nn_shape *const *in, int n_i
 const nn_op_def nn_op_gemm = {
     .name = "gemm",
     .infer = gemm_infer,
+    .prepare = gemm_prepare,
+    .release = nn_gemm_job_release,
     .run = gemm_run,
     .run_ref = gemm_run_ref,
     .macs = gemm_macs,

@@ -1,10 +1,9 @@
 /* op_matmul.c — MatMul (ONNX opset 13, numpy semantics): A [..., M, K] x
  * B [..., K, N] -> [..., M, N] with broadcast batch dims; a 1-D A is [1, K]
  * and a 1-D B is [K, 1], their unit dim dropped from the output. Fused
- * output activation. The fast kernel is the shared tiled sgemm driver; a
- * batched A times a 2-D B (the Linear case) is one [batch*M, K] product. */
-#include <limits.h>
-
+ * output activation. The fast kernel is the pool-parallel sgemm job shared
+ * with Gemm (gemm_job.c); a batched A times a 2-D B (the Linear case) is
+ * one [batch*M, K] product. */
 #include "nn/nn_ops.h"
 #include "nn/ops/op_util.h"
 
@@ -49,8 +48,6 @@ static nn_status matmul_geom_get(const nn_node *node, const nn_shape *a, const n
     if (kb != g->K)
         return nn_err_set(e, NN_ERR_SHAPE, "node %s (MatMul): inner dims differ (%lld vs %lld)",
                           node->name, (long long)g->K, (long long)kb);
-    if (g->M > INT_MAX || g->N > INT_MAX || g->K > INT_MAX)
-        return nn_err_set(e, NN_ERR_LIMIT, "node %s (MatMul): dimension exceeds BLAS int range", node->name);
     abd = ra > 2 ? ra - 2 : 0;
     bbd = rb > 2 ? rb - 2 : 0;
     g->bnd = abd > bbd ? abd : bbd;
@@ -87,33 +84,47 @@ static nn_status matmul_infer(const nn_node *node, const nn_shape *const *in, in
     return matmul_geom_get(node, in[0], in[1], &g, out, e);
 }
 
-static void matmul_run(nn_op_ctx *ctx)
+/* The job of this node (data pointers as the tensors have them). */
+static void matmul_job_make(const nn_op_ctx *ctx, nn_gemm_job *j)
 {
     matmul_geom g;
-    nn_gemm_job j;
     matmul_geom_get(ctx->node, &ctx->in[0]->shape, &ctx->in[1]->shape, &g, NULL, NULL);
-    memset(&j, 0, sizeof j);
-    j.M = g.M;
-    j.N = g.N;
-    j.K = g.K;
-    j.alpha = 1.0f;
-    j.A = ctx->in[0]->data;
-    j.lda = g.K;
-    j.B = ctx->in[1]->data;
-    j.ldb = g.N;
-    j.C = ctx->out->data;
-    j.ldc = g.N;
-    j.cstride = g.M * g.N;
-    j.act = nn_act_from_node(ctx->node);
+    memset(j, 0, sizeof *j);
+    j->M = g.M;
+    j->N = g.N;
+    j->K = g.K;
+    j->alpha = 1.0f;
+    j->A = ctx->in[0]->data;
+    j->lda = g.K;
+    j->B = ctx->in[1]->data;
+    j->ldb = g.N;
+    j->C = ctx->out->data;
+    j->ldc = g.N;
+    j->cstride = g.M * g.N;
+    j->act = nn_act_from_node(ctx->node);
     if (g.bbatch == 1 && g.abatch == g.nbatch) {
         /* B is shared by every batch and A's batches are contiguous rows. */
-        j.M = g.nbatch * g.M;
+        j->M = g.nbatch * g.M;
     } else {
-        j.bnd = g.bnd;
-        memcpy(j.bdim, g.bdim, sizeof j.bdim);
-        memcpy(j.astride, g.astride, sizeof j.astride);
-        memcpy(j.bstride, g.bstride, sizeof j.bstride);
+        j->bnd = g.bnd;
+        memcpy(j->bdim, g.bdim, sizeof j->bdim);
+        memcpy(j->astride, g.astride, sizeof j->astride);
+        memcpy(j->bstride, g.bstride, sizeof j->bstride);
     }
+}
+
+static nn_status matmul_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
+{
+    nn_gemm_job j;
+    matmul_job_make(ctx, &j);
+    return nn_gemm_job_prepare(&j, &ctx->state, scratch_bytes, e);
+}
+
+static void matmul_run(nn_op_ctx *ctx)
+{
+    nn_gemm_job j;
+    matmul_job_make(ctx, &j);
+    nn_gemm_job_bind(&j, ctx);
     nn_gemm_job_run(&j, ctx->pool);
 }
 
@@ -156,6 +167,8 @@ static int64_t matmul_macs(const nn_node *node, const nn_shape *const *in, int n
 const nn_op_def nn_op_matmul = {
     .name = "matmul",
     .infer = matmul_infer,
+    .prepare = matmul_prepare,
+    .release = nn_gemm_job_release,
     .run = matmul_run,
     .run_ref = matmul_run_ref,
     .macs = matmul_macs,

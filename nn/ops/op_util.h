@@ -2,7 +2,7 @@
  * geometry of Conv / MaxPool / AveragePool (attribute parsing and
  * validation, output size with floor or ceil rounding, the valid kernel taps
  * of one output position), 4-lane float vectors with the fused bias +
- * activation store, and a tiled pool-parallel sgemm (defined in
+ * activation store, and a tiled pool-parallel sgemm job (defined in
  * op_gemm.c) shared by Gemm and MatMul. */
 #ifndef NN_OP_UTIL_H
 #define NN_OP_UTIL_H
@@ -284,7 +284,9 @@ static inline void nn_row_scale(float *y, const float *x, float a, int64_t n)
  * bdim gives element offsets sum(idx[i] * astride[i]) into A and
  * sum(idx[i] * bstride[i]) into B (0 strides broadcast); C_b starts at
  * b * cstride. Epilogue on each stored element C[m, n]:
- * C = act(C + beta * bias[m * bias_rs + n * bias_cs]) (bias may be NULL). */
+ * C = act(C + beta * bias[m * bias_rs + n * bias_cs]) (bias may be NULL).
+ * kernel, scratch and prep: set by nn_gemm_job_bind from what
+ * nn_gemm_job_prepare made (NULL / unset before). */
 typedef struct nn_gemm_job {
     int trans_a, trans_b;
     int64_t M, N, K;
@@ -302,12 +304,25 @@ typedef struct nn_gemm_job {
     int64_t bias_rs, bias_cs;
     float beta;
     nn_act_params act;
+    const struct nn_sgemm_kernel *kernel;
+    float *scratch;
+    const void *prep;           /* layout and operands prepared at prepare */
 } nn_gemm_job;
 
-/* Runs the job with cblas_sgemm on tiles of C spread over the pool's
- * threads (never splitting K, so results do not depend on the thread
- * count beyond sgemm's blocking). OpenBLAS must be single-threaded
- * (nn_plan_create makes it so). Defined in op_gemm.c. */
+/* The three steps of an op that runs a job (defined in gemm_job.c):
+ * prepare picks the micro-kernel (an SCANLITE_ISA error is reported here)
+ * and the layout, packs or transposes once an operand that is a constant
+ * (non-NULL data at prepare: weights) when the layout needs it so, sizes
+ * the scratch for the rest and stores it all in *state (free with
+ * nn_gemm_job_release); bind sets a job's kernel, scratch and prep from
+ * the ctx at run. */
+nn_status nn_gemm_job_prepare(nn_gemm_job *job, void **state, size_t *scratch_bytes, nn_err *e);
+void nn_gemm_job_release(void *state);
+void nn_gemm_job_bind(nn_gemm_job *job, const nn_op_ctx *ctx);
+
+/* Runs the job with our sgemm (nn/kernels/sgemm.h) on tiles of the
+ * product spread over the pool's threads. K is never split, and the tiling
+ * does not depend on the thread count, so results do not either. */
 void nn_gemm_job_run(const nn_gemm_job *job, nn_pool *pool);
 
 #endif
