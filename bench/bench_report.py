@@ -90,8 +90,7 @@ def system_info(root, scanlite):
                   "git": (sh(["git", "rev-parse", "--short", "HEAD"], cwd=root) or "?") +
                   (" + uncommitted changes" if dirty else "")},
         "versions": {"python": platform.python_version(), "torch": torch_version(),
-                     "node": sh(["node", "--version"]),
-                     "openblas": sh(["dpkg-query", "-W", "-f=${Version}", "libopenblas0-pthread"]) or None},
+                     "node": sh(["node", "--version"])},
     }
 
 
@@ -144,8 +143,7 @@ def header(res):
         "- peak: %s" % s["peak"]["assumption"],
         "- load average at start: %s, at end: %s" % (" ".join("%.2f" % x for x in s["loadavg_start"]),
                                                      " ".join("%.2f" % x for x in s.get("loadavg_end", []))),
-        "- scanlite: %s, git %s; %s; CFLAGS %s; OpenBLAS %s" % (b["scanlite_version"], b["git"], b["cc"],
-                                                               b["cflags"], v["openblas"]),
+        "- scanlite: %s, git %s; %s; CFLAGS %s" % (b["scanlite_version"], b["git"], b["cc"], b["cflags"]),
         "- ONNX Runtime: onnxruntime-node %s on node %s (CPU EP, intraOpNumThreads=threads, interOpNumThreads=1, "
         "graphOptimizationLevel all, sequential)" % (v.get("onnxruntime-node"), v["node"]),
         "- PyTorch: %s (Debian), python %s, eager, torch.inference_mode(), torch.set_num_threads(threads)" % (
