@@ -68,6 +68,8 @@ $(BUILD)/nn/kernels/%_avx2.o: CFLAGS += -mavx2 -mfma
 $(BUILD)/nn/kernels/%_avx512.o: CFLAGS += -mavx512f -mfma
 # Same for io: io_crc32.c calls the PCLMULQDQ folding only after CPUID.
 $(BUILD)/io/%_pclmul.o: CFLAGS += -mpclmul -msse4.1
+# io_sha256.c calls the SHA-NI block function only after CPUID.
+$(BUILD)/io/%_shani.o: CFLAGS += -msha -msse4.1 -mssse3
 
 # Web assets are embedded with .incbin from server/*.S.
 $(BUILD)/%.o: %.S $(WEB_FILES) server/srv_web_files.h

@@ -1,17 +1,21 @@
 /* io_sha256.c — SHA-256 as specified in FIPS 180-4 (section 6.2), written
  * from the standard: 64-byte blocks, big-endian message words, 64 rounds,
  * padding with 0x80, zeros and the 64-bit big-endian bit length. Used to
- * fingerprint model files and uploads; io_sha256_file_hex streams. */
+ * fingerprint model files and uploads; io_sha256_file_hex streams. Holds the
+ * portable block function (the reference) and the once-per-process choice
+ * of the block path (io_sha256_shani.c when the CPU has SHA-NI). */
 #include "io_sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
 /* First 32 bits of the fractional parts of the cube roots of the first 64
- * primes (FIPS 180-4, 4.2.2). */
-static const uint32_t sha256_k[64] = {
+ * primes (FIPS 180-4, 4.2.2). Aligned so the SHA-NI path reads each group
+ * of four without crossing a cache line. */
+_Alignas(16) const uint32_t io_sha256_k[64] = {
     0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u,
     0x923f82a4u, 0xab1c5ed5u, 0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u,
     0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u, 0xe49b69c1u, 0xefbe4786u,
@@ -28,7 +32,7 @@ static const uint32_t sha256_k[64] = {
 #define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
 /* Processes one 64-byte block into the chaining state h[8]. */
-static void sha256_block(uint32_t h[8], const uint8_t *p)
+static void sha256_block_portable(uint32_t h[8], const uint8_t *p)
 {
     uint32_t w[64];
     uint32_t a, b, c, d, e, f, g, hh;
@@ -45,7 +49,7 @@ static void sha256_block(uint32_t h[8], const uint8_t *p)
     for (int t = 0; t < 64; t++) {
         uint32_t S1 = ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25);
         uint32_t ch = (e & f) ^ (~e & g);
-        uint32_t t1 = hh + S1 + ch + sha256_k[t] + w[t];
+        uint32_t t1 = hh + S1 + ch + io_sha256_k[t] + w[t];
         uint32_t S0 = ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22);
         uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
         uint32_t t2 = S0 + maj;
@@ -56,7 +60,52 @@ static void sha256_block(uint32_t h[8], const uint8_t *p)
     h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
+void io_sha256_blocks_portable(uint32_t h[8], const uint8_t *p, size_t nblocks)
+{
+    for (; nblocks > 0; nblocks--, p += 64)
+        sha256_block_portable(h, p);
+}
+
+/* ---- path choice ---------------------------------------------------------- */
+
+static pthread_once_t sha256_pick_once = PTHREAD_ONCE_INIT;
+static int sha256_have_shani;
+
+/* CPUID traps to the hypervisor in a VM: ask once per process. */
+static void sha256_pick(void)
+{
+    sha256_have_shani = io_sha256_shani_supported();
+}
+
+int io_sha256_path_supported(io_sha256_path path)
+{
+    if (path == IO_SHA256_PORTABLE)
+        return 1;
+    pthread_once(&sha256_pick_once, sha256_pick);
+    return path == IO_SHA256_SHANI && sha256_have_shani;
+}
+
+io_sha256_path io_sha256_path_best(void)
+{
+    return io_sha256_path_supported(IO_SHA256_SHANI) ? IO_SHA256_SHANI : IO_SHA256_PORTABLE;
+}
+
+static void sha256_blocks(io_sha256 *c, const uint8_t *p, size_t nblocks)
+{
+    if (c->path == IO_SHA256_SHANI)
+        io_sha256_blocks_shani(c->h, p, nblocks);
+    else
+        io_sha256_blocks_portable(c->h, p, nblocks);
+}
+
+/* ---- streaming interface -------------------------------------------------- */
+
 void io_sha256_init(io_sha256 *c)
+{
+    io_sha256_init_path(c, io_sha256_path_best());
+}
+
+void io_sha256_init_path(io_sha256 *c, io_sha256_path path)
 {
     /* FIPS 180-4, 5.3.3: fractional parts of the square roots of the first
      * 8 primes. */
@@ -66,6 +115,7 @@ void io_sha256_init(io_sha256 *c)
         c->h[i] = h0[i];
     c->total = 0;
     c->used = 0;
+    c->path = io_sha256_path_supported(path) ? path : IO_SHA256_PORTABLE;
 }
 
 void io_sha256_update(io_sha256 *c, const void *data, size_t len)
@@ -81,13 +131,13 @@ void io_sha256_update(io_sha256 *c, const void *data, size_t len)
         len -= take;
         if (c->used < 64)
             return;
-        sha256_block(c->h, c->buf);
+        sha256_blocks(c, c->buf, 1);
         c->used = 0;
     }
-    while (len >= 64) {
-        sha256_block(c->h, p);
-        p += 64;
-        len -= 64;
+    if (len >= 64) {
+        sha256_blocks(c, p, len / 64);
+        p += len / 64 * 64;
+        len %= 64;
     }
     for (size_t i = 0; i < len; i++)
         c->buf[i] = p[i];
@@ -101,14 +151,14 @@ void io_sha256_final(io_sha256 *c, uint8_t digest[32])
     if (c->used > 56) {
         while (c->used < 64)
             c->buf[c->used++] = 0;
-        sha256_block(c->h, c->buf);
+        sha256_blocks(c, c->buf, 1);
         c->used = 0;
     }
     while (c->used < 56)
         c->buf[c->used++] = 0;
     for (int i = 0; i < 8; i++)
         c->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha256_block(c->h, c->buf);
+    sha256_blocks(c, c->buf, 1);
     for (int i = 0; i < 8; i++) {
         digest[4 * i] = (uint8_t)(c->h[i] >> 24);
         digest[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
