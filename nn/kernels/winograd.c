@@ -1,5 +1,7 @@
-/* winograd.c — the F(2x2, 3x3) transforms (see winograd.h), portable C with
- * 4-lane vectors across 4 tiles of one tile row:
+/* winograd.c — the F(2x2, 3x3) input and output transforms (see
+ * winograd.h), portable C with 4-lane vectors across 4 tiles of one tile
+ * row, and the table that picks the transforms per tile size and ISA (the
+ * weight transforms of both sizes are in winograd4_body.h):
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
  *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
  *   A^T = [1 1 1 0; 0 1 -1 -1]
@@ -43,41 +45,48 @@ static inline wv4 wv_select(wi4 mask, wv4 a, wv4 b)
     return (wv4)(((wi4)a & mask) | ((wi4)b & ~mask));
 }
 
-void nn_wino_geom_tiles(nn_wino_geom *g)
+#define F2_POS 16               /* positions of the 4x4 transformed tile */
+
+/* The transforms by tile size and ISA. Columns: name, m, positions,
+ * weights, row buffer, input, output ("f32_wino2_avx2": the AVX2 weight
+ * transform with the portable F(2x2) input and output). */
+static const nn_wino_kernel wino2[2] = {
+    {"f32_wino2_generic", 2, F2_POS, f32_wino2_weights_generic, f32_wino2_buf_floats,
+     f32_wino2_input_generic, f32_wino2_output_generic},
+    {"f32_wino2_avx2", 2, F2_POS, f32_wino2_weights_avx2, f32_wino2_buf_floats,
+     f32_wino2_input_generic, f32_wino2_output_generic},
+};
+static const nn_wino_kernel wino4[2] = {
+    {"f32_wino4_generic", 4, 36, f32_wino4_weights_generic, f32_wino4_buf_floats_generic,
+     f32_wino4_input_generic, f32_wino4_output_generic},
+    {"f32_wino4_avx2", 4, 36, f32_wino4_weights_avx2, f32_wino4_buf_floats_avx2,
+     f32_wino4_input_avx2, f32_wino4_output_avx2},
+};
+
+const nn_wino_kernel *nn_wino_kernel_for(int m, nn_isa isa)
 {
-    g->th = (g->OH + 1) / 2;
-    g->tw = (g->OW + 1) / 2;
+    int avx2 = isa >= NN_ISA_AVX2 && isa < NN_ISA_COUNT && nn_isa_supported(NN_ISA_AVX2);
+    if (m == 2)
+        return &wino2[avx2];
+    if (m == 4)
+        return &wino4[avx2];
+    return NULL;
 }
 
-/* Filters transformed per batch: their 16 outputs are gathered in a local
- * block and stored as 16 contiguous runs (streaming writes, not 16
- * scattered stores per filter across a matrix of several MB). */
-#define WINO_W_BATCH 64
-
-void nn_wino_weights(const float *w, int64_t oc, int64_t f0, int64_t f1, float *u)
+void nn_wino_geom_tiles(nn_wino_geom *g)
 {
-    float blk[NN_WINO_POS][WINO_W_BATCH];
-    for (int64_t i0 = f0; i0 < f1; i0 += WINO_W_BATCH) {
-        int64_t nb = f1 - i0 < WINO_W_BATCH ? f1 - i0 : WINO_W_BATCH;
-        for (int64_t f = 0; f < nb; f++) {
-            const float *g = w + (i0 + f) * 9;
-            float t[4][3];              /* G g; then (G g) G^T row by row */
-            for (int j = 0; j < 3; j++) {
-                t[0][j] = g[j];
-                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-                t[3][j] = g[6 + j];
-            }
-            for (int k = 0; k < 4; k++) {
-                blk[4 * k + 0][f] = t[k][0];
-                blk[4 * k + 1][f] = 0.5f * (t[k][0] + t[k][1] + t[k][2]);
-                blk[4 * k + 2][f] = 0.5f * (t[k][0] - t[k][1] + t[k][2]);
-                blk[4 * k + 3][f] = t[k][2];
-            }
-        }
-        for (int xi = 0; xi < NN_WINO_POS; xi++)
-            memcpy(u + xi * oc + i0, blk[xi], (size_t)nb * sizeof(float));
-    }
+    g->th = (g->OH + g->m - 1) / g->m;
+    g->tw = (g->OW + g->m - 1) / g->m;
+}
+
+void nn_wino_input_pad(const nn_sgemm_kernel *k, int pos, int64_t C, int64_t cols, float *v,
+                       int64_t vstride)
+{
+    int64_t nr = k->nr, pad = (nr - cols % nr) % nr;
+    for (int xi = 0; xi < pos && pad > 0; xi++)
+        for (int64_t c = 0; c < C; c++)
+            memset(v + xi * vstride + (cols / nr) * C * nr + c * nr + cols % nr, 0,
+                   (size_t)pad * sizeof(float));
 }
 
 /* Room for one tile row plus a vector's overrun. */
@@ -86,7 +95,7 @@ static int64_t row_len(const nn_wino_geom *g)
     return (g->tw + 8) / 4 * 4;
 }
 
-int64_t nn_wino_buf_floats(const nn_wino_geom *g)
+int64_t f32_wino2_buf_floats(const nn_wino_geom *g)
 {
     return 24 * row_len(g);
 }
@@ -179,8 +188,9 @@ static inline void input_chunk(const float *ev, const float *od, int64_t L, int6
     }
 }
 
-void nn_wino_input(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x, int64_t t0,
-                   int64_t nt, int64_t col0, float *v, int64_t vstride, float *buf)
+void f32_wino2_input_generic(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
+                             int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
+                             float *buf)
 {
     int64_t L = row_len(g), nr = k->nr, pstride = g->C * nr;
     float *ev = buf, *od = buf + 4 * L, *vr = buf + 8 * L;     /* [4][L], [4][L], [16][L] */
@@ -196,20 +206,10 @@ void nn_wino_input(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float 
                 split_row(g, xc, 2 * ty - g->pt + i, ta, tb, ev + i * L, od + i * L);
             for (int64_t tx = ta; tx < tb; tx += 4)
                 input_chunk(ev, od, L, tx, vr);
-            for (int xi = 0; xi < NN_WINO_POS; xi++)
+            for (int xi = 0; xi < F2_POS; xi++)
                 pack_seg(nr, pstride, col % nr, vr + xi * L + ta, tb - ta, d + xi * vstride);
         }
     }
-}
-
-void nn_wino_input_pad(const nn_sgemm_kernel *k, int64_t C, int64_t cols, float *v,
-                       int64_t vstride)
-{
-    int64_t nr = k->nr, pad = (nr - cols % nr) % nr;
-    for (int xi = 0; xi < NN_WINO_POS && pad > 0; xi++)
-        for (int64_t c = 0; c < C; c++)
-            memset(v + xi * vstride + (cols / nr) * C * nr + c * nr + cols % nr, 0,
-                   (size_t)pad * sizeof(float));
 }
 
 /* Output tiles of 4 consecutive tiles from their 16 transformed values q:
@@ -231,15 +231,15 @@ static inline void output_chunk(const wv4 *q, int64_t L, int64_t tx, float *yr)
 static void output_row(const float *mat, int64_t mstride, int64_t base, int64_t ta, int64_t tb,
                        int64_t L, float *yr)
 {
-    wv4 q[NN_WINO_POS];
+    wv4 q[F2_POS];
     int64_t tx = ta;
     for (; tx + 4 <= tb; tx += 4) {
-        for (int xi = 0; xi < NN_WINO_POS; xi++)
+        for (int xi = 0; xi < F2_POS; xi++)
             q[xi] = wv_load(mat + base + xi * mstride + tx);
         output_chunk(q, L, tx, yr);
     }
     if (tx < tb) {                      /* last 1..3 tiles through a zero-padded copy */
-        for (int xi = 0; xi < NN_WINO_POS; xi++) {
+        for (int xi = 0; xi < F2_POS; xi++) {
             const float *src = mat + base + xi * mstride + tx;
             q[xi] = (wv4){src[0], tb - tx > 1 ? src[1] : 0.0f, tb - tx > 2 ? src[2] : 0.0f, 0.0f};
         }
@@ -276,9 +276,9 @@ static void row_epi(const nn_sgemm_epi *ep, int64_t o, int64_t off, float *y, in
     }
 }
 
-void nn_wino_output(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm,
-                    int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
-                    float *buf)
+void f32_wino2_output_generic(const nn_wino_geom *g, const float *mat, int64_t mstride,
+                              int64_t ldm, int64_t ob, int64_t t0, int64_t nt,
+                              const nn_sgemm_epi *ep, float *y, float *buf)
 {
     int64_t L = row_len(g), plane = g->OH * g->OW;
     int64_t ty0 = t0 / g->tw, ty1 = (t0 + nt - 1) / g->tw;

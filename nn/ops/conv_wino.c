@@ -1,46 +1,77 @@
 /* conv_wino.c — the Winograd path of Conv (see conv_priv.h): 3x3 stride-1
- * convs with constant weights and enough channels run Winograd F(2x2, 3x3)
- * (nn/kernels/winograd.h) with the weights transformed once, at the first
- * run, into U [16][O][C]; per block of tiles the input transform packs 16
- * matrices V_xi, 16 sgemm calls give M_xi = U_xi V_xi, and the output
- * transform applies bias, residual and activation. */
+ * convs with constant weights and enough channels run Winograd F(4x4, 3x3)
+ * or F(2x2, 3x3) (nn/kernels/winograd.h) with the weights transformed
+ * once, at the first run, into U [pos][O][C]; per block of tiles the input
+ * transform packs pos matrices V_xi, pos sgemm calls give M_xi = U_xi V_xi,
+ * and the output transform applies bias, residual and activation. */
+#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "nn/kernels/winograd.h"
 #include "nn/ops/conv_priv.h"
 
 /* Winograd: at least this many input and output channels per group (the
  * transforms cost O(C) per tile; small convs are faster as GEMM), and at
- * least this many output pixels over the batch: U takes 16/9 of the
- * weights' memory, worth it when enough outputs share it (ResNet18's 7x7
- * stage at batch 1 would add 50 MB for 5 ms; from batch 4 it pays). */
+ * least this many output pixels over the batch: U takes 16/9 (F2) or 4x
+ * (F4) of the weights' memory, worth it when enough outputs share it
+ * (ResNet18's 7x7 stage at batch 1 would add 50 MB for no gain; from
+ * batch 4 it pays). */
 #define CONV_WINO_MIN_CH 16
 #define CONV_WINO_MIN_PIXELS 196
-/* Floats of one thread's Winograd block (V and M for 16 positions): a
+/* F(4x4) when its U per image of the batch is at most this many bytes:
+ * ResNet18 at batch 1 takes it for its 64- and 128-channel stages (U 0.6
+ * and 2.4 MB per conv, 9.4 MB in all) and keeps F(2x2) for the 256-channel
+ * one (9.4 MB per conv as F4, 4.2 as F2): the process stays within its
+ * memory budget (model file + 40 MB). The 256-channel stage runs F4 from
+ * batch 3, the 512-channel one (37.7 MB per conv) from batch 10. */
+#define CONV_WINO4_MAX_U_PER_IMAGE (4 << 20)
+/* Floats of one thread's Winograd block (V and M for all positions): a
  * block that fits L2 (512 KB) keeps the transforms in cache; large-channel
  * layers take wider blocks (up to 4 MB) so that the transformed weights
- * U (16/9 of the weights, the main traffic of small images) are read
- * fewer times: at least O*C/(O+C) tiles, where U's traffic per block
- * equals V's and M's. */
+ * U (the main traffic of small images) are read fewer times: at least
+ * O*C/(O+C) tiles, where U's traffic per block equals V's and M's. */
 #define CONV_WINO_L2_FLOATS (1 << 17)
 #define CONV_WINO_MAX_FLOATS (1 << 20)
 
-struct conv_wino {
+/* One tile size's plan: transforms, geometry and work split. */
+typedef struct conv_wino_var {
+    const nn_wino_kernel *wk;
     nn_wino_geom wg;
+    int64_t nb, tiles, ob, oblocks;     /* as in conv_plan, for this tile size */
+    int64_t pb_floats;                  /* stride of the packed V_xi */
+} conv_wino_var;
+
+/* var[0] is F(4x4) when it fits the memory rule, var[nvar - 1] F(2x2): a
+ * conv whose activation clamps from above (Clip) runs F(2x2), chosen at
+ * the first run (F(4x4)'s error, 5-10x F(2x2)'s relative to the range
+ * before the activation, can exceed the 1e-5 budget relative to a
+ * narrower clipped range: up to 3.9e-5 in test_kernels' Clip(-0.5, 0.75)
+ * cases). */
+struct conv_wino {
+    conv_wino_var var[2];
+    int nvar;
     const float *w;             /* [O, C, 3, 3], not owned */
-    float *u;                   /* owned: [16][O][C] transformed weights */
-    int u_ready;                /* u computed (at the first run: a plan made only
-                                   for shapes never touches its pages) */
+    float *u;                   /* owned: U_xi [O, C] at u + xi * ustride (room for
+                                   var[0]'s pos) */
+    int64_t ustride;
+    int u_var;                  /* the variant U holds, -1 before the first run (a
+                                   plan made only for shapes never touches its pages) */
 };
 
 /* A stride of at least n floats that is an odd number of 64-byte lines:
- * the 16 Winograd matrices a transform walks in step then fall into
+ * the Winograd matrices a transform walks in step then fall into
  * different cache sets (power-of-two strides would evict each other). */
 static int64_t odd_lines(int64_t n)
 {
     int64_t s = conv_round_up(n, 16);
     return (s / 16) % 2 ? s : s + 16;
+}
+
+/* The stride of the M matrices of an item of n floats: room for the
+ * output transform's overrun (NN_WINO_SLACK), an odd number of lines. */
+static int64_t conv_wino_mstride(int64_t n)
+{
+    return odd_lines(n + NN_WINO_SLACK);
 }
 
 int conv_wino_fits(const conv_plan *p)
@@ -50,30 +81,17 @@ int conv_wino_fits(const conv_plan *p)
            p->N * p->g.oh * p->g.ow >= CONV_WINO_MIN_PIXELS;
 }
 
-/* Winograd plan: room for the transformed weights, the tile blocks. */
-nn_status conv_wino_prepare(conv_plan *p, const float *w, const char *name, nn_err *e)
+/* Plans variant v for tile side m: geometry, split, packed V stride;
+ * returns the scratch floats of one slot. */
+static int64_t conv_wino_plan_var(conv_plan *p, conv_wino_var *v, int m)
 {
-    size_t bytes;
-    int64_t per_tile, cap;
-    nn_wino_geom *wg;
-    if (!(p->wino = calloc(1, sizeof *p->wino)))
-        return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd plan", name);
-    p->wino->w = w;
-    wg = &p->wino->wg;
-    wg->C = p->C;
-    wg->H = p->g.ih;
-    wg->W = p->g.iw;
-    wg->pt = p->g.pt;
-    wg->pl = p->g.pl;
-    wg->OH = p->g.oh;
-    wg->OW = p->g.ow;
-    nn_wino_geom_tiles(wg);
-    /* not zero-filled (nn_aligned_alloc would touch every page): the first
-     * run writes all of it */
-    if (nn_size_mul((size_t)p->O * (size_t)p->C, NN_WINO_POS * sizeof(float), &bytes) != 0 ||
-        !(p->wino->u = aligned_alloc(NN_ALIGN, (size_t)conv_round_up((int64_t)bytes, NN_ALIGN))))
-        return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd weights", name);
-    per_tile = NN_WINO_POS * (p->C + p->O);
+    int64_t per_tile, cap, pos, total;
+    v->wk = nn_wino_kernel_for(m, p->k->isa);
+    pos = v->wk->pos;
+    v->wg = (nn_wino_geom){.C = p->C, .H = p->g.ih, .W = p->g.iw, .pt = p->g.pt, .pl = p->g.pl,
+                           .OH = p->g.oh, .OW = p->g.ow, .m = m};
+    nn_wino_geom_tiles(&v->wg);
+    per_tile = pos * (p->C + p->O);
     cap = CONV_WINO_L2_FLOATS / per_tile;
     if (cap < p->O * p->C / (p->O + p->C))
         cap = p->O * p->C / (p->O + p->C);
@@ -82,10 +100,44 @@ nn_status conv_wino_prepare(conv_plan *p, const float *w, const char *name, nn_e
     cap = cap / p->k->nr * p->k->nr;
     if (cap < p->k->nr)
         cap = p->k->nr;
-    conv_split(p, 1, p->N * wg->th * wg->tw, cap, p->k->nr, p->k->nr);
-    p->pb_floats = odd_lines(nn_sgemm_packed_b_floats(p->k, p->C, p->nb));
-    p->slot_floats = NN_WINO_POS * p->pb_floats + NN_WINO_POS * odd_lines(p->ob * p->nb) +
-                     conv_round_up(nn_wino_buf_floats(wg), 16);
+    total = p->N * v->wg.th * v->wg.tw;
+    conv_split(p, 1, total, cap, p->k->nr, p->k->nr);
+    /* items of whole panels: a narrow last panel (dot-product tiles, whose
+     * sums run in another order) then holds the same tiles for every
+     * thread count */
+    v->nb = p->nb < total ? conv_round_up(p->nb, p->k->nr) : p->nb;
+    v->tiles = (total + v->nb - 1) / v->nb;
+    v->ob = p->ob;
+    v->oblocks = p->oblocks;
+    v->pb_floats = odd_lines(nn_sgemm_packed_b_floats(p->k, p->C, v->nb));
+    return pos * v->pb_floats + pos * conv_wino_mstride(v->ob * v->nb) +
+           conv_round_up(v->wk->buf_floats(&v->wg), 16);
+}
+
+/* Winograd plan: the variants, room for the transformed weights, the
+ * slot scratch (the larger variant's). */
+nn_status conv_wino_prepare(conv_plan *p, const float *w, const char *name, nn_err *e)
+{
+    conv_wino *cw;
+    size_t bytes;
+    int64_t f2;
+    double u4 = (double)NN_WINO_POS_MAX * (double)p->O * (double)p->C * sizeof(float);
+    if (!(cw = p->wino = calloc(1, sizeof *p->wino)))
+        return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd plan", name);
+    cw->w = w;
+    cw->u_var = -1;
+    p->slot_floats = 0;
+    if (u4 <= (double)CONV_WINO4_MAX_U_PER_IMAGE * (double)p->N)
+        p->slot_floats = conv_wino_plan_var(p, &cw->var[cw->nvar++], 4);
+    f2 = conv_wino_plan_var(p, &cw->var[cw->nvar++], 2);
+    if (f2 > p->slot_floats)
+        p->slot_floats = f2;
+    /* not zero-filled (nn_aligned_alloc would touch every page): the first
+     * run writes the part its variant uses */
+    cw->ustride = odd_lines(p->O * p->C);
+    if (nn_size_mul((size_t)cw->ustride, (size_t)cw->var[0].wk->pos * sizeof(float), &bytes) != 0 ||
+        !(cw->u = aligned_alloc(NN_ALIGN, (size_t)conv_round_up((int64_t)bytes, NN_ALIGN))))
+        return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd weights", name);
     return NN_OK;
 }
 
@@ -97,55 +149,66 @@ void conv_wino_release(conv_plan *p)
     p->wino = NULL;
 }
 
+/* One run of variant v. */
+typedef struct conv_wino_job {
+    const conv_task *t;
+    const conv_wino_var *v;
+} conv_wino_job;
+
 /* WINO item: tiles [t0, t0 + nt) of the whole batch (image n holds tiles
  * [n*T, n*T + T)), output channels [o0, o1): one block of columns may span
- * images so that each U_xi is read once per block. Slot layout: V (16
- * packed [C, nb]), M ([16][ob][nb]), row buffer. */
-static void conv_wino_item(const conv_task *t, int64_t t0, int64_t nt, int64_t o0, int64_t o1,
-                           float *slot, int fill)
+ * images so that each U_xi is read once per block. Slot layout: V (pos
+ * packed [C, nb]), M ([pos][ob][nb] with slack), row buffer. */
+static void conv_wino_item(const conv_wino_job *j, int64_t t0, int64_t nt, int64_t o0,
+                           int64_t o1, float *slot, int fill)
 {
+    const conv_task *t = j->t;
     const conv_plan *p = t->p;
-    float *v = slot, *m = v + NN_WINO_POS * p->pb_floats;
-    float *buf = m + NN_WINO_POS * odd_lines(p->ob * p->nb);
-    int64_t mstride = odd_lines((o1 - o0) * nt), T = p->wino->wg.th * p->wino->wg.tw;
+    const conv_wino_var *var = j->v;
+    const nn_wino_kernel *wk = var->wk;
+    float *v = slot, *m = v + wk->pos * var->pb_floats;
+    float *buf = m + wk->pos * conv_wino_mstride(var->ob * var->nb);
+    const float *u = p->wino->u + o0 * p->C;    /* rows [o0, o1) of U_0 */
+    int64_t mstride = conv_wino_mstride((o1 - o0) * nt), T = var->wg.th * var->wg.tw;
     int64_t chw = p->C * p->g.ih * p->g.iw;
     if (fill) {
         for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
             int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
             int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
-            nn_wino_input(p->k, &p->wino->wg, t->x + n * chw, a, b - a, n * T + a - t0, v,
-                          p->pb_floats, buf);
+            wk->input(p->k, &var->wg, t->x + n * chw, a, b - a, n * T + a - t0, v,
+                      var->pb_floats, buf);
         }
-        nn_wino_input_pad(p->k, p->C, nt, v, p->pb_floats);
+        nn_wino_input_pad(p->k, wk->pos, p->C, nt, v, var->pb_floats);
     }
-    for (int xi = 0; xi < NN_WINO_POS; xi++)
-        nn_sgemm_run(p->k, o1 - o0, nt, p->C, p->wino->u + (xi * p->O + o0) * p->C, p->C,
-                     v + xi * p->pb_floats, m + xi * mstride, nt, NULL);
+    for (int xi = 0; xi < wk->pos; xi++)
+        nn_sgemm_run_dot(p->k, o1 - o0, nt, p->C, u + xi * p->wino->ustride, p->C,
+                         v + xi * var->pb_floats, m + xi * mstride, nt, NULL);
     for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
         int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
         int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
         nn_sgemm_epi ep = conv_item_epi(t, n, o0, 0);
-        nn_wino_output(&p->wino->wg, m + (n * T + a - t0), mstride, nt, o1 - o0, a, b - a, &ep,
-                       t->y + (n * p->O + o0) * p->ohw, buf);
+        wk->output(&var->wg, m + (n * T + a - t0), mstride, nt, o1 - o0, a, b - a, &ep,
+                   t->y + (n * p->O + o0) * p->ohw, buf);
     }
 }
 
 /* Slot s owns a contiguous share of the items and scratch slice s. */
 static void conv_wino_slots(void *arg, int64_t begin, int64_t end)
 {
-    const conv_task *t = arg;
-    const conv_plan *p = t->p;
-    int64_t total = p->N * p->wino->wg.th * p->wino->wg.tw;
-    int64_t items = p->tiles * p->oblocks;
+    const conv_wino_job *j = arg;
+    const conv_wino_var *v = j->v;
+    const conv_plan *p = j->t->p;
+    int64_t total = p->N * v->wg.th * v->wg.tw;
+    int64_t items = v->tiles * v->oblocks;
     for (int64_t s = begin; s < end; s++) {
-        float *slot = t->scratch + s * p->slot_floats;
+        float *slot = j->t->scratch + s * p->slot_floats;
         int64_t prev = -1;          /* tile block now transformed in the slot */
-        for (int64_t it = s * items / t->slots; it < (s + 1) * items / t->slots; it++) {
-            int64_t ob = it % p->oblocks, tile = it / p->oblocks;
-            int64_t p0 = tile * p->nb, o0 = ob * p->ob;
-            int64_t np = p0 + p->nb < total ? p->nb : total - p0;
-            int64_t o1 = o0 + p->ob < p->og ? o0 + p->ob : p->og;
-            conv_wino_item(t, p0, np, o0, o1, slot, tile != prev);
+        for (int64_t it = s * items / j->t->slots; it < (s + 1) * items / j->t->slots; it++) {
+            int64_t ob = it % v->oblocks, tile = it / v->oblocks;
+            int64_t p0 = tile * v->nb, o0 = ob * v->ob;
+            int64_t np = p0 + v->nb < total ? v->nb : total - p0;
+            int64_t o1 = o0 + v->ob < p->og ? o0 + v->ob : p->og;
+            conv_wino_item(j, p0, np, o0, o1, slot, tile != prev);
             prev = tile;
         }
     }
@@ -154,16 +217,20 @@ static void conv_wino_slots(void *arg, int64_t begin, int64_t end)
 /* Filters [begin, end) of the Winograd weight transform. */
 static void conv_wino_weights_run(void *arg, int64_t begin, int64_t end)
 {
-    const conv_task *t = arg;
-    nn_wino_weights(t->p->wino->w, t->p->O * t->p->C, begin, end, t->p->wino->u);
+    const conv_wino_job *j = arg;
+    const conv_plan *p = j->t->p;
+    j->v->wk->weights(p->wino->w, begin, end, p->wino->u, p->wino->ustride);
 }
 
 void conv_wino_run(const conv_task *t, nn_pool *pool)
 {
     conv_wino *cw = t->p->wino;
-    if (!cw->u_ready) {
-        nn_pool_for(pool, t->p->O * t->p->C, 1024, conv_wino_weights_run, (void *)t);
-        cw->u_ready = 1;
+    int clip = t->ep.clamp && t->ep.hi != INFINITY;
+    int vi = clip ? cw->nvar - 1 : 0;
+    conv_wino_job j = {t, &cw->var[vi]};
+    if (cw->u_var != vi) {
+        nn_pool_for(pool, t->p->O * t->p->C, 1024, conv_wino_weights_run, &j);
+        cw->u_var = vi;
     }
-    nn_pool_for(pool, t->slots, 1, conv_wino_slots, (void *)t);
+    nn_pool_for(pool, t->slots, 1, conv_wino_slots, &j);
 }
