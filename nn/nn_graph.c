@@ -600,11 +600,20 @@ const char *nn_graph_get_meta(const nn_graph *g, const char *key)
 int64_t nn_graph_param_count(const nn_graph *g)
 {
     int64_t total = 0;
+    /* packed[v]: value v is some node's packed input (counted as 0) */
+    unsigned char *packed = calloc((size_t)(g->n_values ? g->n_values : 1), 1);
+    for (int i = 0; packed && i < g->n_nodes; i++) {
+        int pi = nn_op_packed_input(g->nodes[i].op);
+        if (pi >= 0 && g->nodes[i].n_inputs > pi && g->nodes[i].inputs[pi] >= 0 &&
+            g->nodes[i].inputs[pi] < g->n_values)
+            packed[g->nodes[i].inputs[pi]] = 1;
+    }
     for (int i = 0; i < g->n_values; i++)
-        if (g->values[i].is_const) {
+        if (g->values[i].is_const && !(packed && packed[i])) {
             int64_t n = nn_shape_numel(&g->values[i].shape);
             if (n > 0)
                 total += n;
         }
+    free(packed);
     return total;
 }

@@ -142,7 +142,8 @@ nn_status nn_graph_validate(nn_graph *g, nn_err *e);
  * outputs keep their names. */
 nn_status nn_graph_optimize(nn_graph *g, nn_err *e);
 
-/* Total elements of all constants (the parameter count). */
+/* Total elements of all constants except precomputed (packed) copies of
+ * weights (nn_pack.h): the parameter count. */
 int64_t nn_graph_param_count(const nn_graph *g);
 
 #endif

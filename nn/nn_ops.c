@@ -51,6 +51,13 @@ void nn_op_arity(nn_op_type op, int *min_in, int *max_in)
     *max_in = op_info[op].max_in;
 }
 
+int nn_op_packed_input(nn_op_type op)
+{
+    if ((int)op < 0 || op >= NN_OP_COUNT || !op_table[op]->pack)
+        return -1;
+    return op_info[op].max_in - 1;
+}
+
 nn_act_params nn_act_from_node(const nn_node *node)
 {
     nn_act_params a;

@@ -20,7 +20,7 @@ struct nn_pool;
  * Every op has exactly one output. The kernel definition of op `sym` is
  * `const nn_op_def nn_op_<sym>` in nn/ops/op_<sym>.c. */
 #define NN_OP_LIST(X)                                         \
-    X(CONV, conv, "Conv", 2, 4)                               \
+    X(CONV, conv, "Conv", 2, 5)                               \
     X(BATCHNORM, batchnorm, "BatchNormalization", 5, 5)       \
     X(RELU, relu, "Relu", 1, 1)                               \
     X(CLIP, clip, "Clip", 1, 1)                               \
@@ -107,6 +107,18 @@ typedef struct nn_op_def {
      * (for `scanlite inspect`); NULL counts as 0. */
     int64_t (*macs)(const nn_node *node, const nn_shape *const *in, int n_in,
                     const nn_shape *out);
+    /* Optional: weights a converter may precompute into the model file so
+     * that loading transforms nothing (e.g. Winograd-transformed conv
+     * weights). in[] are the node's input tensors at batch 1 (NULL when
+     * absent; constants with data). Sets *packed to a new tensor whose
+     * data comes from nn_aligned_alloc (owned by the caller) and *tag to
+     * the value for the node's INT attribute "packed", which the kernel
+     * checks at prepare; leaves packed->data NULL when the kernel would not
+     * use one. The packed tensor becomes the op's last input
+     * (nn_op_packed_input); kernels may use it in place, read-only, and
+     * must produce the same numbers with it as without. */
+    nn_status (*pack)(const nn_node *node, const nn_tensor *const *in, int n_in,
+                      nn_tensor *packed, int64_t *tag, nn_err *e);
 } nn_op_def;
 
 /* Kernel table entry for an op; NULL for an out-of-range type. */
@@ -115,6 +127,9 @@ const nn_op_def *nn_op_get(nn_op_type op);
 const char *nn_op_name(nn_op_type op);
 int nn_op_from_name(const char *name);
 void nn_op_arity(nn_op_type op, int *min_in, int *max_in);
+/* Index of the input that holds precomputed weights (the op's last input)
+ * for ops with a pack hook; -1 for the others. */
+int nn_op_packed_input(nn_op_type op);
 
 #define NN_OP_DECLARE(E, sym, name, mi, ma) extern const nn_op_def nn_op_##sym;
 NN_OP_LIST(NN_OP_DECLARE)

@@ -204,7 +204,7 @@ static void test_validate_rejects(void)
     /* bad arity: Conv with 1 input, Relu with 2 */
     g = small_graph();
     g->nodes[0].n_inputs = 1;
-    T_CHECK(rejects(g, "node 'conv1' (Conv): 1 inputs, expected 2..4", NULL));
+    T_CHECK(rejects(g, "node 'conv1' (Conv): 1 inputs, expected 2..5", NULL));
     g = small_graph();
     t[0] = g->nodes[1].inputs[0];
     t[1] = 0;

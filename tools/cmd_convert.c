@@ -14,6 +14,7 @@
 #include "io/io_sha256.h"
 #include "io/io_slm.h"
 #include "nn/nn_ops.h"
+#include "nn/nn_pack.h"
 #include "nn/nn_plan.h"
 #include "tools/cli.h"
 
@@ -37,11 +38,13 @@ static const char *usage_text =
     "  --name NAME          display name (default: output file stem)\n"
     "  --output-activation softmax|sigmoid|none\n"
     "                       default: softmax for several outputs, sigmoid for one output,\n"
-    "                       none when the graph already ends in Softmax/Sigmoid\n";
+    "                       none when the graph already ends in Softmax/Sigmoid\n"
+    "  --no-pack            do not store precomputed (Winograd-transformed) conv weights:\n"
+    "                       a smaller file that transforms them at load instead\n";
 
 typedef struct convert_opts {
     const char *src, *out, *arch, *labels, *input, *scale, *mean, *std, *resize, *crop, *name, *act;
-    int gray;
+    int gray, no_pack;
 } convert_opts;
 
 /* Labels as one '\n'-joined string; count in *n. From a JSON list of
@@ -218,6 +221,7 @@ static int convert(const convert_opts *o)
     unsigned char *src = NULL;
     char *labels_text = NULL, *labels = NULL;
     nn_graph *g = NULL;
+    int n_packed = 0;
     nn_plan *plan = NULL;
     nn_err e;
     int rc = 1, n_labels = 0, channels, out_size;
@@ -390,7 +394,7 @@ static int convert(const convert_opts *o)
     /* the file holds the graph a load would run: batchnorm folded into the
      * weights, activations and residual Adds fused (FORMAT.md 8), so that
      * loading copies and recomputes nothing */
-    if (nn_graph_optimize(g, &e) != NN_OK) {
+    if (nn_graph_optimize(g, &e) != NN_OK || (!o->no_pack && nn_graph_pack(g, &n_packed, &e) != NN_OK)) {
         cli_fail(cmd, "%s", e.msg);
         goto done;
     }
@@ -398,9 +402,10 @@ static int convert(const convert_opts *o)
         cli_fail(cmd, "%s: %s", o->out, e.msg);
         goto done;
     }
-    printf("wrote %s: %d nodes, %lld parameters, input %s, %d outputs, activation %s\n", o->out, g->n_nodes,
+    printf("wrote %s: %d nodes, %lld parameters, input %s, %d outputs, activation %s, "
+           "%d layers with precomputed weights\n", o->out, g->n_nodes,
            (long long)nn_graph_param_count(g), nn_graph_get_meta(g, IO_META_INPUT_SHAPE), out_size,
-           nn_graph_get_meta(g, IO_META_OUTPUT_ACT));
+           nn_graph_get_meta(g, IO_META_OUTPUT_ACT), n_packed);
     printf("preprocess: %s, resize %s, crop %s, scale %s, mean %s, std %s\n", nn_graph_get_meta(g, IO_META_COLOR) ? nn_graph_get_meta(g, IO_META_COLOR) : "no image input",
            nn_graph_get_meta(g, IO_META_RESIZE), nn_graph_get_meta(g, IO_META_CROP),
            nn_graph_get_meta(g, IO_META_SCALE), nn_graph_get_meta(g, IO_META_MEAN),
@@ -431,6 +436,10 @@ int cmd_convert(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--gray")) {
             o.gray = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--no-pack")) {
+            o.no_pack = 1;
             continue;
         }
 #define OPT(flag, field)                                            \

@@ -78,10 +78,10 @@ static inline void wb_g4(const WB_V *g, WB_V *out)
     out[0] = g[0];
     out[1] = (s + g[1]) * WB_SET1(1.0f / 3);
     out[2] = (g[1] - s) * WB_SET1(1.0f / 3);
-    out[3] = WB_FMA(WB_SET1(-16.0f / 15), g[0],
-                    WB_FMA(WB_SET1(-8.0f / 15), g[1], g[2] * WB_SET1(-4.0f / 15)));
-    out[4] = WB_FMA(WB_SET1(1.0f / 15), g[0],
-                    WB_FMA(WB_SET1(-2.0f / 15), g[1], g[2] * WB_SET1(4.0f / 15)));
+    /* separate multiplies and adds, never WB_FMA: U must be bit-identical
+     * on every ISA (the converter may compute it on another machine) */
+    out[3] = WB_SET1(-16.0f / 15) * g[0] + (WB_SET1(-8.0f / 15) * g[1] + g[2] * WB_SET1(-4.0f / 15));
+    out[4] = WB_SET1(1.0f / 15) * g[0] + (WB_SET1(-2.0f / 15) * g[1] + g[2] * WB_SET1(4.0f / 15));
     out[5] = g[2];
 }
 

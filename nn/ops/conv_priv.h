@@ -75,11 +75,20 @@ nn_status conv_gemm_prepare(conv_plan *p, const char *name, nn_err *e);
 void conv_gemm_run(const conv_task *t, nn_pool *pool);
 
 /* Winograd path (conv_wino.c). conv_wino_fits: whether geometry p (mode
- * not yet set) should run Winograd. prepare allocates p->wino and sets
- * the split and p->slot_floats; w are the constant weights [O, C, 3, 3]
- * (they outlive the plan). */
+ * not yet set) should run Winograd. prepare allocates p->wino, picks the
+ * tile size and sets the split and p->slot_floats; w are the constant
+ * weights [O, C, 3, 3]; u, when not NULL, the precomputed U of tile side
+ * um from the model file ([(um+2)^2, O, C], FORMAT.md), used in place when
+ * the kernel runs that tile size; clip: the fused activation clamps from
+ * above (F(4x4)'s error is then kept out). w and u outlive the plan. */
 int conv_wino_fits(const conv_plan *p);
-nn_status conv_wino_prepare(conv_plan *p, const float *w, const char *name, nn_err *e);
+nn_status conv_wino_prepare(conv_plan *p, const float *w, const float *u, int64_t um, int clip,
+                            const char *name, nn_err *e);
+/* The U the kernel would run with at this geometry when U is precomputed
+ * (no memory limit applies to a file's contents): a new [(m+2)^2, O, C]
+ * tensor from nn_aligned_alloc in *packed, *tag = m. */
+nn_status conv_wino_pack(const conv_plan *p, const float *w, int clip, nn_tensor *packed,
+                         int64_t *tag, nn_err *e);
 void conv_wino_run(const conv_task *t, nn_pool *pool);
 void conv_wino_release(conv_plan *p);
 

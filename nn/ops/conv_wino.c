@@ -1,10 +1,10 @@
 /* conv_wino.c — the Winograd path of Conv (see conv_priv.h): 3x3 stride-1
  * convs with constant weights and enough channels run Winograd F(4x4, 3x3)
  * or F(2x2, 3x3) (nn/kernels/winograd.h) with the weights transformed
- * once, at the first run, into U [pos][O][C]; per block of tiles the input
+ * into U [pos][O][C] once, at the first run, or ahead of time by the
+ * converter (U from the model file, used in place); per block of tiles the input
  * transform packs pos matrices V_xi, pos sgemm calls give M_xi = U_xi V_xi,
  * and the output transform applies bias, residual and activation. */
-#include <math.h>
 #include <stdlib.h>
 
 #include "nn/kernels/winograd.h"
@@ -41,21 +41,21 @@ typedef struct conv_wino_var {
     int64_t pb_floats;                  /* stride of the packed V_xi */
 } conv_wino_var;
 
-/* var[0] is F(4x4) when it fits the memory rule, var[nvar - 1] F(2x2): a
- * conv whose activation clamps from above (Clip) runs F(2x2), chosen at
- * the first run (F(4x4)'s error, 5-10x F(2x2)'s relative to the range
+/* The tile size is chosen at prepare: F(2x2) when the activation clamps
+ * from above (Clip: F(4x4)'s error, 5-10x F(2x2)'s relative to the range
  * before the activation, can exceed the 1e-5 budget relative to a
  * narrower clipped range: up to 3.9e-5 in test_kernels' Clip(-0.5, 0.75)
- * cases). */
+ * cases); else F(4x4) when the model file holds its U or when U fits the
+ * memory rule above; else F(2x2). */
 struct conv_wino {
-    conv_wino_var var[2];
-    int nvar;
+    conv_wino_var var;
     const float *w;             /* [O, C, 3, 3], not owned */
-    float *u;                   /* owned: U_xi [O, C] at u + xi * ustride (room for
-                                   var[0]'s pos) */
+    float *u;                   /* U_xi [O, C] at u + xi * ustride: owned, or the
+                                   model file's precomputed U (u_owned 0) */
     int64_t ustride;
-    int u_var;                  /* the variant U holds, -1 before the first run (a
-                                   plan made only for shapes never touches its pages) */
+    int u_owned;
+    int u_ready;                /* u holds U: 0 until the first run (a plan made only
+                                   for shapes never touches its pages) */
 };
 
 /* A stride of at least n floats that is an odd number of 64-byte lines:
@@ -114,36 +114,66 @@ static int64_t conv_wino_plan_var(conv_plan *p, conv_wino_var *v, int m)
            conv_round_up(v->wk->buf_floats(&v->wg), 16);
 }
 
-/* Winograd plan: the variants, room for the transformed weights, the
- * slot scratch (the larger variant's). */
-nn_status conv_wino_prepare(conv_plan *p, const float *w, const char *name, nn_err *e)
+/* Whether F(4x4) fits the memory rule for p's batch. */
+static int conv_wino4_fits_memory(const conv_plan *p)
+{
+    double u4 = (double)NN_WINO_POS_MAX * (double)p->O * (double)p->C * sizeof(float);
+    return u4 <= (double)CONV_WINO4_MAX_U_PER_IMAGE * (double)p->N;
+}
+
+/* Winograd plan: the tile size, the split, the transformed weights (the
+ * file's, or room for them). */
+nn_status conv_wino_prepare(conv_plan *p, const float *w, const float *u, int64_t um, int clip,
+                            const char *name, nn_err *e)
 {
     conv_wino *cw;
     size_t bytes;
-    int64_t f2;
-    double u4 = (double)NN_WINO_POS_MAX * (double)p->O * (double)p->C * sizeof(float);
+    int m = clip ? 2 : (u && um == 4) || conv_wino4_fits_memory(p) ? 4 : 2;
     if (!(cw = p->wino = calloc(1, sizeof *p->wino)))
         return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd plan", name);
     cw->w = w;
-    cw->u_var = -1;
-    p->slot_floats = 0;
-    if (u4 <= (double)CONV_WINO4_MAX_U_PER_IMAGE * (double)p->N)
-        p->slot_floats = conv_wino_plan_var(p, &cw->var[cw->nvar++], 4);
-    f2 = conv_wino_plan_var(p, &cw->var[cw->nvar++], 2);
-    if (f2 > p->slot_floats)
-        p->slot_floats = f2;
+    p->slot_floats = conv_wino_plan_var(p, &cw->var, m);
+    if (u && um == m) {
+        cw->u = (float *)u;     /* read-only: the run never writes a ready U */
+        cw->ustride = p->O * p->C;
+        cw->u_ready = 1;
+        return NN_OK;
+    }
     /* not zero-filled (nn_aligned_alloc would touch every page): the first
-     * run writes the part its variant uses */
+     * run writes all of it */
+    cw->u_owned = 1;
     cw->ustride = odd_lines(p->O * p->C);
-    if (nn_size_mul((size_t)cw->ustride, (size_t)cw->var[0].wk->pos * sizeof(float), &bytes) != 0 ||
+    if (nn_size_mul((size_t)cw->ustride, (size_t)cw->var.wk->pos * sizeof(float), &bytes) != 0 ||
         !(cw->u = aligned_alloc(NN_ALIGN, (size_t)conv_round_up((int64_t)bytes, NN_ALIGN))))
         return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd weights", name);
     return NN_OK;
 }
 
+nn_status conv_wino_pack(const conv_plan *p, const float *w, int clip, nn_tensor *packed,
+                         int64_t *tag, nn_err *e)
+{
+    const nn_sgemm_kernel *k;
+    const nn_wino_kernel *wk;
+    int m = clip ? 2 : 4;
+    size_t bytes;
+    nn_status st = nn_sgemm_select(&k, e);
+    packed->data = NULL;
+    if (st != NN_OK)
+        return st;
+    wk = nn_wino_kernel_for(m, k->isa);
+    if (nn_size_mul((size_t)p->O * (size_t)p->C, (size_t)wk->pos * sizeof(float), &bytes) != 0 ||
+        !(packed->data = nn_aligned_alloc(bytes)))
+        return nn_err_set(e, NN_ERR_NOMEM, "Winograd weights of %lldx%lld channels",
+                          (long long)p->O, (long long)p->C);
+    wk->weights(w, 0, p->O * p->C, packed->data, p->O * p->C);
+    packed->shape = nn_shape_make(3, (int64_t[]){wk->pos, p->O, p->C});
+    *tag = m;
+    return NN_OK;
+}
+
 void conv_wino_release(conv_plan *p)
 {
-    if (p->wino)
+    if (p->wino && p->wino->u_owned)
         free(p->wino->u);
     free(p->wino);
     p->wino = NULL;
@@ -225,12 +255,10 @@ static void conv_wino_weights_run(void *arg, int64_t begin, int64_t end)
 void conv_wino_run(const conv_task *t, nn_pool *pool)
 {
     conv_wino *cw = t->p->wino;
-    int clip = t->ep.clamp && t->ep.hi != INFINITY;
-    int vi = clip ? cw->nvar - 1 : 0;
-    conv_wino_job j = {t, &cw->var[vi]};
-    if (cw->u_var != vi) {
+    conv_wino_job j = {t, &cw->var};
+    if (!cw->u_ready) {
         nn_pool_for(pool, t->p->O * t->p->C, 1024, conv_wino_weights_run, &j);
-        cw->u_var = vi;
+        cw->u_ready = 1;
     }
     nn_pool_for(pool, t->slots, 1, conv_wino_slots, &j);
 }

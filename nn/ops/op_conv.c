@@ -42,8 +42,27 @@ static nn_status conv_res_shape(const nn_node *node, const nn_shape *r, conv_pla
     return NN_OK;
 }
 
+/* A precomputed U (input 4) must be [(m+2)^2, O, C] for the node's
+ * "packed" tile m (2 or 4) of a conv Winograd can run. */
+static nn_status conv_packed_check(const nn_node *node, const nn_shape *u, const conv_plan *p,
+                                   nn_err *e)
+{
+    int64_t m = nn_node_get_int(node, "packed", 0);
+    if (m != 2 && m != 4)
+        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Conv): precomputed weights with packed=%lld "
+                          "(2 or 4 expected)", node->name, (long long)m);
+    if (p->g.kh != 3 || p->g.kw != 3 || p->g.sh != 1 || p->g.sw != 1 || p->g.dh != 1 ||
+        p->g.dw != 1 || p->G != 1 || u->ndim != 3 || u->d[0] != (m + 2) * (m + 2) ||
+        u->d[1] != p->O || u->d[2] != p->C)
+        return nn_err_set(e, NN_ERR_SHAPE, "node %s (Conv): precomputed weights do not match a "
+                          "3x3 stride-1 conv of %lld->%lld channels with tile %lld",
+                          node->name, (long long)p->C, (long long)p->O, (long long)m);
+    return NN_OK;
+}
+
 static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shape *w,
-                           const nn_shape *b, const nn_shape *r, conv_plan *p, nn_err *e)
+                           const nn_shape *b, const nn_shape *r, const nn_shape *u, conv_plan *p,
+                           nn_err *e)
 {
     nn_status st;
     memset(p, 0, sizeof *p);
@@ -85,10 +104,13 @@ static nn_status conv_geom(const nn_node *node, const nn_shape *x, const nn_shap
     p->is1x1 = p->g.kh == 1 && p->g.kw == 1 && p->g.sh == 1 && p->g.sw == 1 && p->g.pt == 0 &&
                p->g.pl == 0 && p->g.pb == 0 && p->g.pr == 0;
     p->conv_shape = nn_shape4(p->N, p->O, p->g.oh, p->g.ow);
+    if (u && (st = conv_packed_check(node, u, p, e)) != NN_OK)
+        return st;
     return conv_res_shape(node, r, p, e);
 }
 
-/* Optional inputs: bias (2) and residual (3); NULL when absent. */
+/* Optional inputs: bias (2), residual (3), precomputed weights (4); NULL
+ * when absent. */
 static const nn_shape *conv_opt_shape(const nn_shape *const *in, int n_in, int i)
 {
     return n_in > i ? in[i] : NULL;
@@ -99,22 +121,33 @@ static nn_status conv_infer(const nn_node *node, const nn_shape *const *in, int 
 {
     conv_plan p;
     nn_status st = conv_geom(node, in[0], in[1], conv_opt_shape(in, n_in, 2),
-                             conv_opt_shape(in, n_in, 3), &p, e);
+                             conv_opt_shape(in, n_in, 3), conv_opt_shape(in, n_in, 4), &p, e);
     if (st != NN_OK)
         return st;
     *out = p.out;
     return NN_OK;
 }
 
-static void conv_ctx_geom(const nn_op_ctx *ctx, conv_plan *p)
+/* Input i of a context, NULL when absent. */
+static const nn_tensor *conv_opt_in(const nn_op_ctx *ctx, int i)
 {
-    const nn_tensor *b = ctx->n_in > 2 ? ctx->in[2] : NULL;
-    const nn_tensor *r = ctx->n_in > 3 ? ctx->in[3] : NULL;
-    conv_geom(ctx->node, &ctx->in[0]->shape, &ctx->in[1]->shape, b ? &b->shape : NULL,
-              r ? &r->shape : NULL, p, NULL);
+    return ctx->n_in > i ? ctx->in[i] : NULL;
 }
 
+static void conv_ctx_geom(const nn_op_ctx *ctx, conv_plan *p)
+{
+    const nn_tensor *b = conv_opt_in(ctx, 2), *r = conv_opt_in(ctx, 3), *u = conv_opt_in(ctx, 4);
+    conv_geom(ctx->node, &ctx->in[0]->shape, &ctx->in[1]->shape, b ? &b->shape : NULL,
+              r ? &r->shape : NULL, u ? &u->shape : NULL, p, NULL);
+}
 
+/* Whether the conv's own store clamps from above (a Clip activation that
+ * is not deferred to the broadcast-residual pass). */
+static int conv_clips(const conv_plan *p, const nn_node *node)
+{
+    nn_act_params a = nn_act_from_node(node);
+    return !p->res_bcast && a.act == NN_ACT_CLIP && a.hi != INFINITY;
+}
 
 /* Splits `total` pixels (or tiles) of each of `units` (batch, group) pairs
  * into p->tiles items of p->nb (a multiple of `step`, at most about cap,
@@ -175,8 +208,16 @@ static nn_status conv_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
     p->slots = nn_pool_threads(ctx->pool);
     if (p->mode == CONV_WINO && !ctx->in[1]->data)
         p->mode = CONV_GEMM;            /* weights only known at run */
+    if (conv_opt_in(ctx, 4) && !conv_opt_in(ctx, 4)->data) {
+        free(p);
+        return nn_err_set(e, NN_ERR_INVALID, "node %s (Conv): precomputed weights are not a "
+                          "constant", ctx->node->name);
+    }
     if (p->mode == CONV_WINO) {
-        if ((st = conv_wino_prepare(p, ctx->in[1]->data, ctx->node->name, e)) != NN_OK) {
+        const nn_tensor *u = conv_opt_in(ctx, 4);
+        if ((st = conv_wino_prepare(p, ctx->in[1]->data, u ? u->data : NULL,
+                                    nn_node_get_int(ctx->node, "packed", 0),
+                                    conv_clips(p, ctx->node), ctx->node->name, e)) != NN_OK) {
             conv_wino_release(p);
             free(p);
             return st;
@@ -395,9 +436,24 @@ static int64_t conv_macs(const nn_node *node, const nn_shape *const *in, int n_i
     conv_plan p;
     (void)out;
     if (conv_geom(node, in[0], in[1], conv_opt_shape(in, n_in, 2), conv_opt_shape(in, n_in, 3),
-                  &p, NULL) != NN_OK)
+                  conv_opt_shape(in, n_in, 4), &p, NULL) != NN_OK)
         return 0;
     return p.N * p.O * p.ohw * p.kk;
+}
+
+/* Precomputed Winograd weights for the converter (nn_op_def.pack): for a
+ * conv with constant weights that runs Winograd at these shapes. */
+static nn_status conv_pack(const nn_node *node, const nn_tensor *const *in, int n_in,
+                           nn_tensor *packed, int64_t *tag, nn_err *e)
+{
+    conv_plan p;
+    const nn_tensor *b = n_in > 2 ? in[2] : NULL, *r = n_in > 3 ? in[3] : NULL;
+    nn_status st = conv_geom(node, &in[0]->shape, &in[1]->shape, b ? &b->shape : NULL,
+                             r ? &r->shape : NULL, NULL, &p, e);
+    packed->data = NULL;
+    if (st != NN_OK || p.mode != CONV_WINO || !in[1]->data)
+        return st;
+    return conv_wino_pack(&p, in[1]->data, conv_clips(&p, node), packed, tag, e);
 }
 
 const nn_op_def nn_op_conv = {
@@ -408,4 +464,5 @@ const nn_op_def nn_op_conv = {
     .run = conv_run,
     .run_ref = conv_run_ref,
     .macs = conv_macs,
+    .pack = conv_pack,
 };
