@@ -205,6 +205,23 @@ static void test_pool_sweep(void)
                                 f.ceil_mode = cm;
                                 pool_check(&f);
                             }
+    /* wide rows: the stride-2 vector path (ResNet's stem pool, 3x3 s2 p1,
+     * and odd widths whose last vectors stop short of the row end) */
+    for (int64_t w = 37; w <= 112; w += 75)
+        for (int64_t k = 2; k <= 3; k++) {
+            pool_cfg f;
+            memset(&f, 0, sizeof f);
+            f.op = NN_OP_MAXPOOL;
+            f.n = 1;
+            f.c = 3;
+            f.h = w;
+            f.w = w;
+            f.kh = f.kw = k;
+            f.sh = f.sw = 2;
+            f.dh = f.dw = 1;
+            memcpy(f.pads, pads[1], sizeof f.pads);
+            pool_check(&f);
+        }
 }
 
 static void test_pool_shapes(void)
