@@ -78,14 +78,9 @@ static void maxpool_planes(void *arg, int64_t begin, int64_t end)
             for (; ox + 4 <= xi1; ox += 4) {
                 nn_f4 m = nn_f4_set1(-INFINITY);
                 for (int64_t ky = ky0; ky < ky1; ky++) {
-                    int64_t c0 = ox * g->sw - g->pl;
-                    const float *xr = x + (iy0 + ky * g->dh) * g->iw + c0;
+                    const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox * g->sw - g->pl;
                     for (int64_t kx = 0; kx < g->kw; kx++) {
-                        /* stride 2 (the ResNet stem's pool): two loads and a
-                         * shuffle when the 8 floats read stay in the row */
-                        int64_t c = c0 + kx * g->dw;
-                        nn_f4 v = g->sw == 2 && c + 8 <= g->iw ? nn_f4_even(xr + kx * g->dw)
-                                                              : nn_f4_gather(xr + kx * g->dw, g->sw);
+                        nn_f4 v = nn_f4_gather(xr + kx * g->dw, g->sw);
                         m = nn_f4_select(v > m, v, m);
                     }
                 }
