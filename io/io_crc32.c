@@ -6,8 +6,8 @@
 #include "io_crc32.h"
 
 #include <pthread.h>
-#include <sched.h>
-#include <unistd.h>
+
+#include "nn/nn_pool.h"
 
 /* CRC-32 lookup table of the reflected polynomial 0xEDB88320:
  * crc32_table[n] = n shifted through 8 rounds of the bitwise algorithm. */
@@ -155,16 +155,11 @@ static void *crc32_part_run(void *arg)
     return NULL;
 }
 
-/* CPUs this process may run on. */
+/* Parts to split the CRC into: the CPUs this process may run on. */
 static int crc32_cpus(void)
 {
-    cpu_set_t set;
-    long n = 0;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        n = CPU_COUNT(&set);
-    if (n < 1)
-        n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > IO_CRC32_MAX_PARTS ? IO_CRC32_MAX_PARTS : (int)n;
+    int n = nn_pool_cpus();
+    return n > IO_CRC32_MAX_PARTS ? IO_CRC32_MAX_PARTS : n;
 }
 
 uint32_t io_crc32_parallel(uint32_t crc, const void *data, size_t len)

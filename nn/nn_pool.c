@@ -13,9 +13,11 @@
 #include "nn_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 /* How long a thread polls before it blocks (nanoseconds). */
 #define NN_POOL_SPIN_NS 100000
@@ -177,6 +179,17 @@ void nn_pool_free(nn_pool *p)
 int nn_pool_threads(const nn_pool *p)
 {
     return p ? p->threads : 1;
+}
+
+int nn_pool_cpus(void)
+{
+    cpu_set_t set;
+    long n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
 
 void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)

@@ -21,6 +21,9 @@ typedef void (*nn_pool_fn)(void *arg, int64_t begin, int64_t end);
 nn_status nn_pool_create(int threads, nn_pool **out, nn_err *e);
 void nn_pool_free(nn_pool *p);
 int nn_pool_threads(const nn_pool *p);
+/* CPUs this process may run on (its affinity mask, e.g. under taskset or
+ * a container's cpuset; else the online ones); at least 1. */
+int nn_pool_cpus(void);
 /* Splits [0, n) into at most threads ranges of at least `grain` items and
  * runs them; returns when all are done. n <= 0 does nothing. */
 void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg);

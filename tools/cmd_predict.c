@@ -4,11 +4,10 @@
  * heatmap PNG per image (--heatmap, --class). The network runs on every
  * CPU the process may use (at most 8) unless --threads says otherwise.
  * Exit 1 if any image failed. */
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "nn/nn_pool.h"
 #include "nn/scanlite.h"
 #include "tools/cli.h"
 
@@ -33,13 +32,8 @@ static const char *usage_text =
  * ones; within 1..PREDICT_DEFAULT_THREADS_MAX. */
 static long default_threads(void)
 {
-    cpu_set_t set;
-    long n = 0;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        n = CPU_COUNT(&set);
-    if (n < 1)
-        n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > PREDICT_DEFAULT_THREADS_MAX ? PREDICT_DEFAULT_THREADS_MAX : n;
+    int n = nn_pool_cpus();
+    return n > PREDICT_DEFAULT_THREADS_MAX ? PREDICT_DEFAULT_THREADS_MAX : n;
 }
 
 /* The heatmap file of image i (0-based) of n: OUT itself for one image,
