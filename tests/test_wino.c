@@ -73,6 +73,16 @@ static void test_weights(void)
             if (nn_isa_supported((nn_isa)isa))
                 weights_case(nn_wino_kernel_for(m, (nn_isa)isa), 77);
     T_CHECK(nn_wino_kernel_for(3, NN_ISA_GENERIC) == NULL);
+    /* from AVX2 up, both tile sizes run their own 8-lane transforms (which
+     * the sweeps below then cover), not the portable ones */
+    for (int isa = NN_ISA_AVX2; isa < NN_ISA_COUNT; isa++)
+        for (int m = 2; m <= 4 && nn_isa_supported((nn_isa)isa); m += 2) {
+            const nn_wino_kernel *wk = nn_wino_kernel_for(m, (nn_isa)isa);
+            const nn_wino_kernel *wg = nn_wino_kernel_for(m, NN_ISA_GENERIC);
+            T_CHECKF(wk->input != wg->input && wk->output != wg->output &&
+                     wk->weights != wg->weights, "%s: F(%dx%d) runs portable transforms",
+                     nn_isa_name((nn_isa)isa), m, m);
+        }
 }
 
 /* One convolution shape for the kernel-level cases. */

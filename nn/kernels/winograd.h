@@ -3,9 +3,9 @@
  * (m+2) x (m+2) input patch d, as (m+2)^2 independent GEMMs (one per
  * position xi = (m+2) r + c of the transformed tile) of U_xi [O, C] by
  * V_xi [C, tiles]. Two tile sizes:
- *  - F(2x2, 3x3) (winograd.c): 16 positions, 2.25x fewer multiplies than
- *    direct; its rounding error stays at the level of direct convolution.
- *  - F(4x4, 3x3) (winograd4*.c): 36 positions, 4x fewer multiplies, points
+ *  - F(2x2, 3x3): 16 positions, 2.25x fewer multiplies than direct; its
+ *    rounding error stays at the level of direct convolution.
+ *  - F(4x4, 3x3): 36 positions, 4x fewer multiplies, points
  *    0, 1, -1, 1/2, -2 (Barabasz et al., "Error analysis and improving the
  *    accuracy of Winograd convolution").
  * Error as max |err| / max |ref| against the double-precision definition,
@@ -15,6 +15,8 @@
  * F(2x2) 1.6e-7 .. 7.4e-7; direct convolution about 2.5e-7. The error is
  * relative to the range before the activation: conv_wino.c keeps F(2x2)
  * under a Clip, whose narrower output range would magnify it.
+ * Both are written once in winograd_body.h and built per ISA
+ * (winograd_generic.c, winograd_avx2.c); winograd.c picks them.
  * Tiles of one image are numbered t = ty * tw + tx (tw tiles per row). */
 #ifndef NN_KERNELS_WINOGRAD_H
 #define NN_KERNELS_WINOGRAD_H
@@ -24,9 +26,9 @@
 #include "nn/kernels/sgemm.h"
 
 #define NN_WINO_POS_MAX 36      /* positions of the largest transformed tile */
-/* Floats the F(4x4) output transform may read past the last column of
- * each M matrix (its last vector of tiles is a full one; the extra lanes
- * are discarded): callers leave this much room after every matrix. */
+/* Floats the output transforms may read past the last column of each M
+ * matrix (their last vector of tiles is a full one; the extra lanes are
+ * discarded): callers leave this much room after every matrix. */
 #define NN_WINO_SLACK 8
 
 /* Geometry of one conv for the transforms: input [C, H, W] (one image),
@@ -48,9 +50,9 @@ typedef struct nn_wino_geom {
  *   [C, cols] packed for sgemm kernel k (see sgemm.h), matrix xi at v + xi *
  *   vstride (vstride >= nn_sgemm_packed_b_floats(k, C, cols)). Several
  *   images may fill one block of columns (one thread fills a block, in
- *   column order, then calls nn_wino_input_pad): F(4x4) writes whole
- *   vectors, so columns up to round_up(col0 + nt, 8) may get values that
- *   the next call or the pad overwrites.
+ *   column order, then calls nn_wino_input_pad): the transforms write
+ *   whole vectors, so columns up to round_up(col0 + nt, 8) may get values
+ *   that the next call or the pad overwrites.
  * output: mat holds pos matrices M_xi [ob, ldm] at mat + xi * mstride
  *   (NN_WINO_SLACK floats of room after each), whose columns [0, nt) are
  *   tiles [t0, t0 + nt) of one image; writes the covered pixels of y
@@ -70,8 +72,7 @@ typedef struct nn_wino_kernel {
 } nn_wino_kernel;
 
 /* The transforms of tile side m (2 or 4) for sgemm ISA isa (AVX2 and
- * AVX-512 run the AVX2 ones; F(2x2)'s input and output transforms are
- * portable C for all); NULL for another m. */
+ * AVX-512 run the AVX2 ones); NULL for another m. */
 const nn_wino_kernel *nn_wino_kernel_for(int m, nn_isa isa);
 
 /* Sets th, tw from OH, OW and m. */
@@ -80,31 +81,34 @@ void nn_wino_geom_tiles(nn_wino_geom *g);
 void nn_wino_input_pad(const nn_sgemm_kernel *k, int pos, int64_t C, int64_t cols, float *v,
                        int64_t vstride);
 
-/* ---- F(2x2, 3x3) input and output, portable C (winograd.c) ---- */
-int64_t f32_wino2_buf_floats(const nn_wino_geom *g);
+/* ---- The transforms per tile size and ISA (winograd_body.h, built by
+ * winograd_generic.c and winograd_avx2.c) ---- */
+void f32_wino2_weights_generic(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
+int64_t f32_wino2_buf_floats_generic(const nn_wino_geom *g);
 void f32_wino2_input_generic(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
                              int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
                              float *buf);
 void f32_wino2_output_generic(const nn_wino_geom *g, const float *mat, int64_t mstride,
                               int64_t ldm, int64_t ob, int64_t t0, int64_t nt,
                               const nn_sgemm_epi *ep, float *y, float *buf);
-
-/* ---- F(4x4, 3x3): transforms per ISA (winograd4.c, winograd4_avx2.c) ---- */
-void f32_wino4_weights_generic(const float *w, int64_t f0, int64_t f1, float *u,
-                               int64_t ustride);
-void f32_wino4_weights_avx2(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
-/* F(2x2)'s weight transform, on the same vectors. */
-void f32_wino2_weights_generic(const float *w, int64_t f0, int64_t f1, float *u,
-                               int64_t ustride);
-void f32_wino2_weights_avx2(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
+void f32_wino4_weights_generic(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
 int64_t f32_wino4_buf_floats_generic(const nn_wino_geom *g);
-int64_t f32_wino4_buf_floats_avx2(const nn_wino_geom *g);
 void f32_wino4_input_generic(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
                              int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
                              float *buf);
 void f32_wino4_output_generic(const nn_wino_geom *g, const float *mat, int64_t mstride,
                               int64_t ldm, int64_t ob, int64_t t0, int64_t nt,
                               const nn_sgemm_epi *ep, float *y, float *buf);
+void f32_wino2_weights_avx2(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
+int64_t f32_wino2_buf_floats_avx2(const nn_wino_geom *g);
+void f32_wino2_input_avx2(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
+                          int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
+                          float *buf);
+void f32_wino2_output_avx2(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm,
+                           int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
+                           float *buf);
+void f32_wino4_weights_avx2(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
+int64_t f32_wino4_buf_floats_avx2(const nn_wino_geom *g);
 void f32_wino4_input_avx2(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
                           int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
                           float *buf);

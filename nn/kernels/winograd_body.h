@@ -1,24 +1,29 @@
-/* winograd4_body.h — the F(4x4, 3x3) input and output transforms and the
- * weight transforms of F(4x4) and F(2x2) (see winograd.h), written once over
- * a WB_W-lane vector (lane l = tile t + l, or filter f + l) and included by
- * one file per ISA (winograd4.c: 4 lanes of portable C; winograd4_avx2.c:
- * 8 lanes of AVX2 + FMA). The 1-D transforms of F(4x4) (points 0, 1, -1,
- * 1/2, -2; G is at wb_g4):
- *   B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0;
- *          0 -2 -1 2 1 0; 0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1]
- *   A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1]
- * Input rows are split into their 4 column phases (x mod 4) and laid out
- * per tile so that element (i, j) of the patches of WB_W consecutive tiles
- * (also across tile rows) is one unit-stride load; the output transform
- * merges the phases back into rows.
+/* winograd_body.h — the input, output and weight transforms of F(2x2, 3x3)
+ * and F(4x4, 3x3) (see winograd.h), written once over a WB_W-lane vector
+ * (lane l = tile t + l, or filter f + l) and included by one file per ISA
+ * (winograd_generic.c: 4 lanes of portable C; winograd_avx2.c: 8 lanes of
+ * AVX2 + FMA). The 1-D transforms (G at wb_g2 / wb_g4):
+ *   F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *           A^T = [1 1 1 0; 0 1 -1 -1]
+ *   F(4x4) (points 0, 1, -1, 1/2, -2):
+ *     B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0;
+ *            0 -2 -1 2 1 0; 0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1]
+ *     A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1]
+ * For tile side m, input rows are split into their m column phases (x mod
+ * m) and laid out per tile so that element (i, j) of the (m+2) x (m+2)
+ * patches of WB_W consecutive tiles (also across tile rows) is one
+ * unit-stride load; the output transform merges the phases back into rows.
+ * The shared code takes m as a constant argument of always-inlined
+ * functions, so each tile size compiles to its own straight-line code.
  * Required: WB_W, WB_V (float vector, GCC vector extension), WB_I (int32
  * vector of the same width), WB_SET1(x), WB_FMA(a, b, c) = a*b + c,
- * WB_SPLIT4(s, p): p[k][l] = s[4l + k] (k < 4, l < WB_W) from s[0, 4 WB_W),
- * WB_MERGE4(p, d): d[4l + k] = p[k][l], WB_TAPS(w, g): g[k][l] = w[9l + k]
- * (k < 9, l < WB_W); WB_WEIGHTS4, WB_WEIGHTS2 (the weight transforms of
- * both tile sizes), WB_INPUT, WB_OUTPUT, WB_BUF_FLOATS: the names of the
- * functions this defines. */
+ * WB_SPLIT2(s, p) / WB_SPLIT4(s, p): p[k][l] = s[m l + k] (k < m, l < WB_W)
+ * from s[0, m WB_W), WB_MERGE2(p, d) / WB_MERGE4(p, d): d[m l + k] =
+ * p[k][l], WB_TAPS(w, g): g[k][l] = w[9l + k] (k < 9, l < WB_W); WB_NAME(x):
+ * the name of function x for this ISA (f32_wino ## x ## _isa). */
 #include <string.h>
+
+#define WB_INLINE static inline __attribute__((always_inline))
 
 static inline WB_V wb_load(const float *p)
 {
@@ -47,8 +52,8 @@ static inline WB_I wb_lanes(int64_t lo, int64_t hi)
     return m;
 }
 
-/* out = B^T in (6 values). */
-static inline void wb_bt(const WB_V *d, WB_V *out)
+/* out = B^T in, F(4x4) (6 values). */
+static inline void wb_bt4(const WB_V *d, WB_V *out)
 {
     WB_V e = d[4] - d[2], f = d[3] - d[1];
     WB_V p = WB_FMA(WB_SET1(1.5f), d[3], e), q = WB_FMA(WB_SET1(1.5f), d[2], f);
@@ -60,8 +65,8 @@ static inline void wb_bt(const WB_V *d, WB_V *out)
     out[5] = WB_FMA(WB_SET1(1.5f), e, WB_FMA(WB_SET1(-2.0f), d[3], d[1] + d[5]));
 }
 
-/* out = A^T in (6 values to 4). */
-static inline void wb_at(const WB_V *m, WB_V *out)
+/* out = A^T in, F(4x4) (6 values to 4). */
+static inline void wb_at4(const WB_V *m, WB_V *out)
 {
     WB_V s = m[1] + m[2], d = m[1] - m[2];
     out[0] = m[0] + s + (m[3] + m[4]);
@@ -70,6 +75,38 @@ static inline void wb_at(const WB_V *m, WB_V *out)
     out[3] = WB_FMA(WB_SET1(0.125f), m[3], WB_FMA(WB_SET1(-8.0f), m[4], d + m[5]));
 }
 
+/* out = B^T in, F(2x2) (4 values). */
+static inline void wb_bt2(const WB_V *d, WB_V *out)
+{
+    out[0] = d[0] - d[2];
+    out[1] = d[1] + d[2];
+    out[2] = d[2] - d[1];
+    out[3] = d[1] - d[3];
+}
+
+/* out = A^T in, F(2x2) (4 values to 2). */
+static inline void wb_at2(const WB_V *m, WB_V *out)
+{
+    WB_V d = m[1] - m[2];
+    out[0] = m[0] + m[1] + m[2];
+    out[1] = d - m[3];
+}
+
+WB_INLINE void wb_bt(int m, const WB_V *d, WB_V *out)
+{
+    if (m == 2)
+        wb_bt2(d, out);
+    else
+        wb_bt4(d, out);
+}
+
+WB_INLINE void wb_at(int m, const WB_V *in, WB_V *out)
+{
+    if (m == 2)
+        wb_at2(in, out);
+    else
+        wb_at4(in, out);
+}
 /* out = G in (3 values to 6; G rows 1, 0, 0 / 1/3, 1/3, 1/3 / -1/3, 1/3,
  * -1/3 / -16/15, -8/15, -4/15 / 1/15, -2/15, 4/15 / 0, 0, 1). */
 static inline void wb_g4(const WB_V *g, WB_V *out)
@@ -150,12 +187,12 @@ static inline void wb_store_n(float *d, WB_V v, int64_t n)
         }                                                                               \
     }
 
-void WB_WEIGHTS4(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride)
+void WB_NAME(4_weights)(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride)
 {
     WB_WEIGHTS_BODY(4, wb_g4)
 }
 
-void WB_WEIGHTS2(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride)
+void WB_NAME(2_weights)(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride)
 {
     WB_WEIGHTS_BODY(2, wb_g2)
 }
@@ -167,17 +204,28 @@ void WB_WEIGHTS2(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustri
  * last vectors after it. */
 #define WB_QL (WB_QB + 3 * WB_W)
 
-/* Floats of a padded input row: its 4 (tw + WB_W) columns cover every
+/* Floats of a padded input row: its m (tw + WB_W) columns cover every
  * vector read of wb_patches. */
-static int64_t wb_row_floats(const nn_wino_geom *g)
+static int64_t wb_row_floats(int m, const nn_wino_geom *g)
 {
-    return 4 * (g->tw + WB_W);
+    return m * (g->tw + WB_W);
 }
 
-int64_t WB_BUF_FLOATS(const nn_wino_geom *g)
+WB_INLINE int64_t wb_buf_floats(int m, const nn_wino_geom *g)
 {
-    int64_t in = 36 * WB_QL + 2 * wb_row_floats(g), out = 16 * (WB_QB + WB_W);
+    int64_t in = (m + 2) * (m + 2) * WB_QL + (m + 3) * wb_row_floats(m, g);
+    int64_t out = m * m * (WB_QB + WB_W);
     return in > out ? in : out;
+}
+
+int64_t WB_NAME(4_buf_floats)(const nn_wino_geom *g)
+{
+    return wb_buf_floats(4, g);
+}
+
+int64_t WB_NAME(2_buf_floats)(const nn_wino_geom *g)
+{
+    return wb_buf_floats(2, g);
 }
 
 /* The tile columns [*a, *b) of tile row ty inside tiles [t0, t0 + nt). */
@@ -189,84 +237,95 @@ static void wb_row_span(const nn_wino_geom *g, int64_t ty, int64_t t0, int64_t n
     *b = (t0 + nt < last ? t0 + nt : last) - first;
 }
 
-/* Patch arrays of channel plane xc for tiles [t0, t0 + n) (n <= WB_QB):
- * q[(6i + j) * WB_QL + WB_W + s + u] = d_u(i, j), the patch of tile t0 + u
- * (x(4 ty - pt + i, 4 tx - pl + j), zero outside the image), so that one
- * vector load gives WB_W consecutive tiles even across tile rows. Per input
- * row: a zero-padded copy (rz: zeros, rp: the copy, both wb_row_floats),
- * split into its 4 column phases (WB_W tiles at a time); patch columns 4
- * and 5 are phases 0 and 1 of the next tile. */
-static void wb_patches(const nn_wino_geom *g, const float *xc, int64_t t0, int64_t n, int64_t s,
-                       float *q, float *rp, const float *rz)
+/* Patch arrays of channel plane xc for tiles [t0, t0 + n) (n <= WB_QB),
+ * tile side m, patch side m + 2: q[((m + 2) i + j) * WB_QL + WB_W + s + u]
+ * = d_u(i, j), the patch of tile t0 + u (x(m ty - pt + i, m tx - pl + j),
+ * zero outside the image), so that one vector load gives WB_W consecutive
+ * tiles even across tile rows. Per tile row: zero-padded copies of its m +
+ * 2 input rows (rp [m + 2][rf], rz: zeros; rf = wb_row_floats), all made
+ * before the first is read back (a vector load right after the copy's
+ * narrower stores would stall), each split into its m column phases (WB_W
+ * tiles at a time); patch columns m and m + 1 are phases 0 and 1 of the
+ * next tile. */
+WB_INLINE void wb_patches(int m, const nn_wino_geom *g, const float *xc, int64_t t0, int64_t n,
+                          int64_t s, float *q, float *rp, const float *rz)
 {
-    int64_t ty0 = t0 / g->tw, ty1 = (t0 + n - 1) / g->tw;
+    int64_t ty0 = t0 / g->tw, ty1 = (t0 + n - 1) / g->tw, rf = wb_row_floats(m, g);
     for (int64_t ty = ty0; ty <= ty1; ty++) {
         int64_t ta, tb, qa, nch;
+        const float *rows[6];
         wb_row_span(g, ty, t0, n, &ta, &tb);
         qa = WB_W + s + ty * g->tw + ta - t0;   /* array index of tile ta */
-        nch = (tb + 1 - ta + WB_W - 1) / WB_W;  /* tiles ta .. tb (tb: columns 4, 5) */
-        for (int i = 0; i < 6; i++) {
-            int64_t iy = 4 * ty - g->pt + i;
-            float *qi = q + 6 * i * WB_QL;
-            const float *row = rz;
-            float keep4 = qi[4 * WB_QL + qa - 1], keep5 = qi[5 * WB_QL + qa - 1];
+        nch = (tb + 1 - ta + WB_W - 1) / WB_W;  /* tiles ta .. tb (tb: columns m, m + 1) */
+        for (int i = 0; i < m + 2; i++) {
+            int64_t iy = m * ty - g->pt + i;
+            rows[i] = rz;
             if (iy >= 0 && iy < g->H) {
-                memcpy(rp + g->pl, xc + iy * g->W, (size_t)g->W * sizeof(float));
-                row = rp;
+                memcpy(rp + i * rf + g->pl, xc + iy * g->W, (size_t)g->W * sizeof(float));
+                rows[i] = rp + i * rf;
             }
+        }
+        for (int i = 0; i < m + 2; i++) {
+            float *qi = q + (m + 2) * i * WB_QL, *qm = qi + m * WB_QL + qa - 1;
+            float keep0 = qm[0], keep1 = qm[WB_QL];
             for (int64_t ch = 0; ch < nch; ch++) {
                 int64_t tx = ta + ch * WB_W, at = qa + ch * WB_W;
                 WB_V p[4];
-                WB_SPLIT4(row + 4 * tx, p);
+                if (m == 2)
+                    WB_SPLIT2(rows[i] + 2 * tx, p);
+                else
+                    WB_SPLIT4(rows[i] + 4 * tx, p);
 #pragma GCC unroll 4
-                for (int k = 0; k < 4; k++)
+                for (int k = 0; k < m; k++)
                     wb_store(qi + k * WB_QL + at, p[k]);
-                wb_store(qi + 4 * WB_QL + at - 1, p[0]);
-                wb_store(qi + 5 * WB_QL + at - 1, p[1]);
+                wb_store(qi + m * WB_QL + at - 1, p[0]);
+                wb_store(qi + (m + 1) * WB_QL + at - 1, p[1]);
             }
-            /* entry qa - 1 of columns 4, 5 is the previous row's last tile */
-            qi[4 * WB_QL + qa - 1] = keep4;
-            qi[5 * WB_QL + qa - 1] = keep5;
+            /* entry qa - 1 of columns m, m + 1 is the previous row's last tile */
+            qm[0] = keep0;
+            qm[WB_QL] = keep1;
         }
     }
 }
 
 /* Transforms the WB_W tiles of the patch arrays at q (array xi' at q + xi'
- * * WB_QL) and stores lanes [lo, WB_W) of the 36 results at d + xi *
+ * * WB_QL) and stores lanes [lo, WB_W) of the (m+2)^2 results at d + xi *
  * vstride (lanes below lo keep their values). */
-static void wb_input_vec(const float *q, float *d, int64_t vstride, int64_t lo)
+WB_INLINE void wb_input_vec(int m, const float *q, float *d, int64_t vstride, int64_t lo)
 {
+    const int n6 = m + 2;
     WB_V t[6][6];
+    WB_I mask;
 #pragma GCC unroll 6
-    for (int j = 0; j < 6; j++) {       /* B^T along the patch rows, column j */
+    for (int j = 0; j < n6; j++) {      /* B^T along the patch rows, column j */
         WB_V col[6], r[6];
 #pragma GCC unroll 6
-        for (int i = 0; i < 6; i++)
-            col[i] = wb_load(q + (6 * i + j) * WB_QL);
-        wb_bt(col, r);
+        for (int i = 0; i < n6; i++)
+            col[i] = wb_load(q + (n6 * i + j) * WB_QL);
+        wb_bt(m, col, r);
 #pragma GCC unroll 6
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < n6; i++)
             t[i][j] = r[i];
     }
     if (lo == 0) {
 #pragma GCC unroll 6
-        for (int r = 0; r < 6; r++) {   /* then along the rows */
+        for (int r = 0; r < n6; r++) {  /* then along the rows */
             WB_V o[6];
-            wb_bt(t[r], o);
+            wb_bt(m, t[r], o);
 #pragma GCC unroll 6
-            for (int c = 0; c < 6; c++)
-                wb_store(d + (6 * r + c) * vstride, o[c]);
+            for (int c = 0; c < n6; c++)
+                wb_store(d + (n6 * r + c) * vstride, o[c]);
         }
         return;
     }
-    WB_I mask = wb_lanes(lo, WB_W);
+    mask = wb_lanes(lo, WB_W);
 #pragma GCC unroll 6
-    for (int r = 0; r < 6; r++) {
+    for (int r = 0; r < n6; r++) {
         WB_V o[6];
-        wb_bt(t[r], o);
+        wb_bt(m, t[r], o);
 #pragma GCC unroll 6
-        for (int c = 0; c < 6; c++) {
-            float *dst = d + (6 * r + c) * vstride;
+        for (int c = 0; c < n6; c++) {
+            float *dst = d + (n6 * r + c) * vstride;
             wb_store(dst, wb_select(mask, o[c], wb_load(dst)));
         }
     }
@@ -277,52 +336,70 @@ static void wb_input_vec(const float *q, float *d, int64_t vstride, int64_t lo)
  * keeps the lanes before it (an earlier image's tiles); lanes past the
  * range get values that the next image's first vector or
  * nn_wino_input_pad overwrites. */
-void WB_INPUT(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x, int64_t t0,
-              int64_t nt, int64_t col0, float *v, int64_t vstride, float *buf)
+WB_INLINE void wb_input(int m, const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
+                        int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
+                        float *buf)
 {
-    int64_t nr = k->nr, pstride = g->C * nr, rf = wb_row_floats(g);
-    float *q = buf, *rp = q + 36 * WB_QL, *rz = rp + rf;
-    memset(buf, 0, (size_t)(36 * WB_QL + 2 * rf) * sizeof(float));
+    int64_t nr = k->nr, pstride = g->C * nr, rf = wb_row_floats(m, g);
+    int64_t qf = (m + 2) * (m + 2) * WB_QL;
+    float *q = buf, *rp = q + qf, *rz = rp + (m + 2) * rf;
+    memset(buf, 0, (size_t)(qf + (m + 3) * rf) * sizeof(float));
     for (int64_t d0 = 0; d0 < nt; d0 += WB_QB) {
         int64_t n = nt - d0 < WB_QB ? nt - d0 : WB_QB, col = col0 + d0, s = col % WB_W;
         for (int64_t c = 0; c < g->C; c++) {
-            wb_patches(g, x + c * g->H * g->W, t0 + d0, n, s, q, rp, rz);
+            wb_patches(m, g, x + c * g->H * g->W, t0 + d0, n, s, q, rp, rz);
             for (int64_t u = 0; u < s + n; u += WB_W) {
                 int64_t vc = col - s + u;
-                wb_input_vec(q + WB_W + u, v + (vc / nr) * pstride + c * nr + vc % nr, vstride,
-                             u == 0 ? s : 0);
+                wb_input_vec(m, q + WB_W + u, v + (vc / nr) * pstride + c * nr + vc % nr,
+                             vstride, u == 0 ? s : 0);
             }
         }
     }
 }
 
-/* Output tiles of the WB_W tiles whose 36 values start at q (matrix xi at q
- * + xi * mstride): writes row r of their 4x4 output tiles, one tile after
- * the other, to yr + r * LY (4 WB_W floats). */
-static void wb_output_vec(const float *q, int64_t mstride, int64_t LY, float *yr)
+void WB_NAME(4_input)(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x, int64_t t0,
+                      int64_t nt, int64_t col0, float *v, int64_t vstride, float *buf)
 {
+    wb_input(4, k, g, x, t0, nt, col0, v, vstride, buf);
+}
+
+void WB_NAME(2_input)(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x, int64_t t0,
+                      int64_t nt, int64_t col0, float *v, int64_t vstride, float *buf)
+{
+    wb_input(2, k, g, x, t0, nt, col0, v, vstride, buf);
+}
+
+/* Output tiles of the WB_W tiles whose (m+2)^2 values start at q (matrix
+ * xi at q + xi * mstride): writes row r of their m x m output tiles, one
+ * tile after the other, to yr + r * LY (m WB_W floats). */
+WB_INLINE void wb_output_vec(int m, const float *q, int64_t mstride, int64_t LY, float *yr)
+{
+    const int n6 = m + 2;
     WB_V t[4][6];
 #pragma GCC unroll 6
-    for (int j = 0; j < 6; j++) {       /* A^T along the rows of M, column j */
+    for (int j = 0; j < n6; j++) {      /* A^T along the rows of M, column j */
         WB_V col[6], r[4];
 #pragma GCC unroll 6
-        for (int i = 0; i < 6; i++)
-            col[i] = wb_load(q + (6 * i + j) * mstride);
-        wb_at(col, r);
+        for (int i = 0; i < n6; i++)
+            col[i] = wb_load(q + (n6 * i + j) * mstride);
+        wb_at(m, col, r);
 #pragma GCC unroll 4
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < m; i++)
             t[i][j] = r[i];
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < 4; r++) {       /* then along the columns */
+    for (int r = 0; r < m; r++) {       /* then along the columns */
         WB_V o[4];
-        wb_at(t[r], o);
-        WB_MERGE4(o, yr + r * LY);
+        wb_at(m, t[r], o);
+        if (m == 2)
+            WB_MERGE2(o, yr + r * LY);
+        else
+            WB_MERGE4(o, yr + r * LY);
     }
 }
 
 /* y[0, n) = epi(src[0, n)) for output channel o at plane offset off. */
-static void wb_store_epi(const nn_sgemm_epi *ep, int64_t o, int64_t off, const float *src,
+WB_INLINE void wb_store_epi(const nn_sgemm_epi *ep, int64_t o, int64_t off, const float *src,
                          float *y, int64_t n)
 {
     float bias = ep->bias_m ? ep->bias_m[o] : 0.0f;
@@ -351,27 +428,42 @@ static void wb_store_epi(const nn_sgemm_epi *ep, int64_t o, int64_t off, const f
     }
 }
 
-void WB_OUTPUT(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm, int64_t ob,
-               int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y, float *buf)
+WB_INLINE void wb_output(int m, const nn_wino_geom *g, const float *mat, int64_t mstride,
+                         int64_t ldm, int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep,
+                         float *y, float *buf)
 {
-    int64_t LY = 4 * (WB_QB + WB_W), plane = g->OH * g->OW;
+    int64_t LY = m * (WB_QB + WB_W), plane = g->OH * g->OW;
     for (int64_t o = 0; o < ob; o++) {
         for (int64_t d0 = 0; d0 < nt; d0 += WB_QB) {
             int64_t n = nt - d0 < WB_QB ? nt - d0 : WB_QB, tt = t0 + d0;
             int64_t ty0 = tt / g->tw, ty1 = (tt + n - 1) / g->tw;
-            /* buf [4][LY]: output row r of tile tt + u at r * LY + 4u */
+            /* buf [m][LY]: output row r of tile tt + u at r * LY + m u */
             for (int64_t u = 0; u < n; u += WB_W)
-                wb_output_vec(mat + o * ldm + d0 + u, mstride, LY, buf + 4 * u);
+                wb_output_vec(m, mat + o * ldm + d0 + u, mstride, LY, buf + m * u);
             for (int64_t ty = ty0; ty <= ty1; ty++) {
-                int64_t ta, tb, oy = 4 * ty, x0, x1, u0;
+                int64_t ta, tb, oy = m * ty, x0, x1, u0;
                 wb_row_span(g, ty, tt, n, &ta, &tb);
                 u0 = ty * g->tw + ta - tt;
-                x0 = 4 * ta;
-                x1 = 4 * tb < g->OW ? 4 * tb : g->OW;
-                for (int r = 0; r < 4 && oy + r < g->OH; r++)
-                    wb_store_epi(ep, o, (oy + r) * g->OW + x0, buf + r * LY + 4 * u0,
+                x0 = m * ta;
+                x1 = m * tb < g->OW ? m * tb : g->OW;
+                for (int r = 0; r < m && oy + r < g->OH; r++)
+                    wb_store_epi(ep, o, (oy + r) * g->OW + x0, buf + r * LY + m * u0,
                                  y + o * plane + (oy + r) * g->OW + x0, x1 - x0);
             }
         }
     }
+}
+
+void WB_NAME(4_output)(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm,
+                       int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
+                       float *buf)
+{
+    wb_output(4, g, mat, mstride, ldm, ob, t0, nt, ep, y, buf);
+}
+
+void WB_NAME(2_output)(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm,
+                       int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
+                       float *buf)
+{
+    wb_output(2, g, mat, mstride, ldm, ob, t0, nt, ep, y, buf);
 }

@@ -1,8 +1,8 @@
-/* winograd4.c — the F(4x4, 3x3) transforms and both tile sizes' weight
- * transforms (see winograd.h) in portable C: winograd4_body.h over 4-lane
- * vectors (GCC vector extension), what SCANLITE_ISA=generic runs; the same
- * code as the AVX2 file at another width, both tested against the
- * definitions in tests/test_wino.c. */
+/* winograd_generic.c — the F(2x2, 3x3) and F(4x4, 3x3) transforms (see
+ * winograd.h) in portable C: winograd_body.h over 4-lane vectors (GCC
+ * vector extension), what SCANLITE_ISA=generic runs; the same code as
+ * winograd_avx2.c at another width, both tested against the definitions in
+ * tests/test_wino.c. */
 #include "nn/kernels/winograd.h"
 
 #include <string.h>
@@ -25,6 +25,23 @@ static inline void wb_transpose4(const wb_v4 *in, wb_v4 *out)
     out[1] = WB_SHUF(t0, t2, 2, 3, 6, 7);
     out[2] = WB_SHUF(t1, t3, 0, 1, 4, 5);
     out[3] = WB_SHUF(t1, t3, 2, 3, 6, 7);
+}
+
+/* p[k][l] = s[2l + k] for 4 tiles (8 floats). */
+static inline void wb_split2_generic(const float *s, wb_v4 *p)
+{
+    wb_v4 a, b;
+    memcpy(&a, s, sizeof a);
+    memcpy(&b, s + 4, sizeof b);
+    p[0] = WB_SHUF(a, b, 0, 2, 4, 6);
+    p[1] = WB_SHUF(a, b, 1, 3, 5, 7);
+}
+
+/* d[2l + k] = p[k][l] for 4 tiles. */
+static inline void wb_merge2_generic(const wb_v4 *p, float *d)
+{
+    wb_v4 out[2] = {WB_SHUF(p[0], p[1], 0, 4, 1, 5), WB_SHUF(p[0], p[1], 2, 6, 3, 7)};
+    memcpy(d, out, sizeof out);
 }
 
 static inline void wb_split4_generic(const float *s, wb_v4 *p)
@@ -61,12 +78,10 @@ static inline void wb_taps_generic(const float *w, wb_v4 *g)
 #define WB_I wb_i4
 #define WB_SET1(x) ((wb_v4){(x), (x), (x), (x)})
 #define WB_FMA(a, b, c) ((a) * (b) + (c))
+#define WB_SPLIT2(s, p) wb_split2_generic((s), (p))
 #define WB_SPLIT4(s, p) wb_split4_generic((s), (p))
+#define WB_MERGE2(p, d) wb_merge2_generic((p), (d))
 #define WB_MERGE4(p, d) wb_merge4_generic((p), (d))
 #define WB_TAPS(w, g) wb_taps_generic((w), (g))
-#define WB_WEIGHTS4 f32_wino4_weights_generic
-#define WB_WEIGHTS2 f32_wino2_weights_generic
-#define WB_INPUT f32_wino4_input_generic
-#define WB_OUTPUT f32_wino4_output_generic
-#define WB_BUF_FLOATS f32_wino4_buf_floats_generic
-#include "nn/kernels/winograd4_body.h"
+#define WB_NAME(x) f32_wino##x##_generic
+#include "nn/kernels/winograd_body.h"

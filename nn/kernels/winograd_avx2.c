@@ -1,9 +1,10 @@
-/* winograd4_avx2.c — the F(4x4, 3x3) input and output transforms and both
- * tile sizes' weight transforms with AVX2 + FMA (winograd4_body.h over
- * 8-lane vectors: 8 tiles, or 8 filters, per vector). Built with -mavx2
- * -mfma (Makefile); only called after isa.c has checked the CPU. The
- * stride-4 phase split (and its inverse) is an in-lane 4x4 transpose after
- * pairing 128-bit halves. */
+/* winograd_avx2.c — the F(2x2, 3x3) and F(4x4, 3x3) transforms (see
+ * winograd.h) with AVX2 + FMA (winograd_body.h over 8-lane vectors: 8
+ * tiles, or 8 filters, per vector). Built with -mavx2 -mfma (Makefile);
+ * only called after isa.c has checked the CPU. The stride-4 phase split
+ * (and its inverse) is an in-lane 4x4 transpose after pairing 128-bit
+ * halves; the stride-2 one an in-lane even/odd shuffle and a cross-lane
+ * permute of 64-bit pairs. */
 #include <immintrin.h>
 
 #include "nn/kernels/winograd.h"
@@ -20,6 +21,25 @@ static inline void wb_transpose_avx2(const __m256 *in, __m256 *out)
     out[1] = _mm256_shuffle_ps(t0, t2, 0xee);
     out[2] = _mm256_shuffle_ps(t1, t3, 0x44);
     out[3] = _mm256_shuffle_ps(t1, t3, 0xee);
+}
+
+/* p[k][l] = s[2l + k] for 8 tiles (16 floats). */
+static inline void wb_split2_avx2(const float *s, __m256 *p)
+{
+    __m256 a = _mm256_loadu_ps(s), b = _mm256_loadu_ps(s + 8);
+    /* in-lane even / odd: a0 a2 b0 b2 | a4 a6 b4 b6, then pairs 0, 2, 1, 3 */
+    __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88));
+    __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd));
+    p[0] = _mm256_castpd_ps(_mm256_permute4x64_pd(e, 0xd8));
+    p[1] = _mm256_castpd_ps(_mm256_permute4x64_pd(o, 0xd8));
+}
+
+/* d[2l + k] = p[k][l] for 8 tiles. */
+static inline void wb_merge2_avx2(const __m256 *p, float *d)
+{
+    __m256 lo = _mm256_unpacklo_ps(p[0], p[1]), hi = _mm256_unpackhi_ps(p[0], p[1]);
+    _mm256_storeu_ps(d, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(d + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
 }
 
 /* p[k][l] = s[4l + k] for 8 tiles (32 floats). */
@@ -78,12 +98,10 @@ static inline void wb_taps_avx2(const float *w, __m256 *g)
 #define WB_I wb_i8
 #define WB_SET1(x) _mm256_set1_ps(x)
 #define WB_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define WB_SPLIT2(s, p) wb_split2_avx2((s), (p))
 #define WB_SPLIT4(s, p) wb_split4_avx2((s), (p))
+#define WB_MERGE2(p, d) wb_merge2_avx2((p), (d))
 #define WB_MERGE4(p, d) wb_merge4_avx2((p), (d))
 #define WB_TAPS(w, g) wb_taps_avx2((w), (g))
-#define WB_WEIGHTS4 f32_wino4_weights_avx2
-#define WB_WEIGHTS2 f32_wino2_weights_avx2
-#define WB_INPUT f32_wino4_input_avx2
-#define WB_OUTPUT f32_wino4_output_avx2
-#define WB_BUF_FLOATS f32_wino4_buf_floats_avx2
-#include "nn/kernels/winograd4_body.h"
+#define WB_NAME(x) f32_wino##x##_avx2
+#include "nn/kernels/winograd_body.h"
