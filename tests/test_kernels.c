@@ -206,10 +206,26 @@ static void test_sgemm_indirect(void)
     }
 }
 
-static void test_isa_select(void)
+/* SCANLITE_ISA as the test found it (NULL: unset), for isa_env_restore. */
+static char *isa_env_save(void)
 {
     const char *old = getenv("SCANLITE_ISA");
-    char *saved = old ? strdup(old) : NULL;
+    return old ? strdup(old) : NULL;
+}
+
+/* Puts SCANLITE_ISA back as isa_env_save found it; frees saved. */
+static void isa_env_restore(char *saved)
+{
+    if (saved)
+        setenv("SCANLITE_ISA", saved, 1);
+    else
+        unsetenv("SCANLITE_ISA");
+    free(saved);
+}
+
+static void test_isa_select(void)
+{
+    char *saved = isa_env_save();
     nn_isa isa;
     nn_err e;
     const nn_sgemm_kernel *k;
@@ -235,10 +251,7 @@ static void test_isa_select(void)
     for (int i = isa + 1; i < NN_ISA_COUNT; i++)
         T_CHECK(!nn_isa_supported((nn_isa)i));  /* the best one is chosen */
     printf("  default ISA: %s\n", nn_isa_name(isa));
-    if (saved) {
-        setenv("SCANLITE_ISA", saved, 1);
-        free(saved);
-    }
+    isa_env_restore(saved);
 }
 
 /* A Conv graph for the op harness: k x k kernel, stride s, pads, bias,
@@ -282,8 +295,7 @@ static void test_conv_paths(void)
     static const int64_t hw[][2] = {{1, 1}, {2, 3}, {5, 7}, {9, 9}, {13, 11}, {57, 3}, {4, 30}};
     static const int64_t pads[][4] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {0, 1, 2, 0}, {2, 2, 2, 2}};
     static const int64_t chans[][2] = {{16, 16}, {33, 20}, {24, 70}};
-    const char *old = getenv("SCANLITE_ISA");
-    char *saved = old ? strdup(old) : NULL;
+    char *saved = isa_env_save();
     for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
         int i = 0;
         double wst = 0;
@@ -312,12 +324,7 @@ static void test_conv_paths(void)
         if (wst > worst)
             worst = wst;
     }
-    if (saved) {
-        setenv("SCANLITE_ISA", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("SCANLITE_ISA");
-    }
+    isa_env_restore(saved);
 }
 
 /* The schedules of the im2col GEMM besides the wide one. Deep (the
@@ -344,8 +351,7 @@ static void test_conv_schedules(void)
         /* wide, input too big for the padded copy: bounds-checked im2col */
         {1, 4, 520, 520, 8, 3, 2, 1},
     };
-    const char *old = getenv("SCANLITE_ISA");
-    char *saved = old ? strdup(old) : NULL;
+    char *saved = isa_env_save();
     for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
         double wst = 0;
         if (!nn_isa_supported((nn_isa)isa))
@@ -367,12 +373,7 @@ static void test_conv_schedules(void)
         if (wst > worst)
             worst = wst;
     }
-    if (saved) {
-        setenv("SCANLITE_ISA", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("SCANLITE_ISA");
-    }
+    isa_env_restore(saved);
 }
 
 /* The GEMM schedules give the same bits at 1, 2 and 3 threads (threads
