@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "nn_ops.h"
 #include "nn_plan_priv.h"
@@ -34,6 +35,7 @@ struct nn_plan {
     size_t arena_map_len;
     nn_pool *pool;              /* owned; NULL in a shapes-only plan */
     int64_t macs;
+    int64_t *node_macs;         /* [g->n_nodes] */
     int shapes_only;            /* nn_plan_create_shapes: nothing to run */
 };
 
@@ -221,8 +223,10 @@ static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, size_t *sc
         if (need > *scratch)
             *scratch = need;
     }
-    if (def->macs)
-        p->macs += def->macs(n, in, n->n_inputs, &c->out->shape);
+    if (def->macs) {
+        p->node_macs[k] = def->macs(n, in, n->n_inputs, &c->out->shape);
+        p->macs += p->node_macs[k];
+    }
     return NN_OK;
 }
 
@@ -323,8 +327,9 @@ static nn_status plan_build(const nn_graph *g, int batch, const nn_plan_opts *op
     p->vals = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof *p->vals);
     p->defs = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->defs);
     p->ctx = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->ctx);
+    p->node_macs = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->node_macs);
     defined = calloc((size_t)(g->n_values ? g->n_values : 1), 1);
-    if (!p->vals || !p->defs || !p->ctx || !defined) {
+    if (!p->vals || !p->defs || !p->ctx || !p->node_macs || !defined) {
         st = nn_err_set(e, NN_ERR_NOMEM, "plan");
         goto fail;
     }
@@ -373,6 +378,7 @@ void nn_plan_free(nn_plan *p)
     free(p->vals);
     free(p->defs);
     free(p->ctx);
+    free(p->node_macs);
     free(p);
 }
 
@@ -407,18 +413,44 @@ const nn_tensor *nn_plan_value(const nn_plan *p, int value_index)
     return &p->vals[value_index];
 }
 
-nn_status nn_plan_run(nn_plan *p, nn_err *e)
+static double plan_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* The run loop; ms NULL or [n_nodes] wall-clock milliseconds per node. */
+static nn_status plan_run(nn_plan *p, double *ms, nn_err *e)
 {
     if (!p || p->shapes_only)
         return nn_err_set(e, NN_ERR_INVALID, "nn_plan_run: no plan, or a shapes-only plan");
     for (int k = 0; k < p->g->n_nodes; k++) {
         const nn_op_def *d = p->defs[k];
+        double t0 = ms ? plan_now_ms() : 0;
         if (p->reference ? d->run_ref != NULL : d->run == NULL)
             d->run_ref(&p->ctx[k]);
         else
             d->run(&p->ctx[k]);
+        if (ms)
+            ms[k] = plan_now_ms() - t0;
     }
     return NN_OK;
+}
+
+nn_status nn_plan_run(nn_plan *p, nn_err *e)
+{
+    return plan_run(p, NULL, e);
+}
+
+nn_status nn_plan_run_timed(nn_plan *p, double *ms, nn_err *e)
+{
+    return plan_run(p, ms, e);
+}
+
+int64_t nn_plan_node_macs(const nn_plan *p, int k)
+{
+    return k >= 0 && k < p->g->n_nodes ? p->node_macs[k] : 0;
 }
 
 size_t nn_plan_arena_bytes(const nn_plan *p)

@@ -46,8 +46,12 @@ const nn_tensor *nn_plan_output(const nn_plan *p, int i);
 const nn_tensor *nn_plan_value(const nn_plan *p, int value_index);
 
 nn_status nn_plan_run(nn_plan *p, nn_err *e);
+/* nn_plan_run that also writes the wall-clock time of node k to ms[k]
+ * (milliseconds; ms has room for the graph's n_nodes). */
+nn_status nn_plan_run_timed(nn_plan *p, double *ms, nn_err *e);
 
 size_t nn_plan_arena_bytes(const nn_plan *p);
 int64_t nn_plan_macs(const nn_plan *p);       /* multiply-accumulates of one run */
+int64_t nn_plan_node_macs(const nn_plan *p, int k);   /* of node k in one run */
 
 #endif

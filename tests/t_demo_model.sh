@@ -3,7 +3,8 @@
 # weights/README.md, it reaches >= 95% accuracy on the stored held-out
 # simulated set (tests/data/demo_eval, 200 images) measured THROUGH
 # `scanlite predict --json`, and the generator tools/simxray.py is
-# deterministic and produced that set (part skipped without numpy/PIL).
+# deterministic and produced that set (part skipped without numpy/PIL);
+# `bench --profile` reports every node of it.
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MODEL="$ROOT/weights/demo-xray.slm"
@@ -21,6 +22,20 @@ else
     echo "FAIL: SHA-256 of $MODEL is $have, weights/README.md says '${want:-nothing}'"
     fails=$((fails + 1))
 fi
+
+# bench --profile: one row per node of the loaded graph (as `inspect` counts
+# them), each with a time, a share and the sum line; refused with --json
+nodes=$("$SCANLITE" inspect "$MODEL" | sed -n 's/^nodes *\([0-9]*\).*/\1/p')
+"$SCANLITE" bench -m "$MODEL" --iters 3 --warmup 1 --threads 2 --profile >"$OUT/profile.txt"
+rows=$(grep -c '^ *[0-9][0-9]*  [A-Za-z]' "$OUT/profile.txt")
+if [ -n "$nodes" ] && [ "$rows" -eq "$nodes" ] && grep -q "sum of node medians" "$OUT/profile.txt" &&
+    grep -q '^ *0  Conv .*%' "$OUT/profile.txt"; then
+    echo "ok: bench --profile lists $rows nodes"
+else
+    echo "FAIL: bench --profile: $rows rows for ${nodes:-?} nodes"; cat "$OUT/profile.txt"
+    fails=$((fails + 1))
+fi
+expect_fail "bench --profile with --json" "$SCANLITE" bench -m "$MODEL" --json --profile
 
 n=$(($(wc -l <"$EVAL/labels.csv") - 1))
 check "held-out set has 200 images (has $n)" test "$n" -eq 200

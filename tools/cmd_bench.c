@@ -1,17 +1,24 @@
 /* cmd_bench.c — `scanlite bench -m MODEL [--batch N] [--threads N]
- * [--iters N] [--warmup N] [--json]`: latency of sl_run on a fixed
- * pseudo-random input, reported as median / min / max and images per
+ * [--iters N] [--warmup N] [--json] [--profile]`: latency of sl_run on a
+ * fixed pseudo-random input, reported as median / min / max and images per
  * second (median). With --json one object: median_ms, min_ms, max_ms,
- * images_per_s, threads, batch, iters. */
+ * images_per_s, threads, batch, iters. With --profile, then a table of
+ * every node's median time over the same number of runs of a plan of its
+ * own (same batch, threads and input). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/io_slm.h"
+#include "nn/nn_ops.h"
+#include "nn/nn_plan.h"
 #include "nn/scanlite.h"
 #include "tools/cli.h"
 
 static const char *usage_text =
     "usage: scanlite bench -m MODEL.slm [--batch N] [--threads N] [--iters N] [--warmup N] [--json]\n"
-    "  defaults: batch 1, threads 1, 20 timed iterations after 3 warm-up runs\n";
+    "                      [--profile]\n"
+    "  defaults: batch 1, threads 1, 20 timed iterations after 3 warm-up runs\n"
+    "  --profile  then time every node (median over the runs): ms, share, GFLOP/s\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -19,11 +26,74 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static double median_of(double *v, long n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* --profile: per-node medians over `iters` runs of a plan built from the
+ * file (after `warmup` runs), on `in` (batch images). */
+static int bench_profile(const char *path, long batch, long threads, long iters, long warmup,
+                         const float *in)
+{
+    nn_graph *g = NULL;
+    nn_plan *plan = NULL;
+    nn_plan_opts po = {.threads = (int)threads};
+    nn_err e;
+    double *ms = NULL, *col = NULL, total = 0;
+    int rc = 1, nn = 0;
+    if (io_slm_read(path, &g, NULL, &e) != NN_OK || nn_graph_optimize(g, &e) != NN_OK ||
+        nn_plan_create(g, (int)batch, &po, &plan, &e) != NN_OK) {
+        cli_fail("bench", "%s: %s", path, e.msg);
+        goto done;
+    }
+    nn = g->n_nodes;
+    ms = malloc((size_t)iters * (size_t)(nn ? nn : 1) * sizeof *ms);
+    col = malloc((size_t)iters * sizeof *col);
+    if (!ms || !col) {
+        cli_fail("bench", "out of memory");
+        goto done;
+    }
+    memcpy(nn_plan_input(plan, 0)->data, in, nn_shape_numel(&nn_plan_input(plan, 0)->shape) * sizeof(float));
+    for (long i = 0; i < warmup + iters; i++)
+        if (nn_plan_run_timed(plan, ms + (i < warmup ? 0 : i - warmup) * nn, &e) != NN_OK) {
+            cli_fail("bench", "%s", e.msg);
+            goto done;
+        }
+    printf("  node  op                   name                                         output                ms  share  GFLOP/s\n");
+    for (int k = 0; k < nn; k++) {
+        for (long i = 0; i < iters; i++)
+            col[i] = ms[i * nn + k];
+        ms[k] = median_of(col, iters);   /* row 0 no longer needed */
+        total += ms[k];
+    }
+    for (int k = 0; k < nn; k++) {
+        const nn_node *n = &g->nodes[k];
+        char shp[64];
+        int64_t macs = nn_plan_node_macs(plan, k);
+        nn_shape_str(&nn_plan_value(plan, n->output)->shape, shp, sizeof shp);
+        printf("  %4d  %-20s %-44.44s %-16s %7.3f %5.1f%%", k, nn_op_name((nn_op_type)n->op), n->name, shp, ms[k],
+               total > 0 ? 100.0 * ms[k] / total : 0);
+        if (macs > 0 && ms[k] > 0)
+            printf(" %8.1f", 2.0 * (double)macs / (ms[k] * 1e6));
+        putchar('\n');
+    }
+    printf("  sum of node medians %.3f ms\n", total);
+    rc = 0;
+done:
+    free(ms);
+    free(col);
+    nn_plan_free(plan);
+    nn_graph_free(g);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *v;
     long batch = 1, threads = 1, iters = 20, warmup = 3;
-    int json = 0, rc = 1, c, h, w;
+    int json = 0, profile = 0, rc = 1, c, h, w;
     sl_model *m = NULL;
     sl_session *s = NULL;
     sl_error err;
@@ -38,6 +108,10 @@ int cmd_bench(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--json")) {
             json = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--profile")) {
+            profile = 1;
             continue;
         }
         if ((r = cli_opt("bench", argc, argv, &i, "-m", &v)) || (r = cli_opt("bench", argc, argv, &i, "--model", &v))) {
@@ -64,6 +138,8 @@ int cmd_bench(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
+    if (json && profile)
+        return cli_fail("bench", "--profile prints a table: not with --json") + 1;
     if (sl_model_load(model_path, &m, &err) != SL_OK)
         return cli_fail("bench", "%s", err.message);
     sl_model_input_shape(m, &c, &h, &w);
@@ -95,9 +171,8 @@ int cmd_bench(int argc, char **argv)
         if (i >= warmup)
             ms[i - warmup] = cli_now_ms() - t0;
     }
-    qsort(ms, (size_t)iters, sizeof *ms, cmp_double);
     {
-        double med = iters % 2 ? ms[iters / 2] : 0.5 * (ms[iters / 2 - 1] + ms[iters / 2]);
+        double med = median_of(ms, iters);
         double ips = med > 0 ? (double)batch * 1000.0 / med : 0;
         if (json)
             printf("{\"model\":\"%s\",\"median_ms\":%.4f,\"min_ms\":%.4f,\"max_ms\":%.4f,\"images_per_s\":%.3f,"
@@ -107,7 +182,7 @@ int cmd_bench(int argc, char **argv)
             printf("%s: batch %ld, %ld threads, %ld runs: median %.3f ms (min %.3f, max %.3f), %.1f images/s\n",
                    sl_model_name(m), batch, threads, iters, med, ms[0], ms[iters - 1], ips);
     }
-    rc = 0;
+    rc = profile && !json ? bench_profile(model_path, batch, threads, iters, warmup, in) : 0;
 done:
     free(in);
     free(out);

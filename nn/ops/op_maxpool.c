@@ -5,6 +5,7 @@
  * optional Indices output is not supported. No multiply-accumulates:
  * macs is left NULL (counts as 0). */
 #include <math.h>
+#include <string.h>
 
 #include "nn/nn_ops.h"
 #include "nn/nn_pool.h"
@@ -35,61 +36,99 @@ static nn_status maxpool_infer(const nn_node *node, const nn_shape *const *in, i
     return NN_OK;
 }
 
+/* Floats of one thread's row buffer: the input row between -inf margins
+ * wide enough for every window of an output row, plus the 8 floats a
+ * stride-2 vector reads past its last window. */
+static int64_t maxpool_row_floats(const nn_geom2d *g)
+{
+    return (g->ow + 3) / 4 * 4 * g->sw + (g->kw - 1) * g->dw + 8;
+}
+
 typedef struct maxpool_task {
     nn_geom2d g;
     const float *x;
     float *y;
+    float *scratch;             /* [slots][row floats] */
+    int64_t planes, slots;
 } maxpool_task;
 
-/* Max over the in-bounds taps of output pixel ox; kernel rows [ky0, ky1)
- * are in bounds and start at input row iy0. */
-static float maxpool_px(const nn_geom2d *g, const float *x, int64_t iy0, int64_t ky0,
-                        int64_t ky1, int64_t ox)
+/* Output row yr from in-bounds input rows [ky0, ky1) (first at x + iy0 *
+ * iw), separably: r = the column-wise max of those rows between -inf
+ * margins (r[g->pl + ix] holds column ix), then each output the max of its
+ * kw taps of r. Comparisons are `v > m`, so NaN never wins and a window
+ * with no in-bounds tap yields -inf, as in the reference. */
+static void maxpool_row(const nn_geom2d *g, const float *x, int64_t iy0, int64_t ky0, int64_t ky1,
+                        float *r, float *yr)
 {
-    int64_t ix0 = ox * g->sw - g->pl, kx0, kx1;
-    float m = -INFINITY;
-    nn_geom_taps(ix0, g->dw, g->kw, g->iw, &kx0, &kx1);
-    for (int64_t ky = ky0; ky < ky1; ky++) {
-        const float *xr = x + (iy0 + ky * g->dh) * g->iw;
-        for (int64_t kx = kx0; kx < kx1; kx++) {
-            float v = xr[ix0 + kx * g->dw];
-            m = v > m ? v : m;
+    float *c = r + g->pl;
+    int64_t ox = 0, ix;
+    if (ky0 >= ky1) {
+        for (ix = 0; ix < g->iw; ix++)
+            c[ix] = -INFINITY;
+    } else {
+        const float *x0 = x + (iy0 + ky0 * g->dh) * g->iw;
+        memcpy(c, x0, (size_t)g->iw * sizeof *c);
+        for (int64_t ky = ky0 + 1; ky < ky1; ky++) {
+            const float *xr = x + (iy0 + ky * g->dh) * g->iw;
+            for (ix = 0; ix + 4 <= g->iw; ix += 4) {
+                nn_f4_store(c + ix, nn_f4_max(nn_f4_load(xr + ix), nn_f4_load(c + ix)));
+            }
+            for (; ix < g->iw; ix++)
+                c[ix] = xr[ix] > c[ix] ? xr[ix] : c[ix];
         }
     }
-    return m;
+    for (; ox + 4 <= g->ow; ox += 4) {
+        const float *w = r + ox * g->sw;
+        nn_f4 m = nn_f4_set1(-INFINITY);
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+            m = nn_f4_max(g->sw == 2 ? nn_f4_even(w + kx * g->dw) : nn_f4_gather(w + kx * g->dw, g->sw), m);
+        }
+        nn_f4_store(yr + ox, m);
+    }
+    for (; ox < g->ow; ox++) {
+        float m = -INFINITY;
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+            float v = r[ox * g->sw + kx * g->dw];
+            m = v > m ? v : m;
+        }
+        yr[ox] = m;
+    }
 }
 
-/* Planes [begin, end). In each output row the interior [xi0, xi1), whose
- * columns are all in bounds, runs 4 pixels at a time in registers. */
-static void maxpool_planes(void *arg, int64_t begin, int64_t end)
+/* Slots [begin, end): slot s pools its share of the planes with row
+ * buffer s. */
+static void maxpool_slots(void *arg, int64_t begin, int64_t end)
 {
     const maxpool_task *t = arg;
     const nn_geom2d *g = &t->g;
-    int64_t xi0, xi1;
-    nn_geom_interior(g->ow, g->sw, g->pl, g->dw, g->kw, g->iw, &xi0, &xi1);
-    for (int64_t pl = begin; pl < end; pl++) {
-        const float *x = t->x + pl * g->ih * g->iw;
-        for (int64_t oy = 0; oy < g->oh; oy++) {
-            float *yr = t->y + (pl * g->oh + oy) * g->ow;
-            int64_t iy0 = oy * g->sh - g->pt, ky0, ky1, ox = 0;
-            nn_geom_taps(iy0, g->dh, g->kh, g->ih, &ky0, &ky1);
-            for (; ox < xi0; ox++)
-                yr[ox] = maxpool_px(g, x, iy0, ky0, ky1, ox);
-            for (; ox + 4 <= xi1; ox += 4) {
-                nn_f4 m = nn_f4_set1(-INFINITY);
-                for (int64_t ky = ky0; ky < ky1; ky++) {
-                    const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox * g->sw - g->pl;
-                    for (int64_t kx = 0; kx < g->kw; kx++) {
-                        nn_f4 v = nn_f4_gather(xr + kx * g->dw, g->sw);
-                        m = nn_f4_select(v > m, v, m);
-                    }
-                }
-                nn_f4_store(yr + ox, m);
+    int64_t rf = maxpool_row_floats(g);
+    for (int64_t s = begin; s < end; s++) {
+        float *r = t->scratch + s * rf;
+        for (int64_t i = 0; i < rf; i++)
+            r[i] = -INFINITY;     /* margins; the middle is rewritten per row */
+        for (int64_t pl = s * t->planes / t->slots; pl < (s + 1) * t->planes / t->slots; pl++) {
+            const float *x = t->x + pl * g->ih * g->iw;
+            for (int64_t oy = 0; oy < g->oh; oy++) {
+                int64_t iy0 = oy * g->sh - g->pt, ky0, ky1;
+                nn_geom_taps(iy0, g->dh, g->kh, g->ih, &ky0, &ky1);
+                maxpool_row(g, x, iy0, ky0, ky1, r, t->y + (pl * g->oh + oy) * g->ow);
             }
-            for (; ox < g->ow; ox++)
-                yr[ox] = maxpool_px(g, x, iy0, ky0, ky1, ox);
         }
     }
+}
+
+static nn_status maxpool_prepare(nn_op_ctx *ctx, size_t *scratch_bytes, nn_err *e)
+{
+    nn_geom2d g;
+    nn_status st = maxpool_geom(ctx->node, &ctx->in[0]->shape, &g, e);
+    size_t bytes;
+    if (st != NN_OK)
+        return st;
+    if (nn_size_mul((size_t)maxpool_row_floats(&g), (size_t)nn_pool_threads(ctx->pool) * sizeof(float),
+                    &bytes) != 0)
+        return nn_err_set(e, NN_ERR_LIMIT, "node %s (MaxPool): row buffers too large", ctx->node->name);
+    *scratch_bytes = bytes;
+    return NN_OK;
 }
 
 static void maxpool_run(nn_op_ctx *ctx)
@@ -99,7 +138,12 @@ static void maxpool_run(nn_op_ctx *ctx)
     maxpool_geom(ctx->node, s, &t.g, NULL);
     t.x = ctx->in[0]->data;
     t.y = ctx->out->data;
-    nn_pool_for(ctx->pool, s->d[0] * s->d[1], 1, maxpool_planes, &t);
+    t.scratch = ctx->scratch;
+    t.planes = s->d[0] * s->d[1];
+    t.slots = nn_pool_threads(ctx->pool);
+    if (t.slots > t.planes)
+        t.slots = t.planes;
+    nn_pool_for(ctx->pool, t.slots, 1, maxpool_slots, &t);
 }
 
 static void maxpool_run_ref(nn_op_ctx *ctx)
@@ -128,6 +172,7 @@ static void maxpool_run_ref(nn_op_ctx *ctx)
 const nn_op_def nn_op_maxpool = {
     .name = "maxpool",
     .infer = maxpool_infer,
+    .prepare = maxpool_prepare,
     .run = maxpool_run,
     .run_ref = maxpool_run_ref,
 };

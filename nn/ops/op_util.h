@@ -227,6 +227,16 @@ static inline nn_f4 nn_f4_select(nn_i4 m, nn_f4 a, nn_f4 b)
     return (nn_f4)(((nn_i4)a & m) | ((nn_i4)b & ~m));
 }
 
+/* Lane-wise a > b ? a : b (b where either is NaN): one maxps on x86. */
+static inline nn_f4 nn_f4_max(nn_f4 a, nn_f4 b)
+{
+#if defined(__SSE__) && !defined(__clang__)
+    return __builtin_ia32_maxps(a, b);
+#else
+    return nn_f4_select(a > b, a, b);
+#endif
+}
+
 /* x[0..n) = act(x + bias): the one pass of the fused store. */
 static inline void nn_store_bias_act(float *x, int64_t n, float bias, const nn_act_params *a)
 {
