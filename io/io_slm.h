@@ -23,6 +23,26 @@ nn_status io_slm_write(const nn_graph *g, const char *path, nn_err *e);
  * passed nn_graph_validate. */
 nn_status io_slm_read(const char *path, nn_graph **out, char *sha256_hex, nn_err *e);
 
+/* ---- deferred weight checksum --------------------------------------------
+ * The data section's CRC-32 (tens of MB) is most of a cold load. With
+ * io_slm_read_deferred it runs on a thread of its own while the caller
+ * goes on (decodes an image, plans, even runs the network): everything
+ * else is checked before the call returns, and the parser and every kernel
+ * are safe on any constant bytes, so reading unchecked weights cannot go
+ * wrong beyond wrong numbers. The contract: nothing computed from the
+ * graph is reported before io_slm_check_wait returned NN_OK. */
+typedef struct io_slm_check io_slm_check;
+
+/* io_slm_read without the SHA-256 whose data checksum is still running:
+ * *chk (owned by the caller) must be freed before the graph. */
+nn_status io_slm_read_deferred(const char *path, nn_graph **out, io_slm_check **chk, nn_err *e);
+/* Waits for the checksum: NN_OK when the weights match it, else
+ * NN_ERR_FORMAT with io_slm_read's message. Thread-safe; any number of
+ * calls give the same answer. */
+nn_status io_slm_check_wait(io_slm_check *chk, nn_err *e);
+/* Waits, then frees. NULL is a no-op. */
+void io_slm_check_free(io_slm_check *chk);
+
 /* The mapped file bytes behind a graph from io_slm_read (what its
  * constants point into): NN_ERR_INVALID for any other graph. */
 nn_status io_slm_bytes(const nn_graph *g, const void **data, size_t *len);

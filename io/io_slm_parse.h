@@ -9,6 +9,7 @@
 
 #include "../nn/nn_graph.h"
 #include "../nn/nn_status.h"
+#include "io_slm.h"
 #include "io_slm_format.h"
 
 /* Section names for messages, indexed by SLM_SEC_*. */
@@ -19,6 +20,8 @@ typedef struct slm_parser {
     size_t len;
     const char *src;            /* file name for messages */
     int zero_copy;              /* 1: constants point into base (64-aligned) */
+    int defer_data_crc;         /* 1: parse_header leaves the data checksum to
+                                   the caller (io_slm_read_deferred) */
     nn_graph *g;
     nn_err *e;
     char where[128];            /* "node 17 'layer1.0.conv1'", or "" */
@@ -30,6 +33,14 @@ typedef struct slm_parser {
     int64_t *ints;              /* [NN_ATTR_MAX_LIST] attribute scratch */
     float *floats;              /* [NN_ATTR_MAX_LIST] */
 } slm_parser;
+
+/* Starts the data checksum of io_slm_read_deferred: CRC-32 of data[0..len)
+ * against stored, on a thread (computed here if none can start); src names
+ * the file in the message. data must stay mapped until the check is freed. */
+nn_status io_slm_check_start(const char *src, const void *data, size_t len, uint32_t stored,
+                             io_slm_check **out, nn_err *e);
+/* The message of a data checksum mismatch (shared with parse_header). */
+nn_status io_slm_data_crc_fail(nn_err *e, const char *src, uint32_t stored, uint32_t crc);
 
 /* Formats "<src>: <where>: <detail>" into ps->e and returns st. */
 nn_status io_slm_fail(slm_parser *ps, nn_status st, const char *fmt, ...)

@@ -101,22 +101,30 @@ static nn_status parse_header(slm_parser *ps)
         return io_slm_fail(ps, NN_ERR_FORMAT,
                            "index checksum mismatch (stored %08x, computed %08x): "
                            "the file is corrupt", stored, crc);
+    if (ps->defer_data_crc)
+        return NN_OK;
     stored = slm_get_u32(h + SLM_OFF_DATA_CRC);
     /* The weights: tens of MB, the bulk of a cold start's reading. */
     crc = io_crc32_parallel(0, h + ps->off[SLM_SEC_DATA], (size_t)ps->size[SLM_SEC_DATA]);
     if (stored != crc)
-        return io_slm_fail(ps, NN_ERR_FORMAT,
-                           "data checksum mismatch (stored %08x, computed %08x): "
-                           "the weights are corrupt", stored, crc);
+        return io_slm_data_crc_fail(ps->e, ps->src, stored, crc);
     return NN_OK;
+}
+
+nn_status io_slm_data_crc_fail(nn_err *e, const char *src, uint32_t stored, uint32_t crc)
+{
+    return nn_err_set(e, NN_ERR_FORMAT,
+                      "%s: data checksum mismatch (stored %08x, computed %08x): the weights are corrupt",
+                      src, stored, crc);
 }
 
 /* ---- entry points ------------------------------------------------------- */
 
 /* Parses base[0..len) into *out. zero_copy: constants point into base,
- * which the caller keeps alive (and attaches as g->backing). */
+ * which the caller keeps alive (and attaches as g->backing). chk non-NULL:
+ * the data checksum is left to a check started on success (*chk). */
 static nn_status slm_parse(const uint8_t *base, size_t len, const char *src, int zero_copy,
-                           nn_graph **out, nn_err *e)
+                           nn_graph **out, io_slm_check **chk, nn_err *e)
 {
     slm_parser ps;
     nn_err inner;
@@ -127,6 +135,7 @@ static nn_status slm_parse(const uint8_t *base, size_t len, const char *src, int
     ps.len = len;
     ps.src = src;
     ps.zero_copy = zero_copy;
+    ps.defer_data_crc = chk != NULL;
     ps.e = e;
     *out = NULL;
     if (!slm_host_is_le())
@@ -151,6 +160,9 @@ static nn_status slm_parse(const uint8_t *base, size_t len, const char *src, int
         st = io_slm_builder_fail(&ps, &inner);
         goto fail;
     }
+    if (chk && (st = io_slm_check_start(src, base + ps.off[SLM_SEC_DATA], (size_t)ps.size[SLM_SEC_DATA],
+                                        slm_get_u32(base + SLM_OFF_DATA_CRC), chk, e)) != NN_OK)
+        goto fail;
     *out = ps.g;
     ps.g = NULL;
 fail:
@@ -172,7 +184,7 @@ nn_status io_slm_read_memory(const void *buf, size_t len, nn_graph **out, nn_err
 {
     if (!out || (!buf && len))
         return nn_err_set(e, NN_ERR_INVALID, "io_slm_read_memory: NULL argument");
-    return slm_parse(buf, len, "(memory)", 0, out, e);
+    return slm_parse(buf, len, "(memory)", 0, out, NULL, e);
 }
 
 /* The read-only mapping a graph from io_slm_read keeps as g->backing. */
@@ -201,7 +213,9 @@ nn_status io_slm_bytes(const nn_graph *g, const void **data, size_t *len)
     return NN_OK;
 }
 
-nn_status io_slm_read(const char *path, nn_graph **out, char *sha256_hex, nn_err *e)
+/* io_slm_read (chk NULL) and io_slm_read_deferred. */
+static nn_status slm_read_file(const char *path, nn_graph **out, char *sha256_hex,
+                               io_slm_check **chk, nn_err *e)
 {
     const char *src;
     struct stat stt;
@@ -250,7 +264,7 @@ nn_status io_slm_read(const char *path, nn_graph **out, char *sha256_hex, nn_err
     fd = -1;
     if (sha256_hex)
         io_sha256_hex(m->addr, m->len, sha256_hex);
-    if ((st = slm_parse(m->addr, m->len, src, 1, out, e)) != NN_OK)
+    if ((st = slm_parse(m->addr, m->len, src, 1, out, chk, e)) != NN_OK)
         goto fail;
     (*out)->backing = m;
     (*out)->backing_free = slm_mapping_free;
@@ -260,5 +274,18 @@ fail:
         close(fd);
     slm_mapping_free(m);
     return st;
+}
+
+nn_status io_slm_read(const char *path, nn_graph **out, char *sha256_hex, nn_err *e)
+{
+    return slm_read_file(path, out, sha256_hex, NULL, e);
+}
+
+nn_status io_slm_read_deferred(const char *path, nn_graph **out, io_slm_check **chk, nn_err *e)
+{
+    if (!chk)
+        return nn_err_set(e, NN_ERR_INVALID, "io_slm_read_deferred: NULL argument");
+    *chk = NULL;
+    return slm_read_file(path, out, NULL, chk, e);
 }
 

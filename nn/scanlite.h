@@ -55,8 +55,16 @@ typedef struct sl_session sl_session;
 
 /* ---- models ---------------------------------------------------------- */
 
-/* Loads, validates and prepares (batchnorm folding, fusion) a .slm file. */
+/* Loads, validates and prepares (batchnorm folding, fusion) a .slm file.
+ * Everything but the weights' checksum is checked before it returns; that
+ * one runs on in the background, so that a cold start overlaps it with
+ * decoding and planning: no sl_run / sl_predict_image / sl_explain* result
+ * is returned before it passed (on corrupt weights they fail with
+ * SL_ERR_FORMAT, "... the weights are corrupt"). */
 sl_status sl_model_load(const char *path, sl_model **out, sl_error *err);
+/* Waits for the weights' checksum: SL_OK when intact, else SL_ERR_FORMAT
+ * (e.g. a server that should refuse to start on a damaged file). */
+sl_status sl_model_verify(const sl_model *m, sl_error *err);
 void sl_model_free(sl_model *m);
 
 const char *sl_model_name(const sl_model *m);        /* metadata "name" or file stem */

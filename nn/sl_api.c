@@ -245,7 +245,9 @@ sl_status sl_model_load(const char *path, sl_model **out, sl_error *err)
     pthread_mutex_init(&m->sha256_mu, NULL);
     /* The SHA-256 of the mapped bytes is computed on first use
      * (sl_model_sha256): hashing a large model dominates a cold start. */
-    if (io_slm_read(path, &m->g, NULL, &e) != NN_OK)
+    /* The weights' checksum runs on while the caller decodes images and
+     * plans; results wait for it (sl_model_check). */
+    if (io_slm_read_deferred(path, &m->g, &m->check, &e) != NN_OK)
         goto fail;
     {
         const void *bytes;
@@ -281,6 +283,7 @@ void sl_model_free(sl_model *m)
 {
     if (!m)
         return;
+    io_slm_check_free(m->check);    /* reads the graph's mapping */
     nn_graph_free(m->g);
     pthread_mutex_destroy(&m->sha256_mu);
     free(m->path);
@@ -288,6 +291,23 @@ void sl_model_free(sl_model *m)
     free(m->labels);
     free(m->label_buf);
     free(m);
+}
+
+nn_status sl_model_check(const sl_model *m, nn_err *e)
+{
+    return io_slm_check_wait(m->check, e);
+}
+
+sl_status sl_model_verify(const sl_model *m, sl_error *err)
+{
+    nn_err e;
+    nn_err_clear(&e);
+    if (!m)
+        return sl_fail(err, SL_ERR_INVALID, "sl_model_verify: no model");
+    if (sl_model_check(m, &e) != NN_OK)
+        return to_sl(&e, err);
+    ok(err);
+    return SL_OK;
 }
 
 const char *sl_model_name(const sl_model *m) { return m->name; }
@@ -466,7 +486,7 @@ sl_status sl_run(sl_session *s, const float *input, int batch, float *output, sl
     if (nn_shape_numel(&x->shape) != per_in * batch || n_out != (int64_t)s->m->out_size * batch)
         return sl_fail(err, SL_ERR_SHAPE, "sl_run: model output does not scale with the batch");
     memcpy(x->data, input, (size_t)(per_in * batch) * sizeof(float));
-    if (nn_plan_run(p, &e) != NN_OK)
+    if (nn_plan_run(p, &e) != NN_OK || sl_model_check(s->m, &e) != NN_OK)
         return to_sl(&e, err);
     memcpy(output, y->data, (size_t)n_out * sizeof(float));
     ok(err);

@@ -89,7 +89,7 @@ static nn_status explain_run(sl_session *s, const float *input, int class_index,
     if ((st = session_gradcam(s, &gc, e)) != NN_OK)
         return st;
     st = nn_gradcam_forward(gc, input, (int64_t)m->in_c * m->in_h * m->in_w, e);
-    if (st != NN_OK)
+    if (st != NN_OK || (st = sl_model_check(m, e)) != NN_OK)
         return st;
     memcpy(s->raw, nn_gradcam_output(gc)->data, (size_t)m->out_size * sizeof *s->raw);
     sl_outputs_to_probs(m, s->raw, s->probs);

@@ -22,6 +22,8 @@ typedef enum sl_act { SL_ACT_SOFTMAX, SL_ACT_SIGMOID, SL_ACT_NONE } sl_act;
 
 struct sl_model {
     nn_graph *g;                /* owned, optimized */
+    struct io_slm_check *check; /* owned: the weights' checksum, running in the
+                                   background from load (freed before g) */
     char *path, *name;          /* owned */
     char sha256[65];            /* of the mapped file; computed on first use */
     int sha256_done;            /* guarded by sha256_mu */
@@ -57,6 +59,10 @@ struct sl_session {
     struct nn_gradcam *explain; /* owned; created by the first sl_explain*,
                                    dropped with the plans */
 };
+
+/* The weights' checksum (waits for it): every entry point that reports
+ * numbers computed from the model calls this before it returns them. */
+nn_status sl_model_check(const sl_model *m, nn_err *e);
 
 /* Fills out->top[0..k), label and confidence from probs[n]: highest first,
  * ties to the lower index, NaN below everything. */

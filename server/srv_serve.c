@@ -55,8 +55,11 @@ static int model_add(srv *s, const char *name, const char *path)
     }
     srv_model *sm = &s->models[s->nmodels];
     sl_error e;
-    if (sl_model_load(path, &sm->m, &e) != SL_OK) {
+    /* a damaged file stops the start-up, not the first request */
+    if (sl_model_load(path, &sm->m, &e) != SL_OK || sl_model_verify(sm->m, &e) != SL_OK) {
         fprintf(stderr, "scanlite serve: cannot load model %s (%s): %s\n", name, path, e.message);
+        sl_model_free(sm->m);
+        sm->m = NULL;
         return -1;
     }
     snprintf(sm->name, sizeof sm->name, "%s", name);

@@ -342,6 +342,55 @@ static void test_load_errors(void)
     T_CHECK(strcmp(sl_status_str(SL_ERR_IMAGE), nn_status_str(NN_ERR_IMAGE)) == 0);
 }
 
+/* A file whose weights are damaged (last byte flipped: data section) loads
+ * (the checksum runs in the background), but sl_model_verify, sl_run and
+ * sl_predict_image all refuse with SL_ERR_FORMAT: no result from unchecked
+ * weights; the intact file verifies. */
+static void test_corrupt_weights(void)
+{
+    sl_error err;
+    sl_model *m = NULL;
+    sl_session *s = NULL;
+    nn_graph *g = tiny_model(3, NULL, "cat\ndog\nbird");
+    const char *path = write_model(g, "tiny_bad");
+    float x[IN_N] = {0}, raw[3];
+    unsigned char px[IN_H * IN_W * 3] = {0};
+    membuf png = {NULL, 0};
+    sl_prediction pr;
+    FILE *f;
+    long len;
+    int c;
+    T_CHECK(path && sl_model_load(path, &m, &err) == SL_OK && sl_model_verify(m, &err) == SL_OK);
+    sl_model_free(m);
+    m = NULL;
+    f = path ? fopen(path, "r+b") : NULL;
+    T_CHECK(f != NULL);
+    if (!f)
+        goto done;
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, len - 1, SEEK_SET);
+    c = fgetc(f);
+    fseek(f, len - 1, SEEK_SET);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+    stbi_write_png_to_func(png_sink, &png, IN_W, IN_H, 3, px, IN_W * 3);
+    T_CHECKF(sl_model_load(path, &m, &err) == SL_OK, "%s", err.message);
+    if (!m)
+        goto done;
+    T_CHECK(sl_session_create(m, 2, &s, &err) == SL_OK);
+    T_CHECKF(s && sl_run(s, x, 1, raw, &err) == SL_ERR_FORMAT && strstr(err.message, "the weights are corrupt"),
+             "%s", err.message);
+    T_CHECK(s && png.p && sl_predict_image(s, png.p, png.n, 3, &pr, &err) == SL_ERR_FORMAT);
+    T_CHECK(sl_model_verify(m, &err) == SL_ERR_FORMAT && strstr(err.message, "data checksum mismatch"));
+    T_CHECK(sl_model_verify(NULL, &err) == SL_ERR_INVALID);
+done:
+    free(png.p);
+    sl_session_free(s);
+    sl_model_free(m);
+    nn_graph_free(g);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_api_XXXXXX");
@@ -353,6 +402,7 @@ int main(void)
     T_RUN(test_predict_image);
     T_RUN(test_activations_and_labels);
     T_RUN(test_load_errors);
+    T_RUN(test_corrupt_weights);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

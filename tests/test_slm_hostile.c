@@ -3,7 +3,8 @@
  * parsers must cope), 2000 seeded random corruptions, and forged counts,
  * lengths, offsets, versions and names, each with the exact status and
  * message expected. Nothing may crash or trip ASan/UBSan; whatever parses
- * must be writable again. */
+ * must be writable again. The deferred weight checksum
+ * (io_slm_read_deferred) reports what io_slm_read would. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +312,55 @@ static void test_forged_names(void)
     EXPECT(model, IO_SLM_MAX_FILE + 1, NN_ERR_LIMIT, "limit");
 }
 
+/* io_slm_read_deferred: the weights' checksum comes after the graph.
+ * Intact file: the wait says NN_OK (twice). A flipped weight byte: the
+ * graph still loads, every wait reports the mismatch with the message of
+ * io_slm_read. Damage elsewhere is still refused at once. */
+static void test_deferred_check(void)
+{
+    char path[160];
+    uint8_t *b = malloc(model_len);
+    nn_graph *g = NULL;
+    io_slm_check *chk = NULL;
+    nn_err e;
+    snprintf(path, sizeof path, "%s/deferred.slm", tmpdir);
+    spit(path, model, model_len);
+    T_CHECK(io_slm_read_deferred(path, &g, &chk, &e) == NN_OK && g && chk);
+    T_CHECK(io_slm_check_wait(chk, &e) == NN_OK);
+    T_CHECK(io_slm_check_wait(chk, &e) == NN_OK);
+    io_slm_check_free(chk);
+    nn_graph_free(g);
+
+    memcpy(b, model, model_len);
+    b[model_len - 1] ^= 0x80;               /* last weight byte */
+    spit(path, b, model_len);
+    g = NULL;
+    chk = NULL;
+    T_CHECK(io_slm_read_deferred(path, &g, &chk, &e) == NN_OK && g && chk);
+    for (int i = 0; i < 2; i++) {
+        nn_err_clear(&e);
+        T_CHECKF(io_slm_check_wait(chk, &e) == NN_ERR_FORMAT &&
+                     strstr(e.msg, "deferred.slm: data checksum mismatch") &&
+                     strstr(e.msg, "the weights are corrupt"), "wait %d: %s", i, e.msg);
+    }
+    io_slm_check_free(chk);
+    nn_graph_free(g);
+    T_CHECK(io_slm_read(path, &g, NULL, &e) == NN_ERR_FORMAT && strstr(e.msg, "data checksum mismatch"));
+
+    memcpy(b, model, model_len);
+    b[sec_off(model, SLM_SEC_NODES) + 5] ^= 1;
+    spit(path, b, model_len);
+    g = NULL;
+    chk = NULL;
+    T_CHECK(io_slm_read_deferred(path, &g, &chk, &e) == NN_ERR_FORMAT && !g && !chk &&
+            strstr(e.msg, "index checksum mismatch"));
+    T_CHECK(io_slm_read_deferred(path, &g, NULL, &e) == NN_ERR_INVALID);
+    io_slm_check_free(NULL);
+    T_CHECK(io_slm_check_wait(NULL, &e) == NN_OK);
+    unlink(path);
+    free(b);
+}
+
 int main(void)
 {
     char mutant[160];
@@ -323,6 +373,7 @@ int main(void)
     T_RUN(test_random_corruption);
     T_RUN(test_forged_fields);
     T_RUN(test_forged_names);
+    T_RUN(test_deferred_check);
     snprintf(mutant, sizeof mutant, "%s/mutant.slm", tmpdir);
     unlink(mutant);
     slm_fixture_teardown();

@@ -207,9 +207,11 @@ int cmd_predict(int argc, char **argv)
             if (heatmap)
                 printf("  heatmap of %s: %s\n", sl_model_label(m, hm_label), hpath);
         }
+        fflush(stdout);     /* each result as soon as it is known, not after the teardown */
     }
     if (json)
         printf("\n]\n");
+    fflush(stdout);
     rc = failures ? 1 : 0;
     goto done;
 usage:

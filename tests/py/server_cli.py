@@ -46,6 +46,13 @@ with open(os.path.join(mdir, "broken.slm"), "wb") as f:
     f.write(open(MODEL, "rb").read()[:300])
 rc, err = serve_fails(["--models", mdir, "--db", os.path.join(OUT, "x.db")])
 T.check(rc != 0 and "broken" in err, "a bad model in --models stops the start: rc=%d %r" % (rc, err[-200:]))
+damaged = bytearray(open(MODEL, "rb").read())
+damaged[-1] ^= 0x40     # last byte of the weights: only their checksum can tell
+with open(os.path.join(OUT, "damaged.slm"), "wb") as f:
+    f.write(damaged)
+rc, err = serve_fails(["-m", "d=" + os.path.join(OUT, "damaged.slm"), "--db", os.path.join(OUT, "x.db")])
+T.check(rc != 0 and "the weights are corrupt" in err,
+        "a model with damaged weights stops the start: rc=%d %r" % (rc, err[-200:]))
 rc, err = serve_fails(["-m", "x=" + os.path.join(OUT, "missing.slm"), "--db", os.path.join(OUT, "x.db")])
 T.check(rc != 0 and "missing.slm" in err, "a missing -m file stops the start")
 rc, err = serve_fails(["--db", os.path.join(OUT, "x.db")])
