@@ -28,7 +28,7 @@ ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-LIBS := -lstb -lmicrohttpd -lsqlite3 -lcrypt -lm
+LIBS := -lstb -lsqlite3 -lcrypt -lm
 
 # Debian packages: runtime/build, then test-only.
 DEPS_BUILD := libstb-dev libmicrohttpd-dev libsqlite3-dev libcrypt-dev pkg-config

@@ -221,4 +221,8 @@ void srv_h_metrics(srv_req *r);
 /* ---- serve (srv_serve.c) ---- */
 int srv_run(srv_config *cfg);
 
+/* Opens libmicrohttpd (srv_mhd.c; the MHD_* calls open it on first use):
+ * 0, or -1 with the loader's message in err. */
+int srv_mhd_open(char *err, size_t len);
+
 #endif

@@ -257,6 +257,12 @@ static int start_http(srv *s)
         fprintf(stderr, "scanlite serve: bad --host %s: %s\n", s->cfg.host, gai_strerror(gai));
         return -1;
     }
+    char mhd_err[256];
+    if (srv_mhd_open(mhd_err, sizeof mhd_err) != 0) {
+        fprintf(stderr, "scanlite serve: cannot load the HTTP library: %s\n", mhd_err);
+        freeaddrinfo(ai);
+        return -1;
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)

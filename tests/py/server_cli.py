@@ -53,6 +53,13 @@ with open(os.path.join(OUT, "damaged.slm"), "wb") as f:
 rc, err = serve_fails(["-m", "d=" + os.path.join(OUT, "damaged.slm"), "--db", os.path.join(OUT, "x.db")])
 T.check(rc != 0 and "the weights are corrupt" in err,
         "a model with damaged weights stops the start: rc=%d %r" % (rc, err[-200:]))
+fakelib = os.path.join(OUT, "fakelib")     # the HTTP library is dlopen()ed at start-up
+os.makedirs(fakelib, exist_ok=True)
+with open(os.path.join(fakelib, "libmicrohttpd.so.12"), "wb") as f:
+    f.write(b"not a shared object")
+rc, err = serve_fails(["-m", "t=" + MODEL, "--db", os.path.join(OUT, "x.db")], {"LD_LIBRARY_PATH": fakelib})
+T.check(rc != 0 and "cannot load the HTTP library" in err and "libmicrohttpd.so.12" in err,
+        "an unloadable libmicrohttpd stops the start: rc=%d %r" % (rc, err[-200:]))
 rc, err = serve_fails(["-m", "x=" + os.path.join(OUT, "missing.slm"), "--db", os.path.join(OUT, "x.db")])
 T.check(rc != 0 and "missing.slm" in err, "a missing -m file stops the start")
 rc, err = serve_fails(["--db", os.path.join(OUT, "x.db")])
