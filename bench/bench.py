@@ -200,7 +200,7 @@ def make_configs(models, quick):
                      "iters": max(3, int(iters * k)), "id": "%s b%d t%d" % (name, batch, threads)})
 
     for b, t in ((1, 1), (1, 2), (8, 1), (8, 2)):
-        add("resnet18", "resnet18", b, t, 2 if b == 1 else 1, 10 if b == 1 else 3)
+        add("resnet18", "resnet18", b, t, 3 if b == 1 else 2, 20 if b == 1 else 5)
     for t in (1, 2):
         add("smallcnn", "smallcnn", 1, t, 10, 50)
     for name, m in models.items():

@@ -40,9 +40,31 @@ def cpu_fields():
     return info
 
 
+def measured_peak():
+    """(GFLOP/s, ISA) of one core from bench/fma_peak.c (built by run.sh,
+    path in BENCH_FMA_PEAK), or None."""
+    exe = os.environ.get("BENCH_FMA_PEAK")
+    out = sh([exe]) if exe and os.access(exe, os.X_OK) else ""
+    parts = out.split(None, 1)
+    try:
+        return (float(parts[0]), parts[1].strip()) if len(parts) == 2 else None
+    except ValueError:
+        return None
+
+
 def peak_info(flags, info):
-    """fp32 peak per core = FMA units x SIMD lanes x 2 flops x GHz. The
-    frequency is the highest the OS exposes; BENCH_GHZ overrides it."""
+    """fp32 peak per core: measured by bench/fma_peak.c (12 independent FMA
+    chains in assembly, best of 5) unless BENCH_GHZ is set; else FMA units x
+    SIMD lanes x 2 flops x GHz, with the highest frequency the OS exposes."""
+    meas = None if os.environ.get("BENCH_GHZ") else measured_peak()
+    if meas:
+        gf, isa = meas
+        lanes = 16 if isa == "AVX-512" else 8
+        return {"isa": isa, "ghz": gf / (4 * lanes), "ghz_source": "measured (bench/fma_peak.c)",
+                "flops_per_cycle": 4 * lanes, "gflops_per_core": gf,
+                "assumption": "%s: %.1f GFLOP/s per core measured by bench/fma_peak.c (12 independent "
+                              "FMA chains; = 2 FMA units x %d lanes x 2 flops x %.2f GHz effective)"
+                              % (isa, gf, lanes, gf / (4 * lanes))}
     lscpu = sh(["lscpu"])
     m = re.search(r"CPU max MHz:\s*([\d.]+)", lscpu)
     if os.environ.get("BENCH_GHZ"):
