@@ -6,8 +6,10 @@
  * count of pending workers reaches 0. A network runs dozens of loops back
  * to back, so a thread that finds nothing to do first polls for up to
  * NN_POOL_SPIN_NS (the next loop usually starts within microseconds; a
- * futex wake-up costs tens), then blocks on a condition variable: an idle
- * pool sleeps. Sleepers are counted under the mutex, which is held
+ * futex wake-up costs tens, and in a virtual machine whose idle vCPU halts,
+ * waking it waits for the host's scheduler: up to milliseconds when the
+ * host is busy), then blocks on a condition variable: an idle pool
+ * sleeps. Sleepers are counted under the mutex, which is held
  * whenever generation or the caller's sleeping flag changes, so no wake-up
  * is lost. */
 #include "nn_pool.h"
@@ -19,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How long a thread polls before it blocks (nanoseconds). */
-#define NN_POOL_SPIN_NS 100000
 
 struct nn_pool {
     int threads;

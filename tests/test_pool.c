@@ -2,7 +2,8 @@
  * visited exactly once for thread counts 1..4 and many (n, grain) pairs,
  * both back to back (workers still polling) and after pauses longer than
  * the poll window (workers asleep on the condition variable), with no more
- * ranges than threads; bad arguments are refused. */
+ * ranges than threads; an idle pool sleeps (CPU time); bad arguments are
+ * refused. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -66,7 +67,7 @@ static void test_pool_cover(void)
                 for (size_t j = 0; j < sizeof grains / sizeof grains[0]; j++) {
                     bad += check_loop(p, threads, ns[i], grains[j]);
                     if (rep == 1 && j == 0)
-                        pause_ms(2);    /* > the poll window: workers block */
+                        pause_ms(NN_POOL_SPIN_NS / 1000000 + 2);  /* > the poll window: workers block */
                 }
         T_CHECKF(bad == 0, "%d threads: %d wrong loops", threads, bad);
         nn_pool_free(p);
@@ -87,6 +88,33 @@ static void test_pool_many_loops(void)
     nn_pool_free(p);
 }
 
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* An idle pool sleeps: over 100 ms without loops, after a burst of them,
+ * 3 threads use at most a few poll windows of CPU, not the 200 ms that
+ * polling workers would. (A CPU-time bound, with a wide margin.) */
+static void test_pool_idle(void)
+{
+    nn_pool *p = NULL;
+    nn_err e;
+    double before, used;
+    T_CHECK(nn_pool_create(3, &p, &e) == NN_OK);
+    if (!p)
+        return;
+    for (int i = 0; i < 100; i++)
+        check_loop(p, 3, 999, 1);
+    before = cpu_ms();
+    pause_ms(100);
+    used = cpu_ms() - before;
+    T_CHECKF(used < 50, "idle pool used %.1f ms of CPU in 100 ms", used);
+    nn_pool_free(p);
+}
+
 static void test_pool_bad_args(void)
 {
     nn_pool *p = NULL;
@@ -101,6 +129,7 @@ int main(void)
 {
     T_RUN(test_pool_cover);
     T_RUN(test_pool_many_loops);
+    T_RUN(test_pool_idle);
     T_RUN(test_pool_bad_args);
     return t_summary("test_pool");
 }
