@@ -1,17 +1,23 @@
 /* nn_pool.c — persistent pthread pool (see nn_pool.h).
  *
- * One loop at a time: nn_pool_for publishes (fn, arg, ranges) under the
- * mutex and bumps an atomic generation counter; each worker runs its own
- * range, the caller runs range 0, and the caller waits until the atomic
- * count of pending workers reaches 0. A network runs dozens of loops back
- * to back, so a thread that finds nothing to do first polls for up to
- * NN_POOL_SPIN_NS (the next loop usually starts within microseconds; a
- * futex wake-up costs tens, and in a virtual machine whose idle vCPU halts,
- * waking it waits for the host's scheduler: up to milliseconds when the
- * host is busy), then blocks on a condition variable: an idle pool
- * sleeps. Sleepers are counted under the mutex, which is held
+ * One loop at a time. nn_pool_for publishes (fn, arg, ranges) and bumps an
+ * atomic generation counter; then every participant, the caller included,
+ * claims ranges one at a time from an atomic claim word (generation in the
+ * high 32 bits, next range in the low 32: a thread still holding an older
+ * generation cannot claim) until none is left, and the caller returns
+ * once every range has finished. So a worker that is slow to wake (a
+ * futex wake-up costs tens of microseconds; in a virtual machine whose idle
+ * vCPU halts, waking it waits for the host's scheduler: milliseconds when
+ * the host is busy) never holds the loop up: its range is run by whoever
+ * gets there first. The ranges themselves depend only on (n, grain,
+ * threads), so results do not depend on who ran them. A network runs
+ * dozens of loops back to back, so a thread that finds nothing to do first
+ * polls for up to NN_POOL_SPIN_NS, then blocks on a condition variable: an
+ * idle pool sleeps. Sleepers are counted under the mutex, which is held
  * whenever generation or the caller's sleeping flag changes, so no wake-up
- * is lost. */
+ * is lost. fn and arg of a generation stay valid while any of its ranges
+ * is claimed and unfinished (the caller waits for them), and a range can
+ * only be claimed with its generation's claim word. */
 #include "nn_pool.h"
 
 #include <pthread.h>
@@ -21,36 +27,58 @@
 #include <time.h>
 #include <unistd.h>
 
-
 struct nn_pool {
     int threads;
     pthread_t *tids;
     pthread_mutex_t mu;
     pthread_cond_t wake;      /* workers wait here for a new generation */
-    pthread_cond_t done;      /* caller waits here for pending == 0 */
+    pthread_cond_t done;      /* caller waits here for finished == parts */
     atomic_ulong generation;
-    atomic_int pending;       /* workers still running the current loop */
+    atomic_ullong claim;      /* (generation & 0xffffffff) << 32 | next range */
+    atomic_llong finished;    /* ranges of the current loop run to the end */
     atomic_int quit;
     int sleepers;             /* workers blocked on wake (under mu) */
     int caller_sleeping;      /* the caller blocked on done (under mu) */
     nn_pool_fn fn;
     void *arg;
-    int64_t n, chunk;         /* range i = [i*chunk, min(n, (i+1)*chunk)) */
+    int64_t n, chunk;         /* range i = [i*chunk, min(n, (i+1)*chunk)), i < parts */
+    atomic_llong parts;       /* atomic: a late worker may read it during the next loop */
 };
 
-typedef struct worker_arg {
-    nn_pool *pool;
-    int index;                /* 1..threads-1 */
-} worker_arg;
-
-static void run_range(nn_pool *p, int i)
+static void run_range(nn_pool *p, int64_t i)
 {
-    int64_t b = (int64_t)i * p->chunk;
+    int64_t b = i * p->chunk;
     int64_t e = b + p->chunk;
     if (e > p->n)
         e = p->n;
     if (b < e)
         p->fn(p->arg, b, e);
+}
+
+/* Claims and runs ranges of generation gen (low 32 bits) until none is
+ * left or the pool has moved on; wakes a sleeping caller after the last. */
+static void run_claims(nn_pool *p, unsigned long gen)
+{
+    unsigned long long tag = (unsigned long long)(gen & 0xffffffffUL) << 32;
+    for (;;) {
+        unsigned long long c = atomic_load_explicit(&p->claim, memory_order_acquire);
+        int64_t i = (int64_t)(c & 0xffffffffULL), parts;
+        /* parts may already be the next loop's: then the CAS below fails */
+        if ((c & ~0xffffffffULL) != tag || i >= atomic_load_explicit(&p->parts, memory_order_relaxed))
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        parts = atomic_load_explicit(&p->parts, memory_order_relaxed);  /* this loop's: it
+                                                                           waits for range i */
+        run_range(p, i);
+        if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) + 1 == parts) {
+            pthread_mutex_lock(&p->mu);
+            if (p->caller_sleeping)
+                pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
 }
 
 static int64_t now_ns(void)
@@ -89,16 +117,14 @@ static int new_loop(nn_pool *p, unsigned long seen)
 static int all_done(nn_pool *p, unsigned long unused)
 {
     (void)unused;
-    return atomic_load_explicit(&p->pending, memory_order_acquire) == 0;
+    return atomic_load_explicit(&p->finished, memory_order_acquire) ==
+           atomic_load_explicit(&p->parts, memory_order_relaxed);
 }
 
 static void *worker_main(void *argp)
 {
-    worker_arg *wa = argp;
-    nn_pool *p = wa->pool;
-    int index = wa->index;
+    nn_pool *p = argp;
     unsigned long seen = 0;
-    free(wa);
     for (;;) {
         if (!spin_until(p, new_loop, seen)) {
             pthread_mutex_lock(&p->mu);
@@ -111,13 +137,7 @@ static void *worker_main(void *argp)
         if (atomic_load_explicit(&p->quit, memory_order_acquire))
             break;
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        run_range(p, index);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            if (p->caller_sleeping)
-                pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_claims(p, seen);
     }
     return NULL;
 }
@@ -142,19 +162,12 @@ nn_status nn_pool_create(int threads, nn_pool **out, nn_err *e)
             return nn_err_set(e, NN_ERR_NOMEM, "thread pool");
         }
     }
-    for (int i = 1; i < threads; i++) {
-        worker_arg *wa = malloc(sizeof *wa);
-        if (wa) {
-            wa->pool = p;     /* set before the thread can read it */
-            wa->index = i;
-        }
-        if (!wa || pthread_create(&p->tids[i], NULL, worker_main, wa) != 0) {
-            free(wa);
+    for (int i = 1; i < threads; i++)
+        if (pthread_create(&p->tids[i], NULL, worker_main, p) != 0) {
             p->threads = i;   /* only join what started */
             nn_pool_free(p);
             return nn_err_set(e, NN_ERR_NOMEM, "cannot start pool thread %d", i);
         }
-    }
     *out = p;
     return NN_OK;
 }
@@ -195,6 +208,7 @@ int nn_pool_cpus(void)
 void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)
 {
     int64_t parts;
+    unsigned long gen;
     if (n <= 0)
         return;
     if (grain < 1)
@@ -211,12 +225,16 @@ void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)
     p->arg = arg;
     p->n = n;
     p->chunk = (n + parts - 1) / parts;
-    atomic_store_explicit(&p->pending, p->threads - 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store_explicit(&p->parts, (n + p->chunk - 1) / p->chunk, memory_order_relaxed);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    gen = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->claim, (unsigned long long)(gen & 0xffffffffUL) << 32,
+                          memory_order_release);
+    atomic_store_explicit(&p->generation, gen, memory_order_release);
     if (p->sleepers > 0)
         pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    run_range(p, 0);
+    run_claims(p, gen);
     if (spin_until(p, all_done, 0))
         return;
     pthread_mutex_lock(&p->mu);

@@ -9,8 +9,13 @@
  * batch 8 at 2 threads: 110 -> 106 ms median over 10 fresh processes on
  * the development VM; runs up to 139 ms with the former 0.1 ms window). The
  * calling thread takes part in every loop. Work is split into contiguous
- * ranges deterministically from (n, threads), so results do not depend on
- * scheduling. A pool runs one loop at a time; one pool per session. */
+ * ranges deterministically from (n, grain, threads), so results do not
+ * depend on scheduling, but a range is run by whichever thread claims it
+ * first: a thread that is slow to wake or descheduled does not hold the
+ * loop up (with a CPU hog on one of 2 CPUs, ResNet18 at 2 threads: batch 1
+ * 98 -> 46 ms, batch 8 439 -> 265 ms). So fn must not assume which thread
+ * runs a range, nor that ranges run concurrently. A pool runs one loop at
+ * a time; one pool per session. */
 #ifndef NN_POOL_H
 #define NN_POOL_H
 
