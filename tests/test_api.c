@@ -379,7 +379,8 @@ static void test_corrupt_weights(void)
     if (!m)
         goto done;
     T_CHECK(sl_session_create(m, 2, &s, &err) == SL_OK);
-    T_CHECKF(s && sl_run(s, x, 1, raw, &err) == SL_ERR_FORMAT && strstr(err.message, "the weights are corrupt"),
+    T_CHECKF(s && sl_run(s, x, 1, raw, &err) == SL_ERR_FORMAT &&
+                 strstr(err.message, "the weights are corrupt"),
              "%s", err.message);
     T_CHECK(s && png.p && sl_predict_image(s, png.p, png.n, 3, &pr, &err) == SL_ERR_FORMAT);
     T_CHECK(sl_model_verify(m, &err) == SL_ERR_FORMAT && strstr(err.message, "data checksum mismatch"));

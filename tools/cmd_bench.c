@@ -61,7 +61,8 @@ static int bench_profile(const char *path, long batch, long threads, long iters,
             cli_fail("bench", "%s", e.msg);
             goto done;
         }
-    printf("  node  op                   name                                         output                ms  share  GFLOP/s\n");
+    printf("  %4s  %-20s %-44s %-16s %7s %6s %8s\n", "node", "op", "name", "output", "ms", "share",
+           "GFLOP/s");
     for (int k = 0; k < nn; k++) {
         for (long i = 0; i < iters; i++)
             col[i] = ms[i * nn + k];
@@ -73,8 +74,8 @@ static int bench_profile(const char *path, long batch, long threads, long iters,
         char shp[64];
         int64_t macs = nn_plan_node_macs(plan, k);
         nn_shape_str(&nn_plan_value(plan, n->output)->shape, shp, sizeof shp);
-        printf("  %4d  %-20s %-44.44s %-16s %7.3f %5.1f%%", k, nn_op_name((nn_op_type)n->op), n->name, shp, ms[k],
-               total > 0 ? 100.0 * ms[k] / total : 0);
+        printf("  %4d  %-20s %-44.44s %-16s %7.3f %5.1f%%", k, nn_op_name((nn_op_type)n->op), n->name,
+               shp, ms[k], total > 0 ? 100.0 * ms[k] / total : 0);
         if (macs > 0 && ms[k] > 0)
             printf(" %8.1f", 2.0 * (double)macs / (ms[k] * 1e6));
         putchar('\n');
