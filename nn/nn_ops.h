@@ -103,6 +103,10 @@ typedef struct nn_op_def {
     /* Naive reference kernel: plain loops straight from the definition,
      * uses neither state nor scratch nor pool threads. */
     void (*run_ref)(nn_op_ctx *ctx);
+    /* Optional: what prepare chose to run, in a few words (e.g. "winograd
+     * F(4x4,3x3) avx2"), for `scanlite bench --profile`; state as prepare
+     * left it. The string is static. */
+    const char *(*kernel)(const void *state);
     /* Optional: multiply-accumulates of one run given input/output shapes
      * (for `scanlite inspect`); NULL counts as 0. */
     int64_t (*macs)(const nn_node *node, const nn_shape *const *in, int n_in,

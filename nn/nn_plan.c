@@ -448,6 +448,15 @@ nn_status nn_plan_run_timed(nn_plan *p, double *ms, nn_err *e)
     return plan_run(p, ms, e);
 }
 
+const char *nn_plan_node_kernel(const nn_plan *p, int k)
+{
+    if (k < 0 || k >= p->n_prepared || p->shapes_only)
+        return NULL;
+    if (p->reference && p->defs[k]->run_ref)
+        return "reference";
+    return p->defs[k]->kernel ? p->defs[k]->kernel(p->ctx[k].state) : NULL;
+}
+
 int64_t nn_plan_node_macs(const nn_plan *p, int k)
 {
     return k >= 0 && k < p->g->n_nodes ? p->node_macs[k] : 0;

@@ -53,5 +53,8 @@ nn_status nn_plan_run_timed(nn_plan *p, double *ms, nn_err *e);
 size_t nn_plan_arena_bytes(const nn_plan *p);
 int64_t nn_plan_macs(const nn_plan *p);       /* multiply-accumulates of one run */
 int64_t nn_plan_node_macs(const nn_plan *p, int k);   /* of node k in one run */
+/* What node k runs: its op's kernel description (nn_op_def.kernel), or
+ * "reference" in a reference plan, or NULL when the op does not say. */
+const char *nn_plan_node_kernel(const nn_plan *p, int k);
 
 #endif

@@ -24,12 +24,14 @@ else
 fi
 
 # bench --profile: one row per node of the loaded graph (as `inspect` counts
-# them), each with a time, a share and the sum line; refused with --json
+# them), each with a time and a share, convs with their kernel (the stem a
+# GEMM, the 3x3 stride-1 convs Winograd), the sum line; refused with --json
 nodes=$("$SCANLITE" inspect "$MODEL" | sed -n 's/^nodes *\([0-9]*\).*/\1/p')
 "$SCANLITE" bench -m "$MODEL" --iters 3 --warmup 1 --threads 2 --profile >"$OUT/profile.txt"
 rows=$(grep -c '^ *[0-9][0-9]*  [A-Za-z]' "$OUT/profile.txt")
 if [ -n "$nodes" ] && [ "$rows" -eq "$nodes" ] && grep -q "sum of node medians" "$OUT/profile.txt" &&
-    grep -q '^ *0  Conv .*%' "$OUT/profile.txt"; then
+    grep -q '^ *0  Conv .*%.*  gemm ' "$OUT/profile.txt" &&
+    grep -q '^ *[0-9]*  Conv .*  winograd F([24]x[24],3x3)$' "$OUT/profile.txt"; then
     echo "ok: bench --profile lists $rows nodes"
 else
     echo "FAIL: bench --profile: $rows rows for ${nodes:-?} nodes"; cat "$OUT/profile.txt"

@@ -467,6 +467,48 @@ static void test_no_rewrite(void)
     nn_graph_free(g);
 }
 
+/* What each node runs (nn_plan_node_kernel): a 3x3 stride-1 conv with 32
+ * channels on 16x16 runs Winograd, a 1x1 conv a GEMM, ReLU says nothing,
+ * a reference plan says "reference", out-of-range nodes NULL. */
+static void test_node_kernel(void)
+{
+    nn_err e;
+    nn_graph *g = nn_graph_create();
+    nn_shape xs = nn_shape4(NN_DIM_BATCH, 32, 16, 16);
+    nn_plan_opts fast = {.threads = 1}, ref = {.threads = 1, .reference = 1};
+    nn_plan *p = NULL;
+    int in[2], c1, c2;
+    int64_t pads[4] = {1, 1, 1, 1};
+    const char *k;
+    in[0] = nn_graph_add_input(g, "x", &xs, &e);
+    in[1] = tg_const_rand(g, "w3", nn_shape4(32, 32, 3, 3), -0.5f, 0.5f);
+    c1 = tg_node(g, NN_OP_CONV, "c3", in, 2);
+    nn_node_set_ints(&g->nodes[0], "pads", pads, 4);
+    in[0] = c1;
+    in[1] = tg_const_rand(g, "w1", nn_shape4(8, 32, 1, 1), -0.5f, 0.5f);
+    c2 = tg_node(g, NN_OP_CONV, "c1", in, 2);
+    nn_graph_add_output(g, tg_node(g, NN_OP_RELU, "relu", &c2, 1), &e);
+    T_CHECK(nn_graph_validate(g, &e) == NN_OK);
+    T_CHECK(nn_plan_create(g, 1, &fast, &p, &e) == NN_OK);
+    if (p) {
+        k = nn_plan_node_kernel(p, 0);
+        T_CHECKF(k && !strncmp(k, "winograd F(", 11), "%s", k ? k : "NULL");
+        k = nn_plan_node_kernel(p, 1);
+        T_CHECKF(k && !strncmp(k, "gemm ", 5), "%s", k ? k : "NULL");
+        T_CHECK(nn_plan_node_kernel(p, 2) == NULL && nn_plan_node_kernel(p, 3) == NULL &&
+                nn_plan_node_kernel(p, -1) == NULL);
+    }
+    nn_plan_free(p);
+    p = NULL;
+    T_CHECK(nn_plan_create(g, 1, &ref, &p, &e) == NN_OK);
+    if (p) {
+        k = nn_plan_node_kernel(p, 0);
+        T_CHECK(k && !strcmp(k, "reference"));
+    }
+    nn_plan_free(p);
+    nn_graph_free(g);
+}
+
 int main(void)
 {
     T_RUN(test_arena_reuse);
@@ -477,5 +519,6 @@ int main(void)
     T_RUN(test_drop_passthrough);
     T_RUN(test_no_rewrite);
     T_RUN(test_optimize_twice);
+    T_RUN(test_node_kernel);
     return t_summary("test_plan");
 }

@@ -4,7 +4,7 @@
  * second (median). With --json one object: median_ms, min_ms, max_ms,
  * images_per_s, threads, batch, iters. With --profile, then a table of
  * every node's median time over the same number of runs of a plan of its
- * own (same batch, threads and input). */
+ * own (same batch, threads and input), with the kernel each node runs. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +18,7 @@ static const char *usage_text =
     "usage: scanlite bench -m MODEL.slm [--batch N] [--threads N] [--iters N] [--warmup N] [--json]\n"
     "                      [--profile]\n"
     "  defaults: batch 1, threads 1, 20 timed iterations after 3 warm-up runs\n"
-    "  --profile  then time every node (median over the runs): ms, share, GFLOP/s\n";
+    "  --profile  then time every node (median over the runs): ms, share, GFLOP/s, kernel\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -61,8 +61,8 @@ static int bench_profile(const char *path, long batch, long threads, long iters,
             cli_fail("bench", "%s", e.msg);
             goto done;
         }
-    printf("  %4s  %-20s %-44s %-16s %7s %6s %8s\n", "node", "op", "name", "output", "ms", "share",
-           "GFLOP/s");
+    printf("  %4s  %-20s %-44s %-16s %7s %6s %8s  %s\n", "node", "op", "name", "output", "ms", "share",
+           "GFLOP/s", "kernel");
     for (int k = 0; k < nn; k++) {
         for (long i = 0; i < iters; i++)
             col[i] = ms[i * nn + k];
@@ -73,11 +73,16 @@ static int bench_profile(const char *path, long batch, long threads, long iters,
         const nn_node *n = &g->nodes[k];
         char shp[64];
         int64_t macs = nn_plan_node_macs(plan, k);
+        const char *kernel = nn_plan_node_kernel(plan, k);
         nn_shape_str(&nn_plan_value(plan, n->output)->shape, shp, sizeof shp);
         printf("  %4d  %-20s %-44.44s %-16s %7.3f %5.1f%%", k, nn_op_name((nn_op_type)n->op), n->name,
                shp, ms[k], total > 0 ? 100.0 * ms[k] / total : 0);
         if (macs > 0 && ms[k] > 0)
             printf(" %8.1f", 2.0 * (double)macs / (ms[k] * 1e6));
+        else if (kernel)
+            printf(" %8s", "");
+        if (kernel)
+            printf("  %s", kernel);
         putchar('\n');
     }
     printf("  sum of node medians %.3f ms\n", total);

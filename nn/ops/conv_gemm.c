@@ -318,6 +318,15 @@ static int conv_gemm_ind(const conv_plan *p)
     return conv_ind_fits(p) && s.mode != CONV_SRC_CHECKED && s.step == 1;
 }
 
+const char *conv_gemm_schedule(const conv_plan *p)
+{
+    if (conv_gemm_deep(p))
+        return "gemm deep";
+    if (conv_gemm_ind(p))
+        return "gemm indirect";
+    return p->is1x1 ? "gemm 1x1" : "gemm im2col";
+}
+
 /* Scratch (p->slots slices of p->slot_floats, used as one buffer): the
  * copy of one image [conv_copy_floats], then the deep schedule's packed
  * image or the wide schedule's packed tile [pb_floats] per slot. */

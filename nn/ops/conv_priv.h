@@ -72,6 +72,8 @@ void conv_split(conv_plan *p, int64_t units, int64_t total, int64_t cap, int64_t
 
 /* GEMM path (conv_gemm.c): sets the split, p->slot_floats. */
 nn_status conv_gemm_prepare(conv_plan *p, const char *name, nn_err *e);
+/* The GEMM schedule prepare chose, for profiles: "gemm deep", ... */
+const char *conv_gemm_schedule(const conv_plan *p);
 void conv_gemm_run(const conv_task *t, nn_pool *pool);
 
 /* Winograd path (conv_wino.c). conv_wino_fits: whether geometry p (mode
@@ -90,6 +92,8 @@ nn_status conv_wino_prepare(conv_plan *p, const float *w, const float *u, int64_
 nn_status conv_wino_pack(const conv_plan *p, const float *w, int clip, nn_tensor *packed,
                          int64_t *tag, nn_err *e);
 void conv_wino_run(const conv_task *t, nn_pool *pool);
+/* "winograd F(4x4,3x3)" or "winograd F(2x2,3x3)", for profiles. */
+const char *conv_wino_name(const conv_plan *p);
 void conv_wino_release(conv_plan *p);
 
 #endif

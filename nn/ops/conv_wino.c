@@ -171,6 +171,11 @@ nn_status conv_wino_pack(const conv_plan *p, const float *w, int clip, nn_tensor
     return NN_OK;
 }
 
+const char *conv_wino_name(const conv_plan *p)
+{
+    return p->wino->var.wk->m == 4 ? "winograd F(4x4,3x3)" : "winograd F(2x2,3x3)";
+}
+
 void conv_wino_release(conv_plan *p)
 {
     if (p->wino && p->wino->u_owned)

@@ -253,6 +253,16 @@ static void conv_release(void *state)
     free(p);
 }
 
+static const char *conv_kernel(const void *state)
+{
+    const conv_plan *p = state;
+    if (!p)
+        return NULL;
+    return p->mode == CONV_WINO ? conv_wino_name(p)
+         : p->mode == CONV_GEMM ? conv_gemm_schedule(p)
+                                : "direct (depthwise)";
+}
+
 
 /* Output pixel ox of a depthwise-style row (before bias): kernel rows
  * [ky0, ky1) are in bounds and start at input row iy0; columns checked. */
@@ -461,6 +471,7 @@ const nn_op_def nn_op_conv = {
     .infer = conv_infer,
     .prepare = conv_prepare,
     .release = conv_release,
+    .kernel = conv_kernel,
     .run = conv_run,
     .run_ref = conv_run_ref,
     .macs = conv_macs,
