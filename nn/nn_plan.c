@@ -413,7 +413,7 @@ const nn_tensor *nn_plan_value(const nn_plan *p, int value_index)
     return &p->vals[value_index];
 }
 
-static double plan_now_ms(void)
+double nn_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -427,13 +427,13 @@ static nn_status plan_run(nn_plan *p, double *ms, nn_err *e)
         return nn_err_set(e, NN_ERR_INVALID, "nn_plan_run: no plan, or a shapes-only plan");
     for (int k = 0; k < p->g->n_nodes; k++) {
         const nn_op_def *d = p->defs[k];
-        double t0 = ms ? plan_now_ms() : 0;
+        double t0 = ms ? nn_now_ms() : 0;
         if (p->reference ? d->run_ref != NULL : d->run == NULL)
             d->run_ref(&p->ctx[k]);
         else
             d->run(&p->ctx[k]);
         if (ms)
-            ms[k] = plan_now_ms() - t0;
+            ms[k] = nn_now_ms() - t0;
     }
     return NN_OK;
 }

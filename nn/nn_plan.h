@@ -49,6 +49,8 @@ nn_status nn_plan_run(nn_plan *p, nn_err *e);
 /* nn_plan_run that also writes the wall-clock time of node k to ms[k]
  * (milliseconds; ms has room for the graph's n_nodes). */
 nn_status nn_plan_run_timed(nn_plan *p, double *ms, nn_err *e);
+/* The monotonic clock in milliseconds (the timings above and the API's). */
+double nn_now_ms(void);
 
 size_t nn_plan_arena_bytes(const nn_plan *p);
 int64_t nn_plan_macs(const nn_plan *p);       /* multiply-accumulates of one run */

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "io/io_image.h"
 #include "io/io_meta.h"
@@ -64,12 +63,6 @@ static void ok(sl_error *err)
     }
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static char *dup_str(const char *s)
 {
@@ -606,10 +599,10 @@ sl_status sl_predict_image(sl_session *s, const void *bytes, size_t len, int top
     if (!s || !out)
         return sl_fail(err, SL_ERR_INVALID, "sl_predict_image: NULL argument");
     memset(out, 0, sizeof *out);
-    t0 = now_ms();
+    t0 = nn_now_ms();
     if (preprocess(s->m, bytes, len, s->input, &out->image_w, &out->image_h, &e) != NN_OK)
         return to_sl(&e, err);
-    t1 = now_ms();
+    t1 = nn_now_ms();
     st = sl_run(s, s->input, 1, s->raw, err);
     if (st != SL_OK)
         return st;
@@ -621,7 +614,7 @@ sl_status sl_predict_image(sl_session *s, const void *bytes, size_t len, int top
         k = s->m->n_labels;
     sl_top_k(s->probs, s->m->n_labels, k, out);
     out->ms_decode = t1 - t0;
-    out->ms_infer = now_ms() - t1;
+    out->ms_infer = nn_now_ms() - t1;
     ok(err);
     return SL_OK;
 }

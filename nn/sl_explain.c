@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nn_gradcam.h"
 #include "scanlite.h"
@@ -42,12 +41,6 @@ static sl_status from_nn(const nn_err *ne, sl_error *err)
     return (sl_status)ne->status;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* The session's explain plan, created on first use. */
 static nn_status session_gradcam(sl_session *s, nn_gradcam **out, nn_err *e)
@@ -319,11 +312,11 @@ sl_status sl_explain_image(sl_session *s, const void *bytes, size_t len, int cla
         nn_err_set(&e, m->pre_err.status, "%s", m->pre_err.msg);
         return from_nn(&e, err);
     }
-    t0 = now_ms();
+    t0 = nn_now_ms();
     if (io_image_decode(bytes, len, m->pre.channels, &img, &e) != NN_OK ||
         io_image_preprocess(&img, &m->pre, s->input, &e) != NN_OK)
         goto fail;
-    t1 = now_ms();
+    t1 = nn_now_ms();
     if (session_gradcam(s, &gc, &e) != NN_OK)
         goto fail;
     info = nn_gradcam_get_info(gc);
@@ -339,7 +332,7 @@ sl_status sl_explain_image(sl_session *s, const void *bytes, size_t len, int cla
     out->prediction.image_w = img.w;
     out->prediction.image_h = img.h;
     out->prediction.ms_decode = t1 - t0;
-    t2 = now_ms();
+    t2 = nn_now_ms();
     out->prediction.ms_infer = t2 - t1;
 
     if (nn_size_mul((size_t)img.w * 3, (size_t)img.h, &rgb_bytes) != 0 ||
@@ -360,7 +353,7 @@ sl_status sl_explain_image(sl_session *s, const void *bytes, size_t len, int cla
     out->height = img.h;
     out->cam_h = info->h;
     out->cam_w = info->w;
-    out->ms_explain = now_ms() - t2;
+    out->ms_explain = nn_now_ms() - t2;
     free(rgb);
     free(cam);
     io_image_free(&img);
