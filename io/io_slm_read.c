@@ -260,6 +260,9 @@ static nn_status slm_read_file(const char *path, nn_graph **out, char *sha256_he
         m = NULL;
         goto fail;
     }
+    /* Lets a read from disk fill the page cache with 2 MiB folios, mapped a
+     * folio per fault (see io_slm_write.c); advisory, errors ignored. */
+    (void)madvise(m->addr, m->len, MADV_HUGEPAGE);
     close(fd);
     fd = -1;
     if (sha256_hex)
