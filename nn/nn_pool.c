@@ -124,9 +124,11 @@ static int all_done(nn_pool *p, unsigned long unused)
 static void *worker_main(void *argp)
 {
     nn_pool *p = argp;
-    unsigned long seen = 0;
+    unsigned long seen = 0;     /* 0: no loop yet, so sleep at once (a new
+                                 * session's first loop may be a JPEG decode
+                                 * away: polling would take its CPU) */
     for (;;) {
-        if (!spin_until(p, new_loop, seen)) {
+        if (seen == 0 || !spin_until(p, new_loop, seen)) {
             pthread_mutex_lock(&p->mu);
             p->sleepers++;
             while (!new_loop(p, seen))
