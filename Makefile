@@ -71,6 +71,12 @@ $(BUILD)/io/%_pclmul.o: CFLAGS += -mpclmul -msse4.1
 # io_sha256.c calls the SHA-NI block function only after CPUID.
 $(BUILD)/io/%_shani.o: CFLAGS += -msha -msse4.1 -mssse3
 
+# The resize passes of io_preproc.c are integer loops GCC vectorizes only at
+# -O3 (1.5 -> 1.1 ms for a 0.3 MP photo, on every prediction).
+ifneq ($(DEBUG),1)
+$(BUILD)/io/io_preproc.o: CFLAGS += -O3
+endif
+
 # Web assets are embedded with .incbin from server/*.S.
 $(BUILD)/%.o: %.S $(WEB_FILES) server/srv_web_files.h
 	@mkdir -p $(dir $@)

@@ -284,15 +284,20 @@ nn_status io_image_preprocess(const io_image *img, const io_preproc *p, float *o
         float lut[256];
         for (int v = 0; v < 256; v++)
             lut[v] = ((float)v * p->scale - p->mean[k]) / p->std[k];
-        float *o = out + (size_t)k * plane;
+        /* output columns [ox0, ox1) read the image; the rest is padding */
+        int ox0 = x0 - left, ox1 = x1 - left;
         for (int oy = 0; oy < p->out_h; oy++) {
-            int ry = oy + top;
-            for (int ox = 0; ox < p->out_w; ox++) {
-                int rx = ox + left;
-                int in = ry >= y0 && ry < y1 && rx >= x0 && rx < x1;
-                o[(size_t)oy * p->out_w + ox] =
-                    in ? lut[px[(size_t)(ry - y0) * stride + (size_t)(rx - x0) * c + k]] : lut[0];
+            float *o = out + (size_t)k * plane + (size_t)oy * p->out_w;
+            int ry = oy + top, ox = 0;
+            if (ry >= y0 && ry < y1) {
+                const uint8_t *src = px + (size_t)(ry - y0) * stride + k;
+                for (; ox < ox0; ox++)
+                    o[ox] = lut[0];
+                for (; ox < ox1; ox++)
+                    o[ox] = lut[src[(size_t)(ox - ox0) * c]];
             }
+            for (; ox < p->out_w; ox++)
+                o[ox] = lut[0];
         }
     }
     st = NN_OK;
