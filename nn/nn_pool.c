@@ -207,7 +207,9 @@ int nn_pool_cpus(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
 
-void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)
+/* max_parts: at most this many ranges (the thread count for nn_pool_for). */
+static void pool_run(nn_pool *p, int64_t n, int64_t grain, int64_t max_parts, nn_pool_fn fn,
+                     void *arg)
 {
     int64_t parts;
     unsigned long gen;
@@ -220,8 +222,8 @@ void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)
         fn(arg, 0, n);
         return;
     }
-    if (parts > p->threads)
-        parts = p->threads;
+    if (parts > max_parts)
+        parts = max_parts;
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->arg = arg;
@@ -245,4 +247,14 @@ void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)
         pthread_cond_wait(&p->done, &p->mu);
     p->caller_sleeping = 0;
     pthread_mutex_unlock(&p->mu);
+}
+
+void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)
+{
+    pool_run(p, n, grain, p ? p->threads : 1, fn, arg);
+}
+
+void nn_pool_for_each(nn_pool *p, int64_t n, nn_pool_fn fn, void *arg)
+{
+    pool_run(p, n, 1, n, fn, arg);
 }

@@ -40,5 +40,10 @@ int nn_pool_cpus(void);
 /* Splits [0, n) into at most threads ranges of at least `grain` items and
  * runs them; returns when all are done. n <= 0 does nothing. */
 void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg);
+/* Every item of [0, n) is its own range, claimed one at a time (a 1-thread
+ * pool makes one call for all): for items of a few hundred microseconds,
+ * so that threads that start late (a halted CPU waking up) or stall take
+ * over what is left. */
+void nn_pool_for_each(nn_pool *p, int64_t n, nn_pool_fn fn, void *arg);
 
 #endif

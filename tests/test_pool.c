@@ -2,8 +2,8 @@
  * visited exactly once for thread counts 1..4 and many (n, grain) pairs,
  * both back to back (workers still polling) and after pauses longer than
  * the poll window (workers asleep on the condition variable), with no more
- * ranges than threads; an idle pool sleeps (CPU time); bad arguments are
- * refused. */
+ * ranges than threads; nn_pool_for_each runs each item once as its own
+ * range; an idle pool sleeps (CPU time); bad arguments are refused. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -74,6 +74,45 @@ static void test_pool_cover(void)
     }
 }
 
+/* nn_pool_for_each: every item once, each call one item (one call for
+ * all with one thread), mixed with
+ * nn_pool_for loops on the same pool (the claim words of both kinds). */
+static int check_each(nn_pool *p, int threads, int64_t n)
+{
+    static visit v;
+    int bad = 0;
+    for (int64_t i = 0; i < POOL_N_MAX; i++)
+        atomic_store(&v.hits[i], 0);
+    atomic_store(&v.calls, 0);
+    nn_pool_for_each(p, n, visit_fn, &v);
+    for (int64_t i = 0; i < POOL_N_MAX; i++)
+        bad += atomic_load(&v.hits[i]) != (i < n ? 1 : 0);
+    return bad + (atomic_load(&v.calls) != (n <= 0 ? 0 : threads == 1 ? 1 : n));
+}
+
+static void test_pool_each(void)
+{
+    static const int64_t ns[] = {0, 1, 2, 3, 13, 64, 1000};
+    for (int threads = 1; threads <= 3; threads++) {
+        nn_pool *p = NULL;
+        nn_err e;
+        int bad = 0;
+        T_CHECK(nn_pool_create(threads, &p, &e) == NN_OK);
+        if (!p)
+            continue;
+        for (int rep = 0; rep < 200; rep++)
+            for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+                bad += check_each(p, threads, ns[i]);
+                bad += check_loop(p, threads, ns[i] + rep % 5, 1);
+            }
+        pause_ms(NN_POOL_SPIN_NS / 1000000 + 2);             /* workers asleep */
+        bad += check_each(p, threads, 13);
+        T_CHECKF(bad == 0, "%d threads: %d wrong loops", threads, bad);
+        nn_pool_free(p);
+    }
+    nn_pool_for_each(NULL, 0, visit_fn, NULL);               /* nothing to run */
+}
+
 static void test_pool_many_loops(void)
 {
     nn_pool *p = NULL;
@@ -128,6 +167,7 @@ static void test_pool_bad_args(void)
 int main(void)
 {
     T_RUN(test_pool_cover);
+    T_RUN(test_pool_each);
     T_RUN(test_pool_many_loops);
     T_RUN(test_pool_idle);
     T_RUN(test_pool_bad_args);

@@ -404,8 +404,8 @@ static void conv_deep_gemm(void *arg, int64_t begin, int64_t end)
     }
 }
 
-/* Indirect schedule, image j->n0 (copied when COPY): slot s computes
- * every output channel of its share of the panels. */
+/* Indirect schedule, image j->n0 (copied when COPY): chunk i computes
+ * every output channel of panels [i, i + 1) * CONV_IND_PANELS. */
 static void conv_ind_gemm(void *arg, int64_t begin, int64_t end)
 {
     const conv_job *j = arg;
@@ -418,16 +418,14 @@ static void conv_ind_gemm(void *arg, int64_t begin, int64_t end)
     int64_t poff[CONV_IND_PANELS];
     for (int64_t r = 0; r < p->kk; r++)
         brow[r] = conv_src_tap(p, &s, 0, r);
-    for (int64_t sl = begin; sl < end; sl++) {
-        int64_t pe = (sl + 1) * panels / t->slots;
-        for (int64_t j0 = sl * panels / t->slots; j0 < pe; j0 += CONV_IND_PANELS) {
-            int64_t j1 = j0 + CONV_IND_PANELS < pe ? j0 + CONV_IND_PANELS : pe;
-            nn_sgemm_epi ep = conv_item_epi(t, j->n0, 0, j0 * nr);
-            for (int64_t q = j0; q < j1; q++)
-                poff[q - j0] = q * nr / g->ow * g->sh * s.row + q * nr % g->ow * s.step;
-            nn_sgemm_run_indirect(p->k, p->O, j1 - j0, p->kk, t->w, p->kk, brow, poff,
-                                  t->y + j->n0 * p->O * p->ohw + j0 * nr, p->ohw, &ep);
-        }
+    for (int64_t i = begin; i < end; i++) {
+        int64_t j0 = i * CONV_IND_PANELS;
+        int64_t j1 = j0 + CONV_IND_PANELS < panels ? j0 + CONV_IND_PANELS : panels;
+        nn_sgemm_epi ep = conv_item_epi(t, j->n0, 0, j0 * nr);
+        for (int64_t q = j0; q < j1; q++)
+            poff[q - j0] = q * nr / g->ow * g->sh * s.row + q * nr % g->ow * s.step;
+        nn_sgemm_run_indirect(p->k, p->O, j1 - j0, p->kk, t->w, p->kk, brow, poff,
+                              t->y + j->n0 * p->O * p->ohw + j0 * nr, p->ohw, &ep);
     }
 }
 
@@ -487,7 +485,11 @@ void conv_gemm_run(const conv_task *t, nn_pool *pool)
         conv_job j = {t, n, copy ? n + 1 : p->N};
         if (copy)
             nn_pool_for(pool, p->C, 1, conv_copy_run, &j);
-        nn_pool_for(pool, t->slots, 1, conv_gemm_ind(p) ? conv_ind_gemm : conv_gemm_slots, &j);
+        if (conv_gemm_ind(p))
+            nn_pool_for_each(pool, (p->ohw / p->k->nr + CONV_IND_PANELS - 1) / CONV_IND_PANELS,
+                             conv_ind_gemm, &j);
+        else
+            nn_pool_for(pool, t->slots, 1, conv_gemm_slots, &j);
         if (!copy && !conv_gemm_ind(p))
             break;              /* the wide items of every image ran at once */
     }
