@@ -63,7 +63,8 @@ static void run_claims(nn_pool *p, unsigned long gen)
     for (;;) {
         unsigned long long c = atomic_load_explicit(&p->claim, memory_order_acquire);
         int64_t i = (int64_t)(c & 0xffffffffULL), parts;
-        /* parts may already be the next loop's: then the CAS below fails */
+        /* parts may already be the next loop's: then the claim word has
+         * moved on (pool_run retires it first) and the CAS below fails */
         if ((c & ~0xffffffffULL) != tag || i >= atomic_load_explicit(&p->parts, memory_order_relaxed))
             return;
         if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel,
@@ -225,13 +226,21 @@ static void pool_run(nn_pool *p, int64_t n, int64_t grain, int64_t max_parts, nn
     if (parts > max_parts)
         parts = max_parts;
     pthread_mutex_lock(&p->mu);
+    gen = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
+    /* Retire the previous loop's claim word before parts changes: a thread
+     * that read it (every range claimed) and then reads the new, larger
+     * parts would otherwise claim a range that does not exist, run it with
+     * this loop's fn and count it in finished (which then never equals
+     * parts: the caller waited forever). Its CAS now fails. The low word
+     * 0xffffffff is no range, so nothing is claimed until the store below. */
+    atomic_store_explicit(&p->claim, (unsigned long long)(gen & 0xffffffffUL) << 32 | 0xffffffffULL,
+                          memory_order_relaxed);
     p->fn = fn;
     p->arg = arg;
     p->n = n;
     p->chunk = (n + parts - 1) / parts;
     atomic_store_explicit(&p->parts, (n + p->chunk - 1) / p->chunk, memory_order_relaxed);
     atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
-    gen = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
     atomic_store_explicit(&p->claim, (unsigned long long)(gen & 0xffffffffUL) << 32,
                           memory_order_release);
     atomic_store_explicit(&p->generation, gen, memory_order_release);

@@ -36,7 +36,8 @@ for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     selected "$(basename "$t")" || continue
     log="$OUTROOT/$(basename "$t").log"
-    "$t" >"$log" 2>&1
+    # a hung binary fails (exit 124) instead of stalling the whole run
+    timeout -k 10 1800 "$t" >"$log" 2>&1
     rc=$?
     line=$(grep -E '^[a-z_0-9]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
     p=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed.*/\1/p')
