@@ -130,4 +130,4 @@ weights: all
 clean:
 	rm -rf build build-san scanlite libscanlite.a
 
--include $(LIB_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_BIN:=.d)

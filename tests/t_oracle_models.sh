@@ -2,7 +2,8 @@
 # Whole torchvision models against PyTorch (random init, fixed seed, real
 # batchnorm statistics): resnet18, resnet50, mobilenet_v2, squeezenet1_1,
 # vgg11_bn, a small custom CNN and a Keras-style NHWC-flatten CNN, exported
-# to ONNX, converted, run at batch 1 and 4 (1 and 2 threads) with every
+# to ONNX, converted, run at batch 1 and 4 (1, 2 and 3 threads: 3 splits
+# work unevenly and oversubscribes a 2-CPU machine) with every
 # kernel ISA this CPU has (SCANLITE_ISA generic, avx2, avx512); logits
 # within 1e-4 of PyTorch's (max abs, relative to max |logit|).
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +31,7 @@ while read -r name b c h w opset; do
     fi
     [ -f "$OUT/$name.slm" ] || continue
     for isa in $isas; do
-        for th in 1 2; do
+        for th in 1 2 3; do
             if SCANLITE_ISA=$isa "$SCANLITE" run -m "$OUT/$name.slm" --input "$OUT/$name.b$b.in.f32" --output "$OUT/out.f32" --threads $th; then
                 check "$name b$b t$th $isa" "$PY" "$(dirname "$0")/py/compare.py" $TOL "$OUT/out.f32" "$OUT/$name.b$b.ref.f32" "$name batch $b threads $th $isa"
             else
