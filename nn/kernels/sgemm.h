@@ -40,9 +40,13 @@ typedef struct nn_sgemm_epi {
 
 /* Micro-kernel: the MR x NR tile c (ldc) = (acc ? c : 0) + a * b over kc,
  * a row-major [MR, kc] (lda), b one packed panel slice [kc][NR]; then the
- * epilogue ep when non-NULL. Full tiles only (the driver handles edges). */
+ * epilogue ep when non-NULL. Full tiles only (the driver handles edges).
+ * pf, when non-NULL, is the A of the tile the driver runs next (MR rows,
+ * lda apart): a line of each of its rows goes to L2 every 16 k, so that a
+ * matrix read once (weights at batch 1) streams ahead of its use. */
 typedef void (*nn_sgemm_ukernel)(int64_t kc, const float *a, int64_t lda, const float *b,
-                                 float *c, int64_t ldc, int acc, const nn_sgemm_epi *ep);
+                                 float *c, int64_t ldc, int acc, const nn_sgemm_epi *ep,
+                                 const float *pf);
 
 typedef struct nn_sgemm_kernel {
     nn_isa isa;
@@ -61,6 +65,8 @@ typedef struct nn_sgemm_kernel {
 #define NN_SGEMM_KC 256
 /* M block: MC rows of A (x KC) stay in L2 across the N panels. */
 #define NN_SGEMM_MC 96
+/* Products of at most this many N panels prefetch A ahead (sgemm.c). */
+#define NN_SGEMM_PF_PANELS 4
 
 /* ---- ISA detection and dispatch (isa.c) --------------------------------- */
 
@@ -79,11 +85,11 @@ nn_status nn_sgemm_select(const nn_sgemm_kernel **out, nn_err *e);
 /* ---- micro-kernels (one ISA per file) ------------------------------------ */
 
 void f32_gemm_6x8_generic(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
-                          int64_t ldc, int acc, const nn_sgemm_epi *ep);
+                          int64_t ldc, int acc, const nn_sgemm_epi *ep, const float *pf);
 void f32_gemm_6x16_avx2(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
-                        int64_t ldc, int acc, const nn_sgemm_epi *ep);
+                        int64_t ldc, int acc, const nn_sgemm_epi *ep, const float *pf);
 void f32_gemm_8x32_avx512(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
-                          int64_t ldc, int acc, const nn_sgemm_epi *ep);
+                          int64_t ldc, int acc, const nn_sgemm_epi *ep, const float *pf);
 /* The same tiles by row count, full and half width (see nn_sgemm_kernel). */
 extern const nn_sgemm_ukernel f32_gemm_6x8_generic_rows[NN_SGEMM_MR_MAX + 1];
 extern const nn_sgemm_ukernel f32_gemm_6x16_avx2_rows[NN_SGEMM_MR_MAX + 1];
@@ -97,7 +103,7 @@ extern const nn_sgemm_ukernel f32_gemm_8x32_avx512_half[NN_SGEMM_MR_MAX + 1];
  * point into the input). Full width only. */
 typedef void (*nn_sgemm_ikernel)(int64_t kc, const float *a, int64_t lda, const float *const *b,
                                  int64_t boff, float *c, int64_t ldc, int acc,
-                                 const nn_sgemm_epi *ep);
+                                 const nn_sgemm_epi *ep, const float *pf);
 extern const nn_sgemm_ikernel f32_igemm_6x8_generic_rows[NN_SGEMM_MR_MAX + 1];
 extern const nn_sgemm_ikernel f32_igemm_6x16_avx2_rows[NN_SGEMM_MR_MAX + 1];
 /* The indirect tiles of kernel k's ISA by row count ([r], 1 <= r <= mr),

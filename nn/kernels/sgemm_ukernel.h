@@ -4,7 +4,8 @@
  * AVX-512 instance runs only where the CPU has it). The MR x NR
  * accumulators (NR = UK_NV vectors of UK_W lanes) stay in registers for
  * the whole kc loop: per k, UK_NV loads of the packed B slice, UK_MR
- * broadcasts of A and UK_MR * UK_NV fused multiply-adds.
+ * broadcasts of A and UK_MR * UK_NV fused multiply-adds; per 16 k, with
+ * pf, a prefetch of a line of each row of the next tile's A.
  * Required: UK_W, UK_V (vector type), UK_ZERO(),
  * UK_LOAD(p), UK_STORE(p, v), UK_SET1(x), UK_FMA(a, b, c) = a*b + c,
  * UK_ADD(a, b), UK_MAXV(lo, v) / UK_MINV(hi, v) returning v when v is NaN.
@@ -24,10 +25,10 @@ static
 #endif
 #ifdef UK_INDIRECT
 void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *const *b, int64_t boff, float *c,
-             int64_t ldc, int acc, const nn_sgemm_epi *ep)
+             int64_t ldc, int acc, const nn_sgemm_epi *ep, const float *pf)
 #else
 void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc,
-             int acc, const nn_sgemm_epi *ep)
+             int acc, const nn_sgemm_epi *ep, const float *pf)
 #endif
 {
     UK_V r[UK_MR][UK_NV];
@@ -39,26 +40,34 @@ void UK_NAME(int64_t kc, const float *a, int64_t lda, const float *b, float *c, 
         for (int j = 0; j < UK_NV; j++)
             r[i][j] = UK_ZERO();
     }
-    for (int64_t k = 0; k < kc; k++) {
-        UK_V bv[UK_NV];
-#ifdef UK_INDIRECT
-        const float *bk = b[k] + boff;
-#else
-        const float *bk = b;
-#endif
-#pragma GCC unroll 4
-        for (int j = 0; j < UK_NV; j++)
-            bv[j] = UK_LOAD(bk + j * UK_W);
+    for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+        int64_t k1 = kc - k0 < 16 ? kc : k0 + 16;
+        if (pf) {
 #pragma GCC unroll 16
-        for (int i = 0; i < UK_MR; i++) {
-            UK_V av = UK_SET1(ap[i][k]);
+            for (int i = 0; i < UK_MR; i++)
+                __builtin_prefetch(pf + i * lda + k0, 0, 2);    /* a line per row, to L2 */
+        }
+        for (int64_t k = k0; k < k1; k++) {
+            UK_V bv[UK_NV];
+#ifdef UK_INDIRECT
+            const float *bk = b[k] + boff;
+#else
+            const float *bk = b;
+#endif
 #pragma GCC unroll 4
             for (int j = 0; j < UK_NV; j++)
-                r[i][j] = UK_FMA(av, bv[j], r[i][j]);
-        }
+                bv[j] = UK_LOAD(bk + j * UK_W);
+#pragma GCC unroll 16
+            for (int i = 0; i < UK_MR; i++) {
+                UK_V av = UK_SET1(ap[i][k]);
+#pragma GCC unroll 4
+                for (int j = 0; j < UK_NV; j++)
+                    r[i][j] = UK_FMA(av, bv[j], r[i][j]);
+            }
 #ifndef UK_INDIRECT
-        b += UK_BSTRIDE;
+            b += UK_BSTRIDE;
 #endif
+        }
     }
 #pragma GCC unroll 16
     for (int i = 0; i < UK_MR; i++) {
