@@ -33,19 +33,33 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+static void visit_reset(visit *v, int64_t upto)
+{
+    for (int64_t i = 0; i < upto; i++)
+        atomic_store(&v->hits[i], 0);
+    atomic_store(&v->calls, 0);
+}
+
+/* Indices [0, upto) not visited exactly once when below n, or visited
+ * when not. */
+static int visit_bad(visit *v, int64_t n, int64_t upto)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < upto; i++)
+        bad += atomic_load(&v->hits[i]) != (i < n ? 1 : 0);
+    return bad;
+}
+
 /* Runs one loop and checks that each index was visited once and that at
  * most min(threads, ceil(n / grain)) ranges were used. */
 static int check_loop(nn_pool *p, int threads, int64_t n, int64_t grain)
 {
     static visit v;
     int64_t parts = grain > 0 ? (n + grain - 1) / grain : n;
-    int bad = 0;
-    for (int64_t i = 0; i < POOL_N_MAX; i++)
-        atomic_store(&v.hits[i], 0);
-    atomic_store(&v.calls, 0);
+    int bad;
+    visit_reset(&v, POOL_N_MAX);
     nn_pool_for(p, n, grain, visit_fn, &v);
-    for (int64_t i = 0; i < POOL_N_MAX; i++)
-        bad += atomic_load(&v.hits[i]) != (i < n ? 1 : 0);
+    bad = visit_bad(&v, n, POOL_N_MAX);
     if (n > 0 && atomic_load(&v.calls) > (parts < threads ? parts : threads))
         bad++;
     return bad;
@@ -78,17 +92,12 @@ static void test_pool_cover(void)
 /* nn_pool_for_each: every item once, each call one item (one call for
  * all with one thread), mixed with
  * nn_pool_for loops on the same pool (the claim words of both kinds). */
-static int check_each(nn_pool *p, int threads, int64_t n)
+static int check_each(nn_pool *p, int threads, int64_t n, int64_t upto)
 {
     static visit v;
-    int bad = 0;
-    for (int64_t i = 0; i < POOL_N_MAX; i++)
-        atomic_store(&v.hits[i], 0);
-    atomic_store(&v.calls, 0);
+    visit_reset(&v, upto);
     nn_pool_for_each(p, n, visit_fn, &v);
-    for (int64_t i = 0; i < POOL_N_MAX; i++)
-        bad += atomic_load(&v.hits[i]) != (i < n ? 1 : 0);
-    return bad + (atomic_load(&v.calls) != (n <= 0 ? 0 : threads == 1 ? 1 : n));
+    return visit_bad(&v, n, upto) + (atomic_load(&v.calls) != (n <= 0 ? 0 : threads == 1 ? 1 : n));
 }
 
 static void test_pool_each(void)
@@ -103,11 +112,11 @@ static void test_pool_each(void)
             continue;
         for (int rep = 0; rep < 200; rep++)
             for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
-                bad += check_each(p, threads, ns[i]);
+                bad += check_each(p, threads, ns[i], POOL_N_MAX);
                 bad += check_loop(p, threads, ns[i] + rep % 5, 1);
             }
         pause_ms(NN_POOL_SPIN_NS / 1000000 + 2);             /* workers asleep */
-        bad += check_each(p, threads, 13);
+        bad += check_each(p, threads, 13, POOL_N_MAX);
         T_CHECKF(bad == 0, "%d threads: %d wrong loops", threads, bad);
         nn_pool_free(p);
     }
@@ -127,15 +136,8 @@ static void test_pool_parts_change(void)
         T_CHECK(nn_pool_create(threads, &p, &e) == NN_OK);
         if (!p)
             continue;
-        for (int i = 0; i < 300000 && bad == 0; i++) {
-            static visit v;     /* only the first 16 entries: loops back to back */
-            int64_t n = i % 2 ? 3 + i % 13 : 2;
-            for (int64_t k = 0; k < 16; k++)
-                atomic_store(&v.hits[k], 0);
-            nn_pool_for_each(p, n, visit_fn, &v);
-            for (int64_t k = 0; k < 16; k++)
-                bad += atomic_load(&v.hits[k]) != (k < n);
-        }
+        for (int i = 0; i < 300000 && bad == 0; i++)   /* 16 entries: loops back to back */
+            bad += check_each(p, threads, i % 2 ? 3 + i % 13 : 2, 16);
         T_CHECKF(bad == 0, "%d threads: wrong loop", threads);
         nn_pool_free(p);
     }
