@@ -27,9 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
+typedef struct worker_arg {
+    struct nn_pool *p;
+    int index;
+} worker_arg;
+
 struct nn_pool {
     int threads;
     pthread_t *tids;
+    worker_arg *wargs;        /* [threads]: what each worker is started with */
     pthread_mutex_t mu;
     pthread_cond_t wake;      /* workers wait here for a new generation */
     pthread_cond_t done;      /* caller waits here for finished == parts */
@@ -122,9 +128,21 @@ static int all_done(nn_pool *p, unsigned long unused)
            atomic_load_explicit(&p->parts, memory_order_relaxed);
 }
 
+/* The pool whose worker this thread is, and its index there (1..threads-1;
+ * the caller of a loop is 0). */
+static _Thread_local const nn_pool *tl_pool;
+static _Thread_local int tl_index;
+
+int nn_pool_thread_index(const nn_pool *p)
+{
+    return p && tl_pool == p ? tl_index : 0;
+}
+
 static void *worker_main(void *argp)
 {
-    nn_pool *p = argp;
+    nn_pool *p = ((worker_arg *)argp)->p;
+    tl_pool = p;
+    tl_index = ((worker_arg *)argp)->index;
     unsigned long seen = 0;     /* 0: no loop yet, so sleep at once (a new
                                  * session's first loop may be a JPEG decode
                                  * away: polling would take its CPU) */
@@ -160,17 +178,21 @@ nn_status nn_pool_create(int threads, nn_pool **out, nn_err *e)
     pthread_cond_init(&p->done, NULL);
     if (threads > 1) {
         p->tids = calloc((size_t)threads, sizeof *p->tids);
-        if (!p->tids) {
+        p->wargs = calloc((size_t)threads, sizeof *p->wargs);
+        if (!p->tids || !p->wargs) {
+            p->threads = 1;   /* no thread started */
             nn_pool_free(p);
             return nn_err_set(e, NN_ERR_NOMEM, "thread pool");
         }
     }
-    for (int i = 1; i < threads; i++)
-        if (pthread_create(&p->tids[i], NULL, worker_main, p) != 0) {
+    for (int i = 1; i < threads; i++) {
+        p->wargs[i] = (worker_arg){p, i};
+        if (pthread_create(&p->tids[i], NULL, worker_main, &p->wargs[i]) != 0) {
             p->threads = i;   /* only join what started */
             nn_pool_free(p);
             return nn_err_set(e, NN_ERR_NOMEM, "cannot start pool thread %d", i);
         }
+    }
     *out = p;
     return NN_OK;
 }
@@ -189,6 +211,7 @@ void nn_pool_free(nn_pool *p)
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
     free(p->tids);
+    free(p->wargs);
     free(p);
 }
 

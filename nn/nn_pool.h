@@ -45,5 +45,9 @@ void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)
  * so that threads that start late (a halted CPU waking up) or stall take
  * over what is left. */
 void nn_pool_for_each(nn_pool *p, int64_t n, nn_pool_fn fn, void *arg);
+/* Inside fn of a loop of p: the running thread's index in [0, threads),
+ * different for every thread taking part (the caller is 0), so that fn
+ * can use per-thread scratch while its ranges go to any thread. */
+int nn_pool_thread_index(const nn_pool *p);
 
 #endif

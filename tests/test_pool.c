@@ -3,7 +3,8 @@
  * both back to back (workers still polling) and after pauses longer than
  * the poll window (workers asleep on the condition variable), with no more
  * ranges than threads; nn_pool_for_each runs each item once as its own
- * range; an idle pool sleeps (CPU time); bad arguments are refused. */
+ * range and nn_pool_thread_index gives each running thread its own index;
+ * an idle pool sleeps (CPU time); bad arguments are refused. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -143,6 +144,54 @@ static void test_pool_parts_change(void)
     }
 }
 
+/* nn_pool_thread_index: within [0, threads) and never held by two
+ * running calls at once (each call marks its index busy while it spins a
+ * little); 0 outside loops and for another pool's threads. */
+typedef struct index_check {
+    const nn_pool *p;
+    int threads;
+    atomic_int busy[8];
+    atomic_int bad;
+} index_check;
+
+static void index_fn(void *arg, int64_t b, int64_t e)
+{
+    index_check *c = arg;
+    int i = nn_pool_thread_index(c->p);
+    (void)b;
+    (void)e;
+    if (i < 0 || i >= c->threads || atomic_exchange(&c->busy[i], 1) != 0) {
+        atomic_fetch_add(&c->bad, 1);
+        return;
+    }
+    for (volatile int k = 0; k < 2000; k++)
+        ;
+    atomic_store(&c->busy[i], 0);
+}
+
+static void test_pool_thread_index(void)
+{
+    nn_pool *other = NULL;
+    nn_err e;
+    T_CHECK(nn_pool_create(2, &other, &e) == NN_OK);
+    for (int threads = 1; threads <= 4; threads++) {
+        nn_pool *p = NULL;
+        static index_check c;
+        T_CHECK(nn_pool_create(threads, &p, &e) == NN_OK);
+        if (!p)
+            continue;
+        c.p = p;
+        c.threads = threads;
+        atomic_store(&c.bad, 0);
+        for (int rep = 0; rep < 2000; rep++)
+            nn_pool_for_each(p, 1 + rep % 9, index_fn, &c);
+        T_CHECKF(atomic_load(&c.bad) == 0, "%d threads: %d bad indices", threads, atomic_load(&c.bad));
+        T_CHECK(nn_pool_thread_index(p) == 0 && nn_pool_thread_index(other) == 0);
+        nn_pool_free(p);
+    }
+    nn_pool_free(other);
+}
+
 static void test_pool_many_loops(void)
 {
     nn_pool *p = NULL;
@@ -200,6 +249,7 @@ int main(void)
     T_RUN(test_pool_cover);
     T_RUN(test_pool_each);
     T_RUN(test_pool_parts_change);
+    T_RUN(test_pool_thread_index);
     T_RUN(test_pool_many_loops);
     T_RUN(test_pool_idle);
     T_RUN(test_pool_bad_args);

@@ -188,6 +188,7 @@ void conv_wino_release(conv_plan *p)
 typedef struct conv_wino_job {
     const conv_task *t;
     const conv_wino_var *v;
+    const nn_pool *pool;
 } conv_wino_job;
 
 /* WINO item: tiles [t0, t0 + nt) of the whole batch (image n holds tiles
@@ -227,25 +228,24 @@ static void conv_wino_item(const conv_wino_job *j, int64_t t0, int64_t nt, int64
     }
 }
 
-/* Slot s owns a contiguous share of the items and scratch slice s. */
-static void conv_wino_slots(void *arg, int64_t begin, int64_t end)
+/* Items [begin, end), in the scratch slice of the running thread: items
+ * are claimed one at a time, so a thread that stalls (a descheduled CPU)
+ * holds up one item, not a share of the layer. */
+static void conv_wino_items(void *arg, int64_t begin, int64_t end)
 {
     const conv_wino_job *j = arg;
     const conv_wino_var *v = j->v;
     const conv_plan *p = j->t->p;
     int64_t total = p->N * v->wg.th * v->wg.tw;
-    int64_t items = v->tiles * v->oblocks;
-    for (int64_t s = begin; s < end; s++) {
-        float *slot = j->t->scratch + s * p->slot_floats;
-        int64_t prev = -1;          /* tile block now transformed in the slot */
-        for (int64_t it = s * items / j->t->slots; it < (s + 1) * items / j->t->slots; it++) {
-            int64_t ob = it % v->oblocks, tile = it / v->oblocks;
-            int64_t p0 = tile * v->nb, o0 = ob * v->ob;
-            int64_t np = p0 + v->nb < total ? v->nb : total - p0;
-            int64_t o1 = o0 + v->ob < p->og ? o0 + v->ob : p->og;
-            conv_wino_item(j, p0, np, o0, o1, slot, tile != prev);
-            prev = tile;
-        }
+    float *slot = j->t->scratch + nn_pool_thread_index(j->pool) * p->slot_floats;
+    int64_t prev = -1;              /* tile block now transformed in the slot */
+    for (int64_t it = begin; it < end; it++) {
+        int64_t ob = it % v->oblocks, tile = it / v->oblocks;
+        int64_t p0 = tile * v->nb, o0 = ob * v->ob;
+        int64_t np = p0 + v->nb < total ? v->nb : total - p0;
+        int64_t o1 = o0 + v->ob < p->og ? o0 + v->ob : p->og;
+        conv_wino_item(j, p0, np, o0, o1, slot, tile != prev);
+        prev = tile;
     }
 }
 
@@ -260,10 +260,10 @@ static void conv_wino_weights_run(void *arg, int64_t begin, int64_t end)
 void conv_wino_run(const conv_task *t, nn_pool *pool)
 {
     conv_wino *cw = t->p->wino;
-    conv_wino_job j = {t, &cw->var};
+    conv_wino_job j = {t, &cw->var, pool};
     if (!cw->u_ready) {
         nn_pool_for(pool, t->p->O * t->p->C, 1024, conv_wino_weights_run, &j);
         cw->u_ready = 1;
     }
-    nn_pool_for(pool, t->slots, 1, conv_wino_slots, &j);
+    nn_pool_for_each(pool, cw->var.tiles * cw->var.oblocks, conv_wino_items, &j);
 }
