@@ -24,6 +24,9 @@
 /* Largest packed im2col of one image for the deep schedule (2 MB): it
  * replaces the per-thread tiles in scratch. */
 #define CONV_DEEP_FLOATS (1 << 19)
+/* Output-channel blocks per thread of the deep schedule (each a GEMM over
+ * the shared packed image, claimed one at a time). */
+#define CONV_DEEP_BLOCKS 2
 /* Largest zero-padded copy of one image's input (4 MB): im2col then reads
  * it without bounds checks; past this it checks every segment. */
 #define CONV_PAD_FLOATS (1 << 20)
@@ -337,9 +340,13 @@ nn_status conv_gemm_prepare(conv_plan *p, const char *name, nn_err *e)
     (void)name;
     (void)e;
     if (conv_gemm_deep(p) || conv_gemm_ind(p)) {
-        /* one item of every pixel per image; deep splits the channels */
+        /* one item of every pixel per image; deep splits the channels,
+         * into CONV_DEEP_BLOCKS blocks per thread (claimed one at a time) */
         int64_t blocks = (p->O + p->k->mr - 1) / p->k->mr;
-        blocks = p->slots < blocks ? p->slots : blocks;
+        if (conv_gemm_deep(p) && p->slots > 1)
+            blocks = p->slots * CONV_DEEP_BLOCKS < blocks ? p->slots * CONV_DEEP_BLOCKS : blocks;
+        else
+            blocks = p->slots < blocks ? p->slots : blocks;
         p->nb = p->ohw;
         p->tiles = 1;
         p->ob = conv_round_up((p->O + blocks - 1) / blocks, p->k->mr);
@@ -363,6 +370,7 @@ nn_status conv_gemm_prepare(conv_plan *p, const char *name, nn_err *e)
 typedef struct conv_job {
     const conv_task *t;
     int64_t n0, n1;
+    const nn_pool *pool;
 } conv_job;
 
 /* The copy of image j->n0, channels [begin, end). */
@@ -446,26 +454,24 @@ static void conv_gemm_item(const conv_task *t, int64_t n, int64_t gi, int64_t p0
     nn_sgemm_run(p->k, o1 - o0, np, p->kk, w, p->kk, pb, y, p->ohw, &ep);
 }
 
-/* Wide schedule, images [j->n0, j->n1): slot s owns a contiguous share of
- * their items and packed tile s. */
-static void conv_gemm_slots(void *arg, int64_t begin, int64_t end)
+/* Wide schedule, images [j->n0, j->n1): items [begin, end), packed in
+ * the running thread's tile (items are claimed one at a time: a stalled
+ * thread holds up one item, not its share of the layer). */
+static void conv_gemm_items(void *arg, int64_t begin, int64_t end)
 {
     const conv_job *j = arg;
     const conv_task *t = j->t;
     const conv_plan *p = t->p;
-    int64_t items = (j->n1 - j->n0) * p->G * p->tiles * p->oblocks;
-    for (int64_t s = begin; s < end; s++) {
-        float *pb = t->scratch + conv_copy_floats(p) + s * p->pb_floats;
-        int64_t prev = -1;          /* (unit, tile) now packed in the slot */
-        for (int64_t it = s * items / t->slots; it < (s + 1) * items / t->slots; it++) {
-            int64_t ob = it % p->oblocks, nt = it / p->oblocks;
-            int64_t tile = nt % p->tiles, unit = nt / p->tiles;
-            int64_t p0 = tile * p->nb, o0 = ob * p->ob;
-            int64_t np = p0 + p->nb < p->ohw ? p->nb : p->ohw - p0;
-            int64_t o1 = o0 + p->ob < p->og ? o0 + p->ob : p->og;
-            conv_gemm_item(t, j->n0 + unit / p->G, unit % p->G, p0, np, o0, o1, pb, nt != prev);
-            prev = nt;
-        }
+    float *pb = t->scratch + conv_copy_floats(p) + nn_pool_thread_index(j->pool) * p->pb_floats;
+    int64_t prev = -1;              /* (unit, tile) now packed in pb */
+    for (int64_t it = begin; it < end; it++) {
+        int64_t ob = it % p->oblocks, nt = it / p->oblocks;
+        int64_t tile = nt % p->tiles, unit = nt / p->tiles;
+        int64_t p0 = tile * p->nb, o0 = ob * p->ob;
+        int64_t np = p0 + p->nb < p->ohw ? p->nb : p->ohw - p0;
+        int64_t o1 = o0 + p->ob < p->og ? o0 + p->ob : p->og;
+        conv_gemm_item(t, j->n0 + unit / p->G, unit % p->G, p0, np, o0, o1, pb, nt != prev);
+        prev = nt;
     }
 }
 
@@ -475,21 +481,22 @@ void conv_gemm_run(const conv_task *t, nn_pool *pool)
     int copy = conv_copy_floats(p) > 0;
     if (conv_gemm_deep(p)) {
         for (int64_t n = 0; n < p->N; n++) {
-            conv_job j = {t, n, n + 1};
+            conv_job j = {t, n, n + 1, pool};
             nn_pool_for(pool, t->slots, 1, conv_deep_pack, &j);
-            nn_pool_for(pool, p->oblocks, 1, conv_deep_gemm, &j);
+            nn_pool_for_each(pool, p->oblocks, conv_deep_gemm, &j);
         }
         return;
     }
     for (int64_t n = 0; n < p->N; n++) {
-        conv_job j = {t, n, copy ? n + 1 : p->N};
+        conv_job j = {t, n, copy ? n + 1 : p->N, pool};
         if (copy)
             nn_pool_for(pool, p->C, 1, conv_copy_run, &j);
         if (conv_gemm_ind(p))
             nn_pool_for_each(pool, (p->ohw / p->k->nr + CONV_IND_PANELS - 1) / CONV_IND_PANELS,
                              conv_ind_gemm, &j);
         else
-            nn_pool_for(pool, t->slots, 1, conv_gemm_slots, &j);
+            nn_pool_for_each(pool, (j.n1 - j.n0) * p->G * p->tiles * p->oblocks, conv_gemm_items,
+                             &j);
         if (!copy && !conv_gemm_ind(p))
             break;              /* the wide items of every image ran at once */
     }
