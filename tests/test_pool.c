@@ -34,6 +34,15 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* A pool of `threads` threads (a failed check and NULL if none). */
+static nn_pool *pool_new(int threads)
+{
+    nn_pool *p = NULL;
+    nn_err e;
+    T_CHECKF(nn_pool_create(threads, &p, &e) == NN_OK, "%d threads: %s", threads, e.msg);
+    return p;
+}
+
 static void visit_reset(visit *v, int64_t upto)
 {
     for (int64_t i = 0; i < upto; i++)
@@ -71,10 +80,8 @@ static void test_pool_cover(void)
     static const int64_t ns[] = {0, 1, 2, 3, 7, 64, 999, 1000, 4999};
     static const int64_t grains[] = {1, 3, 100, 4096};
     for (int threads = 1; threads <= 4; threads++) {
-        nn_pool *p = NULL;
-        nn_err e;
+        nn_pool *p = pool_new(threads);
         int bad = 0;
-        T_CHECK(nn_pool_create(threads, &p, &e) == NN_OK);
         if (!p)
             continue;
         T_CHECK(nn_pool_threads(p) == threads);
@@ -105,10 +112,8 @@ static void test_pool_each(void)
 {
     static const int64_t ns[] = {0, 1, 2, 3, 13, 64, 1000};
     for (int threads = 1; threads <= 3; threads++) {
-        nn_pool *p = NULL;
-        nn_err e;
+        nn_pool *p = pool_new(threads);
         int bad = 0;
-        T_CHECK(nn_pool_create(threads, &p, &e) == NN_OK);
         if (!p)
             continue;
         for (int rep = 0; rep < 200; rep++)
@@ -131,10 +136,8 @@ static void test_pool_each(void)
 static void test_pool_parts_change(void)
 {
     for (int threads = 2; threads <= 3; threads++) {
-        nn_pool *p = NULL;
-        nn_err e;
+        nn_pool *p = pool_new(threads);
         int bad = 0;
-        T_CHECK(nn_pool_create(threads, &p, &e) == NN_OK);
         if (!p)
             continue;
         for (int i = 0; i < 300000 && bad == 0; i++)   /* 16 entries: loops back to back */
@@ -171,13 +174,10 @@ static void index_fn(void *arg, int64_t b, int64_t e)
 
 static void test_pool_thread_index(void)
 {
-    nn_pool *other = NULL;
-    nn_err e;
-    T_CHECK(nn_pool_create(2, &other, &e) == NN_OK);
+    nn_pool *other = pool_new(2);
     for (int threads = 1; threads <= 4; threads++) {
-        nn_pool *p = NULL;
+        nn_pool *p = pool_new(threads);
         static index_check c;
-        T_CHECK(nn_pool_create(threads, &p, &e) == NN_OK);
         if (!p)
             continue;
         c.p = p;
@@ -194,10 +194,8 @@ static void test_pool_thread_index(void)
 
 static void test_pool_many_loops(void)
 {
-    nn_pool *p = NULL;
-    nn_err e;
+    nn_pool *p = pool_new(2);
     int bad = 0;
-    T_CHECK(nn_pool_create(2, &p, &e) == NN_OK);
     if (!p)
         return;
     for (int i = 0; i < 20000; i++)
@@ -218,10 +216,8 @@ static double cpu_ms(void)
  * polling workers would. (A CPU-time bound, with a wide margin.) */
 static void test_pool_idle(void)
 {
-    nn_pool *p = NULL;
-    nn_err e;
+    nn_pool *p = pool_new(3);
     double before, used;
-    T_CHECK(nn_pool_create(3, &p, &e) == NN_OK);
     if (!p)
         return;
     for (int i = 0; i < 100; i++)
