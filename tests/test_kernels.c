@@ -287,9 +287,9 @@ static double conv_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, i
 
 /* Sizes chosen around the Winograd tile (2x2 outputs) and the register
  * tiles: odd and even outputs, one tile, a single row of tiles, channel
- * counts off every mr; batch 1, 3 and 8 (Winograd needs 196 output pixels
- * over the batch; tile blocks then cross images); stride 2 and 1x1 cases
- * take the GEMM paths. */
+ * counts off every mr; batch 1, 3 and 8 (Winograd needs 16 F(2x2) tiles
+ * over the batch, F(4x4) 16 of its tiles per image; tile blocks cross
+ * images); stride 2 and 1x1 cases take the GEMM paths. */
 static void test_conv_paths(void)
 {
     static const int64_t hw[][2] = {{1, 1}, {2, 3}, {5, 7}, {9, 9}, {13, 11}, {57, 3}, {4, 30}};
@@ -330,8 +330,9 @@ static void test_conv_paths(void)
 /* The schedules of the im2col GEMM besides the wide one. Deep (the
  * weights outweigh one image's packed im2col: whole image packed once by
  * all threads, output channels split): 7x7 and 6x6 outputs whose last
- * panel runs dot tiles (49 = 3 x 16 + 1, 36 = 2 x 16 + 4), stride 2, 1x1
- * on the input itself, channel counts off the register tile. Indirect
+ * panel runs dot tiles (49 = 3 x 16 + 1, 36 = 2 x 16 + 4; a 3x3 stride-1
+ * conv on 7x7 runs Winograd, so its 7x7 cases have stride 2), 1x1 on the
+ * input itself, channel counts off the register tile. Indirect
  * (output rows a multiple of the panel width: B rows read from a padded,
  * stride-2 de-interleaved copy of the input): the ResNet stem's 7x7
  * stride 2 pad 3 on 3 channels, 3x3 stride 1 and 2, 1x1 stride 2, with
@@ -343,8 +344,9 @@ static void test_conv_schedules(void)
     /* n, c, h, w, o, k, s, pad */
     static const int64_t cases[][8] = {
         /* deep */
-        {1, 64, 7, 7, 96, 3, 1, 1},  {3, 40, 14, 14, 72, 3, 2, 1}, {1, 96, 6, 6, 64, 1, 1, 0},
-        {1, 64, 14, 13, 130, 1, 2, 0}, {3, 48, 9, 9, 80, 3, 1, 0}, {1, 32, 5, 6, 50, 3, 1, 1},
+        {1, 64, 13, 13, 96, 3, 2, 1}, {3, 40, 14, 14, 72, 3, 2, 1}, {1, 96, 6, 6, 64, 1, 1, 0},
+        {1, 64, 14, 13, 130, 1, 2, 0}, {3, 48, 15, 15, 80, 3, 2, 0}, {1, 32, 5, 6, 50, 3, 1, 1},
+        {1, 64, 6, 6, 96, 3, 1, 1},
         /* indirect: output width 16 or 32 */
         {1, 3, 13, 32, 10, 7, 2, 3}, {3, 3, 9, 31, 64, 7, 2, 3},   {3, 8, 5, 32, 20, 3, 1, 1},
         {1, 5, 9, 33, 7, 3, 2, 0},   {1, 12, 4, 31, 9, 1, 2, 0},  {1, 6, 6, 34, 12, 3, 1, 0},
@@ -379,12 +381,14 @@ static void test_conv_schedules(void)
 /* The GEMM schedules give the same bits at 1, 2 and 3 threads (threads
  * split pixels or output channels, never K, and a pixel sums in the same
  * order whichever tile holds it): wide (3x3 stride 2), deep with a
- * dot-product last panel (7x7 output), indirect (output rows of 32). */
+ * dot-product last panel (7x7 output), indirect (output rows of 32); and
+ * Winograd F(2x2) on a 7x7 map at batch 1 (items of tile blocks). */
 static void test_conv_thread_bits(void)
 {
     /* n, c, h, w, o, k, s, pad */
     static const int64_t cases[][8] = {
-        {2, 16, 30, 30, 24, 3, 2, 1}, {1, 64, 7, 7, 96, 3, 1, 1}, {2, 3, 20, 64, 20, 7, 2, 3},
+        {2, 16, 30, 30, 24, 3, 2, 1}, {1, 64, 13, 13, 96, 3, 2, 1}, {2, 3, 20, 64, 20, 7, 2, 3},
+        {1, 64, 7, 7, 96, 3, 1, 1},
     };
     static float x[2 * 16 * 30 * 30], y1[16384], yt[16384];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -20,9 +20,10 @@
 #include "nn/nn_plan.h"
 #include "tests/tassert.h"
 
-/* x [N, 32, 14, 14] -> conv 3x3 pad 1 (Winograd) + bias + relu -> c1;
- * conv 3x3 pad 1 no bias (Winograd) + residual x -> c2; conv 3x3 stride 2
- * (GEMM, not packed) -> y. */
+/* x [N, 32, 14, 14] -> conv 3x3 pad 1 (Winograd F(4x4)) + bias + relu ->
+ * c1; conv 3x3 pad 1 no bias (Winograd F(4x4)) + residual x -> c2; conv
+ * 3x3 stride 2 pad 1 (GEMM, not packed) -> c3 [N, 16, 7, 7]; conv 3x3 pad
+ * 1 (Winograd F(2x2): a 7x7 map has too few F(4x4) tiles) -> y. */
 static nn_graph *pack_graph(void)
 {
     nn_err e;
@@ -46,8 +47,13 @@ static nn_graph *pack_graph(void)
     nn_node_set_ints(&g->nodes[g->n_nodes - 1], "pads", pads, 4);
     in[0] = c2;
     in[1] = tg_const_rand(g, "c3.w", nn_shape4(16, 32, 3, 3), -0.2f, 0.2f);
-    int y = tg_node(g, NN_OP_CONV, "c3", in, 2);
+    int c3 = tg_node(g, NN_OP_CONV, "c3", in, 2);
     nn_node_set_ints(&g->nodes[g->n_nodes - 1], "strides", st, 2);
+    nn_node_set_ints(&g->nodes[g->n_nodes - 1], "pads", pads, 4);
+    in[0] = c3;
+    in[1] = tg_const_rand(g, "c4.w", nn_shape4(16, 16, 3, 3), -0.2f, 0.2f);
+    int y = tg_node(g, NN_OP_CONV, "c4", in, 2);
+    nn_node_set_ints(&g->nodes[g->n_nodes - 1], "pads", pads, 4);
     nn_graph_add_output(g, y, &e);
     return g;
 }
@@ -114,19 +120,20 @@ static void test_pack_identical(void)
     T_CHECKF(nn_graph_validate(plain, &e) == NN_OK && nn_graph_validate(packed, &e) == NN_OK,
              "%s", e.msg);
     T_CHECKF(nn_graph_pack(packed, &n, &e) == NN_OK, "%s", e.msg);
-    T_CHECKF(n == 2, "%d convs packed (want the two 3x3 stride-1 ones)", n);
+    T_CHECKF(n == 3, "%d convs packed (want the three 3x3 stride-1 ones)", n);
     T_CHECK(nn_graph_param_count(packed) == params);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         const nn_node *c = &packed->nodes[i];
         int pi = nn_op_packed_input(NN_OP_CONV);
-        if (i < 2) {
-            int64_t m = nn_node_get_int(c, "packed", 0);
+        if (i != 2) {
+            int64_t m = nn_node_get_int(c, "packed", 0), ch = i < 2 ? 32 : 16;
             T_CHECK(pi == 4 && c->n_inputs == 5 && c->inputs[pi] >= 0);
-            T_CHECK(m == 2 || m == 4);
+            T_CHECKF(m == (i < 2 ? 4 : 2), "conv %d packed for F(%lldx%lld)", i, (long long)m,
+                     (long long)m);
             if (c->n_inputs == 5 && c->inputs[pi] >= 0) {
                 const nn_shape *s = &packed->values[c->inputs[pi]].shape;
-                T_CHECK(s->ndim == 3 && s->d[0] == (m + 2) * (m + 2) && s->d[1] == 32 &&
-                        s->d[2] == 32);
+                T_CHECK(s->ndim == 3 && s->d[0] == (m + 2) * (m + 2) && s->d[1] == ch &&
+                        s->d[2] == ch);
             }
         } else {
             T_CHECK(c->n_inputs == 2 && nn_node_get_int(c, "packed", 0) == 0);

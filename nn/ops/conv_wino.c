@@ -12,18 +12,26 @@
 
 /* Winograd: at least this many input and output channels per group (the
  * transforms cost O(C) per tile; small convs are faster as GEMM), and at
- * least this many output pixels over the batch: U takes 16/9 (F2) or 4x
- * (F4) of the weights' memory, worth it when enough outputs share it
- * (ResNet18's 7x7 stage at batch 1 would add 50 MB for no gain; from
- * batch 4 it pays). */
+ * least this many F(2x2) tiles over the batch (one AVX2 register panel of
+ * GEMM columns per Winograd point). Small maps pay too: ResNet18's 7x7
+ * stage at batch 1 (16 tiles) runs its 3x3 stride-1 convs as F(2x2) in
+ * 1.95 ms each instead of 3.4 as a GEMM over 49 pixels (1 thread), with U
+ * (16/9 of the weights, 50 MB for the stage) precomputed in the file. */
 #define CONV_WINO_MIN_CH 16
-#define CONV_WINO_MIN_PIXELS 196
-/* F(4x4) when its U per image of the batch is at most this many bytes:
- * ResNet18 at batch 1 takes it for its 64- and 128-channel stages (U 0.6
- * and 2.4 MB per conv, 9.4 MB in all) and keeps F(2x2) for the 256-channel
- * one (9.4 MB per conv as F4, 4.2 as F2): the process stays within its
- * memory budget (model file + 40 MB). The 256-channel stage runs F4 from
- * batch 3, the 512-channel one (37.7 MB per conv) from batch 10. */
+#define CONV_WINO_MIN_TILES 16
+/* F(4x4) needs at least this many of its tiles per image: a 7x7 map has
+ * 4 (2x2 tiles of 4x4 covering 8x8), which leave 3/4 of every GEMM panel
+ * empty and read a U of 4x the weights for them (ResNet18's 512-channel
+ * convs at batch 1: 5.6 ms as F(4x4), 1.95 as F(2x2)); such maps run
+ * F(2x2) at every batch. */
+#define CONV_WINO4_MIN_TILES 16
+/* F(4x4) when its U per image of the batch is at most this many bytes
+ * (when U is not in the model file): ResNet18 at batch 1 takes it for its
+ * 64- and 128-channel stages (U 0.6 and 2.4 MB per conv, 9.4 MB in all)
+ * and keeps F(2x2) for the 256-channel one (9.4 MB per conv as F4, 4.2 as
+ * F2): the process stays within its memory budget (model file + 40 MB).
+ * The 256-channel stage runs F4 from batch 3. A file's U is used as
+ * converted (scanlite convert stores F4 wherever the map allows it). */
 #define CONV_WINO4_MAX_U_PER_IMAGE (4 << 20)
 /* Floats of one thread's Winograd block (V and M for all positions): a
  * block that fits L2 (512 KB) keeps the transforms in cache; large-channel
@@ -45,8 +53,9 @@ typedef struct conv_wino_var {
  * from above (Clip: F(4x4)'s error, 5-10x F(2x2)'s relative to the range
  * before the activation, can exceed the 1e-5 budget relative to a
  * narrower clipped range: up to 3.9e-5 in test_kernels' Clip(-0.5, 0.75)
- * cases); else F(4x4) when the model file holds its U or when U fits the
- * memory rule above; else F(2x2). */
+ * cases) or the map is too small for F(4x4) tiles (conv_wino_m_max);
+ * else F(4x4) when the model file holds its U or when U fits the memory
+ * rule above; else F(2x2). */
 struct conv_wino {
     conv_wino_var var;
     const float *w;             /* [O, C, 3, 3], not owned */
@@ -74,11 +83,24 @@ static int64_t conv_wino_mstride(int64_t n)
     return odd_lines(n + NN_WINO_SLACK);
 }
 
+/* Tiles of side m per image. */
+static int64_t conv_wino_tiles(const conv_plan *p, int m)
+{
+    return ((p->g.oh + m - 1) / m) * ((p->g.ow + m - 1) / m);
+}
+
 int conv_wino_fits(const conv_plan *p)
 {
     return p->g.kh == 3 && p->g.kw == 3 && p->g.sh == 1 && p->g.sw == 1 && p->g.dh == 1 &&
            p->g.dw == 1 && p->G == 1 && p->C >= CONV_WINO_MIN_CH && p->O >= CONV_WINO_MIN_CH &&
-           p->N * p->g.oh * p->g.ow >= CONV_WINO_MIN_PIXELS;
+           p->N * conv_wino_tiles(p, 2) >= CONV_WINO_MIN_TILES;
+}
+
+/* The largest tile side p may run (the converter's choice): 2 under Clip
+ * or on maps of too few F(4x4) tiles, else 4. */
+static int conv_wino_m_max(const conv_plan *p, int clip)
+{
+    return clip || conv_wino_tiles(p, 4) < CONV_WINO4_MIN_TILES ? 2 : 4;
 }
 
 /* Plans variant v for tile side m: geometry, split, packed V stride;
@@ -128,7 +150,9 @@ nn_status conv_wino_prepare(conv_plan *p, const float *w, const float *u, int64_
 {
     conv_wino *cw;
     size_t bytes;
-    int m = clip ? 2 : (u && um == 4) || conv_wino4_fits_memory(p) ? 4 : 2;
+    int m = conv_wino_m_max(p, clip) == 2                       ? 2
+          : (u && um == 4) || conv_wino4_fits_memory(p) ? 4
+                                                          : 2;
     if (!(cw = p->wino = calloc(1, sizeof *p->wino)))
         return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd plan", name);
     cw->w = w;
@@ -154,7 +178,7 @@ nn_status conv_wino_pack(const conv_plan *p, const float *w, int clip, nn_tensor
 {
     const nn_sgemm_kernel *k;
     const nn_wino_kernel *wk;
-    int m = clip ? 2 : 4;
+    int m = conv_wino_m_max(p, clip);
     size_t bytes;
     nn_status st = nn_sgemm_select(&k, e);
     packed->data = NULL;
