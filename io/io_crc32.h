@@ -33,7 +33,13 @@ uint32_t io_crc32_table(uint32_t crc, const void *data, size_t len);
 int io_crc32_pclmul_supported(void);
 
 /* Folding path; only call when io_crc32_pclmul_supported(). Short inputs
- * and the tail of a long one go through the table path. */
+ * and the tail of a long one go through the table path; long inputs take
+ * the 256-bit VPCLMULQDQ folds where io_crc32_wide_supported(). */
 uint32_t io_crc32_pclmul(uint32_t crc, const void *data, size_t len);
+/* The 128-bit folds alone (what io_crc32_pclmul runs without VPCLMULQDQ);
+ * only call when io_crc32_pclmul_supported(). */
+uint32_t io_crc32_pclmul_sse(uint32_t crc, const void *data, size_t len);
+/* 1 when io_crc32_pclmul folds long inputs 256 bits wide here. */
+int io_crc32_wide_supported(void);
 
 #endif

@@ -65,12 +65,15 @@ static void test_table_vs_bitwise(void)
     }
 }
 
-/* pclmul(crc, p, n) == table(crc, p, n) for one case. */
+/* pclmul(crc, p, n) == table(crc, p, n) for one case, with the 128-bit
+ * folds alone and with the 256-bit ones where the CPU has them. */
 static void check_fold(uint32_t c0, size_t off, size_t len)
 {
     uint32_t want = io_crc32_table(c0, buf + off, len);
     T_CHECKF(io_crc32_pclmul(c0, buf + off, len) == want, "start %zu length %zu crc %08x", off,
              len, c0);
+    T_CHECKF(io_crc32_pclmul_sse(c0, buf + off, len) == want, "128-bit: start %zu length %zu",
+             off, len);
     T_CHECKF(io_crc32(c0, buf + off, len) == want, "dispatch: start %zu length %zu", off, len);
 }
 
@@ -78,8 +81,11 @@ static void test_fold_vs_table(void)
 {
     if (!io_crc32_pclmul_supported())
         return;
-    /* Around the 64-byte main loop, the 16-byte loop and the tail. */
+    /* Around the 64-byte main loop, the 16-byte loop and the tail; then
+     * around the 256-bit path's threshold (512) and its 256-byte step. */
     for (size_t len = 0; len <= 300; len++)
+        check_fold(next_rand(), len % 64, len);
+    for (size_t len = 480; len <= 1100; len++)
         check_fold(next_rand(), len % 64, len);
     for (int t = 0; t < 3000; t++) {
         size_t len = t % 10 == 0 ? next_rand() % 100001 : next_rand() % 5000;
@@ -135,7 +141,10 @@ static void test_parallel(void)
     T_CHECK(io_crc32_parallel(c0, big, 1000) == io_crc32_table(c0, big, 1000));
     printf("crc32 over %.1f MB: table %.2f GB/s, io_crc32 (%s) %.2f GB/s, parallel %.2f GB/s\n",
            (double)len / 1e6, (double)len / 1e6 / (t1 - t0),
-           io_crc32_pclmul_supported() ? "pclmul" : "table", (double)len / 1e6 / (t2 - t1),
+           io_crc32_wide_supported()   ? "vpclmulqdq"
+           : io_crc32_pclmul_supported() ? "pclmul"
+                                         : "table",
+           (double)len / 1e6 / (t2 - t1),
            (double)len / 1e6 / (t3 - t2));
     free(big);
 }
