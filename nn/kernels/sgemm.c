@@ -1,5 +1,6 @@
 /* sgemm.c — the blocked sgemm driver over packed B panels and the packing
- * helpers (see sgemm.h). Loop order: K blocks of NN_SGEMM_KC (the packed
+ * helpers (see sgemm.h). Loop order: K blocks of NN_SGEMM_KC (or
+ * NN_SGEMM_KC_NARROW for products of few N panels; the packed
  * B slice [KC][NR] stays in L1), M blocks of NN_SGEMM_MC rows (A's block
  * stays in L2), then N panels, then M register tiles. The epilogue runs in
  * the micro-kernel's store of the last K block; edge tiles go through a
@@ -161,11 +162,11 @@ void nn_sgemm_run_indirect(const nn_sgemm_kernel *k, int64_t M, int64_t panels, 
 }
 
 /* The narrow last panel of nt columns for rows [0, mm) of one K block:
- * bt holds the columns transposed ([nt][NN_SGEMM_KC]); c = (acc ? c : 0)
- * + A * B, then the epilogue ep (offset to the block) when non-NULL. */
+ * bt holds the columns transposed ([nt][ldbt]); c = (acc ? c : 0) + A * B,
+ * then the epilogue ep (offset to the block) when non-NULL. */
 static void run_dot_block(const nn_sgemm_dot *d, int64_t kc, const float *a, int64_t lda,
-                          const float *bt, float *c, int64_t ldc, int64_t mm, int64_t nt, int acc,
-                          const nn_sgemm_epi *ep)
+                          const float *bt, int64_t ldbt, float *c, int64_t ldc, int64_t mm,
+                          int64_t nt, int acc, const nn_sgemm_epi *ep)
 {
     float out[NN_SGEMM_MR_MAX * 2];
     for (int64_t j0 = 0; j0 < nt;) {
@@ -174,7 +175,7 @@ static void run_dot_block(const nn_sgemm_dot *d, int64_t kc, const float *a, int
         for (int64_t i0 = 0; i0 < mm; i0 += rows) {
             int64_t r = mm - i0 < rows ? mm - i0 : rows;
             float *ct = c + i0 * ldc + j0;
-            fn(kc, a + i0 * lda, lda, r, bt + j0 * NN_SGEMM_KC, NN_SGEMM_KC, out);
+            fn(kc, a + i0 * lda, lda, r, bt + j0 * ldbt, ldbt, out);
             for (int64_t i = 0; i < r; i++)
                 for (int64_t j = 0; j < w; j++)
                     ct[i * ldc + j] = acc ? ct[i * ldc + j] + out[i * w + j] : out[i * w + j];
@@ -196,18 +197,19 @@ static void run_blocked(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t 
 {
     int64_t mr = k->mr, nr = k->nr;
     int pf = N <= NN_SGEMM_PF_PANELS * nr;
+    int64_t kcb = pf ? NN_SGEMM_KC_NARROW : NN_SGEMM_KC;   /* K block */
     int64_t nt = dot && N % nr <= nr / 4 ? N % nr : 0;     /* dot-tile columns */
     int64_t nf = N - nt;                                    /* broadcast-tile columns */
     const nn_sgemm_dot *d = nn_sgemm_dot_for(k);
-    float bt[NN_SGEMM_NR_MAX / 4 * NN_SGEMM_KC];            /* [nt][KC] */
-    for (int64_t pc = 0; pc < K; pc += NN_SGEMM_KC) {
-        int64_t kc = K - pc < NN_SGEMM_KC ? K - pc : NN_SGEMM_KC;
+    float bt[NN_SGEMM_NR_MAX / 4 * NN_SGEMM_KC_NARROW];     /* [nt][kcb] */
+    for (int64_t pc = 0; pc < K; pc += kcb) {
+        int64_t kc = K - pc < kcb ? K - pc : kcb;
         int acc = pc > 0, last = pc + kc == K;
         if (nt > 0) {
             const float *b = pb + (nf / nr) * K * nr + pc * nr;
             for (int64_t j = 0; j < nt; j++)
                 for (int64_t q = 0; q < kc; q++)
-                    bt[j * NN_SGEMM_KC + q] = b[q * nr + j];
+                    bt[j * kcb + q] = b[q * nr + j];
         }
         for (int64_t ic = 0; ic < M; ic += NN_SGEMM_MC) {
             int64_t mc = M - ic < NN_SGEMM_MC ? M - ic : NN_SGEMM_MC;
@@ -228,8 +230,8 @@ static void run_blocked(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t 
                 nn_sgemm_epi te;
                 if (last && ep)
                     tile_epi(ep, ic, nf, &te);
-                run_dot_block(d, kc, A + ic * lda + pc, lda, bt, C + ic * ldc + nf, ldc, mc, nt,
-                              acc, last && ep ? &te : NULL);
+                run_dot_block(d, kc, A + ic * lda + pc, lda, bt, kcb, C + ic * ldc + nf, ldc, mc,
+                              nt, acc, last && ep ? &te : NULL);
             }
         }
     }
