@@ -222,6 +222,25 @@ static void test_pool_sweep(void)
             memcpy(f.pads, pads[1], sizeof f.pads);
             pool_check(&f);
         }
+    /* windows of 4 and 5 rows (the rows past the third max in one by one),
+     * 3 columns at stride 2, plain and dilated */
+    for (int64_t k = 4; k <= 5; k++)
+        for (int64_t d = 1; d <= 2; d++) {
+            pool_cfg f;
+            memset(&f, 0, sizeof f);
+            f.op = NN_OP_MAXPOOL;
+            f.n = 2;
+            f.c = 3;
+            f.h = 19;
+            f.w = 37;
+            f.kh = k;
+            f.kw = 3;
+            f.sh = f.sw = 2;
+            f.dh = d;
+            f.dw = 1;
+            memcpy(f.pads, pads[2], sizeof f.pads);
+            pool_check(&f);
+        }
 }
 
 static void test_pool_shapes(void)

@@ -54,36 +54,56 @@ typedef struct maxpool_task {
 
 /* Output row yr from in-bounds input rows [ky0, ky1) (first at x + iy0 *
  * iw), separably: r = the column-wise max of those rows between -inf
- * margins (r[g->pl + ix] holds column ix), then each output the max of its
- * kw taps of r. Comparisons are `v > m`, so NaN never wins and a window
- * with no in-bounds tap yields -inf, as in the reference. */
+ * margins (r[g->pl + ix] holds column ix; up to three rows in one pass),
+ * then each output the max of its kw taps of r (3 taps at stride 2, the
+ * ResNet stem's pool, in three stride-2 loads). Comparisons are `v > m`,
+ * so NaN never wins and a window with no in-bounds tap yields -inf, as in
+ * the reference. */
 static void maxpool_row(const nn_geom2d *g, const float *x, int64_t iy0, int64_t ky0, int64_t ky1,
                         float *r, float *yr)
 {
     float *c = r + g->pl;
-    int64_t ox = 0, ix;
+    int64_t ox = 0, ix, ky = ky0;
     if (ky0 >= ky1) {
         for (ix = 0; ix < g->iw; ix++)
             c[ix] = -INFINITY;
     } else {
-        const float *x0 = x + (iy0 + ky0 * g->dh) * g->iw;
-        memcpy(c, x0, (size_t)g->iw * sizeof *c);
-        for (int64_t ky = ky0 + 1; ky < ky1; ky++) {
+        const float *x0 = x + (iy0 + ky * g->dh) * g->iw;
+        const float *x1 = ky + 1 < ky1 ? x0 + g->dh * g->iw : x0;
+        const float *x2 = ky + 2 < ky1 ? x1 + g->dh * g->iw : x1;
+        for (ix = 0; ix + 4 <= g->iw; ix += 4)
+            nn_f4_store(c + ix, nn_f4_max(nn_f4_load(x2 + ix),
+                                          nn_f4_max(nn_f4_load(x1 + ix), nn_f4_load(x0 + ix))));
+        for (; ix < g->iw; ix++) {
+            float m = x0[ix];
+            m = x1[ix] > m ? x1[ix] : m;
+            c[ix] = x2[ix] > m ? x2[ix] : m;
+        }
+        for (ky += 3; ky < ky1; ky++) {
             const float *xr = x + (iy0 + ky * g->dh) * g->iw;
-            for (ix = 0; ix + 4 <= g->iw; ix += 4) {
+            for (ix = 0; ix + 4 <= g->iw; ix += 4)
                 nn_f4_store(c + ix, nn_f4_max(nn_f4_load(xr + ix), nn_f4_load(c + ix)));
-            }
             for (; ix < g->iw; ix++)
                 c[ix] = xr[ix] > c[ix] ? xr[ix] : c[ix];
         }
     }
-    for (; ox + 4 <= g->ow; ox += 4) {
-        const float *w = r + ox * g->sw;
-        nn_f4 m = nn_f4_set1(-INFINITY);
-        for (int64_t kx = 0; kx < g->kw; kx++) {
-            m = nn_f4_max(g->sw == 2 ? nn_f4_even(w + kx * g->dw) : nn_f4_gather(w + kx * g->dw, g->sw), m);
+    if (g->kw == 3 && g->sw == 2 && g->dw == 1) {
+        const nn_f4 ninf = nn_f4_set1(-INFINITY);
+        for (; ox + 4 <= g->ow; ox += 4) {
+            const float *w = r + ox * 2;
+            nn_f4 m = nn_f4_max(nn_f4_even(w), ninf);
+            m = nn_f4_max(nn_f4_even(w + 1), m);
+            nn_f4_store(yr + ox, nn_f4_max(nn_f4_even(w + 2), m));
         }
-        nn_f4_store(yr + ox, m);
+    } else {
+        for (; ox + 4 <= g->ow; ox += 4) {
+            const float *w = r + ox * g->sw;
+            nn_f4 m = nn_f4_set1(-INFINITY);
+            for (int64_t kx = 0; kx < g->kw; kx++) {
+                m = nn_f4_max(g->sw == 2 ? nn_f4_even(w + kx * g->dw) : nn_f4_gather(w + kx * g->dw, g->sw), m);
+            }
+            nn_f4_store(yr + ox, m);
+        }
     }
     for (; ox < g->ow; ox++) {
         float m = -INFINITY;
