@@ -176,6 +176,26 @@ static void test_gap_hand(void)
 
 /* ---- fast vs reference sweeps ------------------------------------------ */
 
+/* MaxPool at stride 2 on n x 3 x h x w: kh x kw windows, row dilation dh. */
+static void maxpool_s2_check(int64_t n, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t dh,
+                             const int64_t pads[4])
+{
+    pool_cfg f;
+    memset(&f, 0, sizeof f);
+    f.op = NN_OP_MAXPOOL;
+    f.n = n;
+    f.c = 3;
+    f.h = h;
+    f.w = w;
+    f.kh = kh;
+    f.kw = kw;
+    f.sh = f.sw = 2;
+    f.dh = dh;
+    f.dw = 1;
+    memcpy(f.pads, pads, sizeof f.pads);
+    pool_check(&f);
+}
+
 static void test_pool_sweep(void)
 {
     static const int64_t hs[] = {1, 5, 7, 13};
@@ -208,39 +228,13 @@ static void test_pool_sweep(void)
     /* wide rows: the stride-2 vector path (ResNet's stem pool, 3x3 s2 p1,
      * and odd widths whose last vectors stop short of the row end) */
     for (int64_t w = 37; w <= 112; w += 75)
-        for (int64_t k = 2; k <= 3; k++) {
-            pool_cfg f;
-            memset(&f, 0, sizeof f);
-            f.op = NN_OP_MAXPOOL;
-            f.n = 1;
-            f.c = 3;
-            f.h = w;
-            f.w = w;
-            f.kh = f.kw = k;
-            f.sh = f.sw = 2;
-            f.dh = f.dw = 1;
-            memcpy(f.pads, pads[1], sizeof f.pads);
-            pool_check(&f);
-        }
+        for (int64_t k = 2; k <= 3; k++)
+            maxpool_s2_check(1, w, w, k, k, 1, pads[1]);
     /* windows of 4 and 5 rows (the rows past the third max in one by one),
      * 3 columns at stride 2, plain and dilated */
     for (int64_t k = 4; k <= 5; k++)
-        for (int64_t d = 1; d <= 2; d++) {
-            pool_cfg f;
-            memset(&f, 0, sizeof f);
-            f.op = NN_OP_MAXPOOL;
-            f.n = 2;
-            f.c = 3;
-            f.h = 19;
-            f.w = 37;
-            f.kh = k;
-            f.kw = 3;
-            f.sh = f.sw = 2;
-            f.dh = d;
-            f.dw = 1;
-            memcpy(f.pads, pads[2], sizeof f.pads);
-            pool_check(&f);
-        }
+        for (int64_t d = 1; d <= 2; d++)
+            maxpool_s2_check(2, 19, 37, k, 3, d, pads[2]);
 }
 
 static void test_pool_shapes(void)
