@@ -438,19 +438,19 @@ static void conv_ind_gemm(void *arg, int64_t begin, int64_t end)
 }
 
 /* GEMM item: output pixels [p0, p0 + np) of channels [o0, o1) of group gi
- * (channel indices within the group) of image n. fill: build the packed
- * tile in pb (else it holds this tile from the slot's previous item). */
+ * (channel indices within the group) of image n, packing its tile in pb
+ * first. (With more than one thread every item is claimed on its own, and
+ * with one the split gives each item its own tile: no item finds its tile
+ * already packed.) */
 static void conv_gemm_item(const conv_task *t, int64_t n, int64_t gi, int64_t p0, int64_t np,
-                           int64_t o0, int64_t o1, float *pb, int fill)
+                           int64_t o0, int64_t o1, float *pb)
 {
     const conv_plan *p = t->p;
     const float *w = t->w + (gi * p->og + o0) * p->kk;
     float *y = t->y + (n * p->O + gi * p->og + o0) * p->ohw + p0;
     nn_sgemm_epi ep = conv_item_epi(t, n, gi * p->og + o0, p0);
-    if (fill) {
-        conv_src s = conv_src_of(t, n);
-        conv_pack_rows(p, &s, gi, 0, p->cg, p0, np, pb);
-    }
+    conv_src s = conv_src_of(t, n);
+    conv_pack_rows(p, &s, gi, 0, p->cg, p0, np, pb);
     nn_sgemm_run(p->k, o1 - o0, np, p->kk, w, p->kk, pb, y, p->ohw, &ep);
 }
 
@@ -463,15 +463,13 @@ static void conv_gemm_items(void *arg, int64_t begin, int64_t end)
     const conv_task *t = j->t;
     const conv_plan *p = t->p;
     float *pb = t->scratch + conv_copy_floats(p) + nn_pool_thread_index(j->pool) * p->pb_floats;
-    int64_t prev = -1;              /* (unit, tile) now packed in pb */
     for (int64_t it = begin; it < end; it++) {
         int64_t ob = it % p->oblocks, nt = it / p->oblocks;
         int64_t tile = nt % p->tiles, unit = nt / p->tiles;
         int64_t p0 = tile * p->nb, o0 = ob * p->ob;
         int64_t np = p0 + p->nb < p->ohw ? p->nb : p->ohw - p0;
         int64_t o1 = o0 + p->ob < p->og ? o0 + p->ob : p->og;
-        conv_gemm_item(t, j->n0 + unit / p->G, unit % p->G, p0, np, o0, o1, pb, nt != prev);
-        prev = nt;
+        conv_gemm_item(t, j->n0 + unit / p->G, unit % p->G, p0, np, o0, o1, pb);
     }
 }
 

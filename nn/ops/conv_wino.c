@@ -218,9 +218,12 @@ typedef struct conv_wino_job {
 /* WINO item: tiles [t0, t0 + nt) of the whole batch (image n holds tiles
  * [n*T, n*T + T)), output channels [o0, o1): one block of columns may span
  * images so that each U_xi is read once per block. Slot layout: V (pos
- * packed [C, nb]), M ([pos][ob][nb] with slack), row buffer. */
+ * packed [C, nb]), M ([pos][ob][nb] with slack), row buffer. The item
+ * transforms its own input tiles first: with more than one thread items
+ * are claimed one at a time, and with one the split gives each item its
+ * own tiles, so no item finds its V already in the slot. */
 static void conv_wino_item(const conv_wino_job *j, int64_t t0, int64_t nt, int64_t o0,
-                           int64_t o1, float *slot, int fill)
+                           int64_t o1, float *slot)
 {
     const conv_task *t = j->t;
     const conv_plan *p = t->p;
@@ -231,15 +234,13 @@ static void conv_wino_item(const conv_wino_job *j, int64_t t0, int64_t nt, int64
     const float *u = p->wino->u + o0 * p->C;    /* rows [o0, o1) of U_0 */
     int64_t mstride = conv_wino_mstride((o1 - o0) * nt), T = var->wg.th * var->wg.tw;
     int64_t chw = p->C * p->g.ih * p->g.iw;
-    if (fill) {
-        for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
-            int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
-            int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
-            wk->input(p->k, &var->wg, t->x + n * chw, a, b - a, n * T + a - t0, v,
-                      var->pb_floats, buf);
-        }
-        nn_wino_input_pad(p->k, wk->pos, p->C, nt, v, var->pb_floats);
+    for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
+        int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
+        int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
+        wk->input(p->k, &var->wg, t->x + n * chw, a, b - a, n * T + a - t0, v, var->pb_floats,
+                  buf);
     }
+    nn_wino_input_pad(p->k, wk->pos, p->C, nt, v, var->pb_floats);
     for (int xi = 0; xi < wk->pos; xi++)
         nn_sgemm_run_dot(p->k, o1 - o0, nt, p->C, u + xi * p->wino->ustride, p->C,
                          v + xi * var->pb_floats, m + xi * mstride, nt, NULL);
@@ -262,14 +263,12 @@ static void conv_wino_items(void *arg, int64_t begin, int64_t end)
     const conv_plan *p = j->t->p;
     int64_t total = p->N * v->wg.th * v->wg.tw;
     float *slot = j->t->scratch + nn_pool_thread_index(j->pool) * p->slot_floats;
-    int64_t prev = -1;              /* tile block now transformed in the slot */
     for (int64_t it = begin; it < end; it++) {
         int64_t ob = it % v->oblocks, tile = it / v->oblocks;
         int64_t p0 = tile * v->nb, o0 = ob * v->ob;
         int64_t np = p0 + v->nb < total ? v->nb : total - p0;
         int64_t o1 = o0 + v->ob < p->og ? o0 + v->ob : p->og;
-        conv_wino_item(j, p0, np, o0, o1, slot, tile != prev);
-        prev = tile;
+        conv_wino_item(j, p0, np, o0, o1, slot);
     }
 }
 
