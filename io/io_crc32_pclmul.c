@@ -226,17 +226,22 @@ CRC32_WIDE_TARGET static uint32_t crc32_wide(uint32_t crc, const uint8_t *p, siz
     return fold_rest(acc, p, len, k1);
 }
 
-int io_crc32_wide_supported(void)
+/* wide_ok, the CPU looked up once (CPUID traps to the host in a VM:
+ * not per call). */
+static int wide_here(void)
 {
-    if (!io_crc32_pclmul_supported())
-        return 0;
     pthread_once(&consts_once, crc32_consts_init);
     return wide_ok;
 }
 
+int io_crc32_wide_supported(void)
+{
+    return io_crc32_pclmul_supported() && wide_here();
+}
+
 uint32_t io_crc32_pclmul(uint32_t crc, const void *data, size_t len)
 {
-    if (len >= CRC32_WIDE_MIN && io_crc32_wide_supported())
+    if (len >= CRC32_WIDE_MIN && wide_here())
         return crc32_wide(crc, data, len);
     return io_crc32_pclmul_sse(crc, data, len);
 }
