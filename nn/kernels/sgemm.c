@@ -121,6 +121,15 @@ static void run_tile(const nn_sgemm_kernel *k, int64_t kc, const float *a, int64
         memcpy(c + i * ldc, tile + i * w, (size_t)nn * sizeof(float));
 }
 
+/* The prefetch target of the tile at rows [m0, m0 + mm), K block pc:
+ * the next tile's A when on (a first-panel tile of a narrow product) and
+ * rows remain, else NULL. */
+static inline const float *tile_pf(int on, const float *A, int64_t lda, int64_t m0, int64_t mm,
+                                   int64_t M, int64_t pc)
+{
+    return on && m0 + mm < M ? A + (m0 + mm) * lda + pc : NULL;
+}
+
 const nn_sgemm_dot *nn_sgemm_dot_for(const nn_sgemm_kernel *k)
 {
     return k->isa == NN_ISA_AVX512 ? &f32_dot_avx512
@@ -155,7 +164,7 @@ void nn_sgemm_run_indirect(const nn_sgemm_kernel *k, int64_t M, int64_t panels, 
                         tile_epi(ep, m0, j * nr, &te);
                     rows[mm](kc, A + m0 * lda + pc, lda, brow + pc, poff[j], C + m0 * ldc + j * nr,
                              ldc, acc, last && ep ? &te : NULL,
-                             pf && j == 0 && m0 + mm < M ? A + (m0 + mm) * lda + pc : NULL);
+                             tile_pf(pf && j == 0, A, lda, m0, mm, M, pc));
                 }
         }
     }
@@ -223,7 +232,7 @@ static void run_blocked(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t 
                         tile_epi(ep, m0, n0, &te);
                     run_tile(k, kc, A + m0 * lda + pc, lda, b, C + m0 * ldc + n0, ldc, mm, nn,
                              acc, last && ep ? &te : NULL,
-                             pf && n0 == 0 && m0 + mm < M ? A + (m0 + mm) * lda + pc : NULL);
+                             tile_pf(pf && n0 == 0, A, lda, m0, mm, M, pc));
                 }
             }
             if (nt > 0) {
