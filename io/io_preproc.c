@@ -4,8 +4,8 @@
  * The resize reproduces PIL's ImagingResample for BILINEAR (Pillow 9):
  * separable triangle filter whose support grows with the downscale factor,
  * per-output coefficients in double then 22-bit fixed point, a horizontal
- * pass then a vertical pass, each rounded and clipped to uint8. Only the
- * pixels that survive the center crop are computed. The recipe comes from
+ * pass then a vertical pass, each rounded and clipped to uint8 (the passes:
+ * io_resize.h). Only the pixels that survive the center crop are computed. The recipe comes from
  * the model's metadata (io_preproc_from_graph, at the end). */
 #include "io_image.h"
 
@@ -17,146 +17,7 @@
 
 #include "../nn/nn_tensor.h"
 #include "io_meta.h"
-
-/* PIL's fixed-point precision of resampling coefficients for 8-bit images
- * (Resample.c: 32 bits - 8 bits of pixel - 2 bits of headroom). */
-#define PREC_BITS 22
-
-/* Coefficients of one axis of a resize in_size -> out_size, for the n
- * outputs first .. first+n-1: output i reads inputs lo[i] .. lo[i]+cnt[i]-1
- * with weights k[i*ksize ..] (sum ~ 1 << PREC_BITS). */
-typedef struct axis_coeffs {
-    int n, ksize;
-    int *lo, *cnt;      /* [n] */
-    int32_t *k;         /* [n, ksize] */
-} axis_coeffs;
-
-static void axis_free(axis_coeffs *a)
-{
-    free(a->lo);
-    free(a->cnt);
-    free(a->k);
-    memset(a, 0, sizeof *a);
-}
-
-static double triangle(double x)
-{
-    x = fabs(x);
-    return x < 1.0 ? 1.0 - x : 0.0;
-}
-
-/* As PIL's precompute_coeffs + normalize_coeffs_8bpc with box (0, in_size). */
-static nn_status axis_init(axis_coeffs *a, int in_size, int out_size, int first, int n, nn_err *e)
-{
-    double scale = (double)in_size / out_size;
-    double filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = 1.0 * filterscale;     /* bilinear support is 1 */
-    double ss = 1.0 / filterscale;
-    /* ksize <= 2 * ceil(in / out) + 1, so n * ksize <= ~2 * in + 3 * n */
-    size_t ksize = (size_t)ceil(support) * 2 + 1, nk;
-    double *w = NULL;
-
-    memset(a, 0, sizeof *a);
-    if (nn_size_mul((size_t)n, ksize, &nk) != 0)
-        return nn_err_set(e, NN_ERR_LIMIT, "resize %d -> %d: filter too large", in_size, out_size);
-    a->n = n;
-    a->ksize = (int)ksize;
-    a->lo = malloc((size_t)n * sizeof *a->lo);
-    a->cnt = malloc((size_t)n * sizeof *a->cnt);
-    a->k = calloc(nk, sizeof *a->k);
-    w = malloc(ksize * sizeof *w);
-    if (!a->lo || !a->cnt || !a->k || !w) {
-        free(w);
-        axis_free(a);
-        return nn_err_set(e, NN_ERR_NOMEM, "no memory for resize coefficients");
-    }
-    for (int i = 0; i < n; i++) {
-        double center = (first + i + 0.5) * scale;
-        int xmin = (int)(center - support + 0.5);
-        int xmax = (int)(center + support + 0.5);
-        if (xmin < 0)
-            xmin = 0;
-        if (xmax > in_size)
-            xmax = in_size;
-        int cnt = xmax - xmin;
-        if (cnt > (int)ksize)
-            cnt = (int)ksize;
-        double ww = 0.0;
-        for (int x = 0; x < cnt; x++) {
-            w[x] = triangle((x + xmin - center + 0.5) * ss);
-            ww += w[x];
-        }
-        int32_t *k = a->k + (size_t)i * ksize;
-        for (int x = 0; x < cnt; x++) {
-            double v = ww != 0.0 ? w[x] / ww : w[x];
-            k[x] = (int32_t)(v < 0 ? -0.5 + v * (1 << PREC_BITS) : 0.5 + v * (1 << PREC_BITS));
-        }
-        a->lo[i] = xmin;
-        a->cnt[i] = cnt;
-    }
-    free(w);
-    return NN_OK;
-}
-
-static inline uint8_t clip8(int32_t v)
-{
-    v >>= PREC_BITS;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
-/* Horizontal pass: rows y0..y1-1 of src (w wide, c channels) into dst
- * [y1-y0, ax->n, c]. */
-static void pass_horizontal(const uint8_t *src, int w, int c, int y0, int y1,
-                            const axis_coeffs *ax, uint8_t *dst)
-{
-    const int32_t half = 1 << (PREC_BITS - 1);
-    for (int y = y0; y < y1; y++) {
-        const uint8_t *row = src + (size_t)y * w * c;
-        uint8_t *out = dst + (size_t)(y - y0) * ax->n * c;
-        for (int i = 0; i < ax->n; i++) {
-            const int32_t *k = ax->k + (size_t)i * ax->ksize;
-            const uint8_t *p = row + (size_t)ax->lo[i] * c;
-            int cnt = ax->cnt[i];
-            if (c == 1) {
-                int32_t s = half;
-                for (int t = 0; t < cnt; t++)
-                    s += p[t] * k[t];
-                *out++ = clip8(s);
-            } else {
-                int32_t s0 = half, s1 = half, s2 = half;
-                for (int t = 0; t < cnt; t++, p += 3) {
-                    s0 += p[0] * k[t];
-                    s1 += p[1] * k[t];
-                    s2 += p[2] * k[t];
-                }
-                *out++ = clip8(s0);
-                *out++ = clip8(s1);
-                *out++ = clip8(s2);
-            }
-        }
-    }
-}
-
-/* Vertical pass: src has rows y0.. of `stride` bytes; output row i of ay
- * into dst + i * stride. acc: stride int32 of scratch. */
-static void pass_vertical(const uint8_t *src, size_t stride, int y0, const axis_coeffs *ay,
-                          int32_t *acc, uint8_t *dst)
-{
-    for (int i = 0; i < ay->n; i++) {
-        const int32_t *k = ay->k + (size_t)i * ay->ksize;
-        for (size_t x = 0; x < stride; x++)
-            acc[x] = 1 << (PREC_BITS - 1);
-        for (int t = 0; t < ay->cnt[i]; t++) {
-            const uint8_t *row = src + (size_t)(ay->lo[i] + t - y0) * stride;
-            int32_t kt = k[t];
-            for (size_t x = 0; x < stride; x++)
-                acc[x] += row[x] * kt;
-        }
-        uint8_t *out = dst + (size_t)i * stride;
-        for (size_t x = 0; x < stride; x++)
-            out[x] = clip8(acc[x]);
-    }
-}
+#include "io_resize.h"
 
 /* torchvision's CenterCrop position along one axis: the resized-image index
  * of crop index 0. int(round((size - crop) / 2.0)) with Python's
@@ -227,7 +88,9 @@ static nn_status recipe_check(const io_image *img, const io_preproc *p, nn_err *
 
 nn_status io_image_preprocess(const io_image *img, const io_preproc *p, float *out, nn_err *e)
 {
-    axis_coeffs ax = {0}, ay = {0};
+    io_axis ax = {0}, ay = {0};
+    const io_resize_kernels *rk;
+    nn_isa isa;
     uint8_t *tmp = NULL, *px = NULL;
     int32_t *acc = NULL;
     nn_status st = recipe_check(img, p, e);
@@ -253,8 +116,8 @@ nn_status io_image_preprocess(const io_image *img, const io_preproc *p, float *o
     int y0 = top < 0 ? 0 : top, y1 = top + ch < rh ? top + ch : rh;
     int nx = x1 - x0, ny = y1 - y0;     /* >= 1: the crop overlaps the image */
 
-    if ((st = axis_init(&ax, img->w, rw, x0, nx, e)) != NN_OK ||
-        (st = axis_init(&ay, img->h, rh, y0, ny, e)) != NN_OK)
+    if ((st = io_axis_init(&ax, img->w, rw, x0, nx, e)) != NN_OK ||
+        (st = io_axis_init(&ay, img->h, rh, y0, ny, e)) != NN_OK)
         goto fail;
     int sy0 = ay.lo[0], sy1 = 0;        /* source rows the vertical pass reads */
     for (int i = 0; i < ny; i++)
@@ -274,8 +137,12 @@ nn_status io_image_preprocess(const io_image *img, const io_preproc *p, float *o
                         img->w, img->h, rw, rh);
         goto fail;
     }
-    pass_horizontal(img->px, img->w, c, sy0, sy1, &ax, tmp);
-    pass_vertical(tmp, stride, sy0, &ay, acc, px);
+    /* SCANLITE_ISA picks the passes as it picks the kernels (an unusable
+     * value fails the model's load before this; here it means the
+     * reference); both give the same bytes */
+    rk = io_resize_kernels_for(nn_isa_select(&isa, NULL) == NN_OK ? isa : NN_ISA_GENERIC);
+    rk->h(img->px, (size_t)img->w * img->h * c, img->w, c, sy0, sy1, &ax, tmp);
+    rk->v(tmp, stride, sy0, &ay, acc, px);
 
     /* ToTensor + Normalize through a per-channel table, as torchvision does
      * in float32: (v * scale - mean) / std. */
@@ -303,8 +170,8 @@ nn_status io_image_preprocess(const io_image *img, const io_preproc *p, float *o
     st = NN_OK;
 
 fail:
-    axis_free(&ax);
-    axis_free(&ay);
+    io_axis_free(&ax);
+    io_axis_free(&ay);
     free(tmp);
     free(px);
     free(acc);
