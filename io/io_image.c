@@ -284,7 +284,14 @@ static inline uint8_t luma(const uint8_t *rgb)
  * Alpha is dropped without compositing, as PIL's convert does. */
 static void channels_convert(const uint8_t *src, int sc, uint8_t *dst, int dc, size_t n)
 {
-    for (size_t i = 0; i < n; i++, src += sc) {
+    size_t i = 0;
+    if (sc == 4 && dc == 3) {
+        /* every colour JPEG: one 4-byte copy per pixel, whose alpha byte
+         * the next pixel's copy overwrites (the last pixel copies 3) */
+        for (; i + 1 < n; i++, src += 4, dst += 3)
+            memcpy(dst, src, 4);
+    }
+    for (; i < n; i++, src += sc) {
         if (dc == 1) {
             *dst++ = sc >= 3 ? luma(src) : src[0];
         } else if (sc >= 3) {
