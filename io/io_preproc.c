@@ -5,8 +5,9 @@
  * separable triangle filter whose support grows with the downscale factor,
  * per-output coefficients in double then 22-bit fixed point, a horizontal
  * pass then a vertical pass, each rounded and clipped to uint8 (the passes:
- * io_resize.h). Only the pixels that survive the center crop are computed. The recipe comes from
- * the model's metadata (io_preproc_from_graph, at the end). */
+ * io_resize.h). Only the pixels that survive the center crop are computed.
+ * The recipe comes from the model's metadata (io_preproc_from_graph, at the
+ * end). */
 #include "io_image.h"
 
 #include <errno.h>

@@ -76,41 +76,39 @@ nn_status io_axis_init(io_axis *a, int in_size, int out_size, int first, int n, 
     return NN_OK;
 }
 
-static inline uint8_t clip8(int32_t v)
+void io_resize_h_px_ref(const uint8_t *row, int c, const io_axis *ax, int i, uint8_t *out)
 {
-    v >>= IO_RESIZE_PREC_BITS;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    const int32_t half = 1 << (IO_RESIZE_PREC_BITS - 1);
+    const int32_t *k = ax->k + (size_t)i * ax->ksize;
+    const uint8_t *p = row + (size_t)ax->lo[i] * c;
+    int cnt = ax->cnt[i];
+    if (c == 1) {
+        int32_t s = half;
+        for (int t = 0; t < cnt; t++)
+            s += p[t] * k[t];
+        out[0] = io_resize_clip(s);
+    } else {
+        int32_t s0 = half, s1 = half, s2 = half;
+        for (int t = 0; t < cnt; t++, p += 3) {
+            s0 += p[0] * k[t];
+            s1 += p[1] * k[t];
+            s2 += p[2] * k[t];
+        }
+        out[0] = io_resize_clip(s0);
+        out[1] = io_resize_clip(s1);
+        out[2] = io_resize_clip(s2);
+    }
 }
 
 void io_resize_h_u8_ref(const uint8_t *src, size_t src_bytes, int w, int c, int y0, int y1,
                         const io_axis *ax, uint8_t *dst)
 {
     (void)src_bytes;    /* reads only the pixels of the windows */
-    const int32_t half = 1 << (IO_RESIZE_PREC_BITS - 1);
     for (int y = y0; y < y1; y++) {
         const uint8_t *row = src + (size_t)y * w * c;
         uint8_t *out = dst + (size_t)(y - y0) * ax->n * c;
-        for (int i = 0; i < ax->n; i++) {
-            const int32_t *k = ax->k + (size_t)i * ax->ksize;
-            const uint8_t *p = row + (size_t)ax->lo[i] * c;
-            int cnt = ax->cnt[i];
-            if (c == 1) {
-                int32_t s = half;
-                for (int t = 0; t < cnt; t++)
-                    s += p[t] * k[t];
-                *out++ = clip8(s);
-            } else {
-                int32_t s0 = half, s1 = half, s2 = half;
-                for (int t = 0; t < cnt; t++, p += 3) {
-                    s0 += p[0] * k[t];
-                    s1 += p[1] * k[t];
-                    s2 += p[2] * k[t];
-                }
-                *out++ = clip8(s0);
-                *out++ = clip8(s1);
-                *out++ = clip8(s2);
-            }
-        }
+        for (int i = 0; i < ax->n; i++, out += c)
+            io_resize_h_px_ref(row, c, ax, i, out);
     }
 }
 
@@ -129,7 +127,7 @@ void io_resize_v_u8_ref(const uint8_t *src, size_t stride, int y0, const io_axis
         }
         uint8_t *out = dst + (size_t)i * stride;
         for (size_t x = 0; x < stride; x++)
-            out[x] = clip8(acc[x]);
+            out[x] = io_resize_clip(acc[x]);
     }
 }
 

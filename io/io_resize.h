@@ -34,6 +34,17 @@ typedef struct io_axis {
 nn_status io_axis_init(io_axis *a, int in_size, int out_size, int first, int n, nn_err *e);
 void io_axis_free(io_axis *a);
 
+/* A sum of the passes shifted back and clipped to a byte, as PIL's clip8. */
+static inline uint8_t io_resize_clip(int32_t s)
+{
+    s >>= IO_RESIZE_PREC_BITS;
+    return (uint8_t)(s < 0 ? 0 : s > 255 ? 255 : s);
+}
+
+/* Output i of the horizontal pass over one row (c channels from row) by
+ * the reference sums, into out[0, c): the AVX2 pass's fallback too. */
+void io_resize_h_px_ref(const uint8_t *row, int c, const io_axis *ax, int i, uint8_t *out);
+
 /* Horizontal pass: rows y0..y1-1 of src (w pixels of c channels, rows w*c
  * bytes apart; src_bytes readable from src) into dst [y1-y0, ax->n, c]. */
 typedef void (*io_resize_h_fn)(const uint8_t *src, size_t src_bytes, int w, int c, int y0, int y1,

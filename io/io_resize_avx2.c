@@ -13,27 +13,11 @@
 #include <immintrin.h>
 #include <string.h>
 
-/* Sums shifted and clipped to [0, 255], as the reference's clip8. */
+/* Sums shifted and clipped to [0, 255], as io_resize_clip. */
 static inline __m256i clip8x8(__m256i s)
 {
     s = _mm256_srai_epi32(s, IO_RESIZE_PREC_BITS);
     return _mm256_min_epi32(_mm256_max_epi32(s, _mm256_setzero_si256()), _mm256_set1_epi32(255));
-}
-
-/* Output i of row (3 channels) by scalar sums, as the reference: for the
- * windows whose vector loads would run past the image. */
-static void h3_scalar(const uint8_t *row, const io_axis *ax, int i, uint8_t *out)
-{
-    const int32_t *k = ax->k + (size_t)i * ax->ksize;
-    const uint8_t *p = row + (size_t)ax->lo[i] * 3;
-    int32_t s[3] = {1 << (IO_RESIZE_PREC_BITS - 1), s[0], s[0]};
-    for (int t = 0; t < ax->cnt[i]; t++)
-        for (int ch = 0; ch < 3; ch++)
-            s[ch] += p[3 * t + ch] * k[t];
-    for (int ch = 0; ch < 3; ch++) {
-        int32_t v = s[ch] >> IO_RESIZE_PREC_BITS;
-        out[ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
 }
 
 /* Pixel p (3 bytes and the next one) as 4 int32 lanes. */
@@ -67,8 +51,9 @@ void io_resize_h_u8_avx2(const uint8_t *src, size_t src_bytes, int w, int c, int
             int cnt = ax->cnt[i] > ax->cnt[i + 1] ? ax->cnt[i] : ax->cnt[i + 1];
             /* the 4-byte load of tap t reads bytes 3t .. 3t+3 of the window */
             if (pa + 3 * cnt + 1 > end || pb + 3 * cnt + 1 > end) {
-                h3_scalar(row, ax, i, out);
-                h3_scalar(row, ax, i + 1, out + 3);
+                /* windows whose vector loads would run past the image */
+                io_resize_h_px_ref(row, 3, ax, i, out);
+                io_resize_h_px_ref(row, 3, ax, i + 1, out + 3);
                 continue;
             }
             __m256i s = half;
@@ -92,7 +77,7 @@ void io_resize_h_u8_avx2(const uint8_t *src, size_t src_bytes, int w, int c, int
             }
         }
         if (i < ax->n)
-            h3_scalar(row, ax, i, out);
+            io_resize_h_px_ref(row, 3, ax, i, out);
     }
 }
 
@@ -143,8 +128,7 @@ void io_resize_v_u8_avx2(const uint8_t *src, size_t stride, int y0, const io_axi
             int32_t s = 1 << (IO_RESIZE_PREC_BITS - 1);
             for (int t = 0; t < cnt; t++)
                 s += top[(size_t)t * stride + x] * k[t];
-            s >>= IO_RESIZE_PREC_BITS;
-            out[x] = (uint8_t)(s < 0 ? 0 : s > 255 ? 255 : s);
+            out[x] = io_resize_clip(s);
         }
     }
 }
