@@ -420,32 +420,45 @@ double nn_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-/* The run loop; ms NULL or [n_nodes] wall-clock milliseconds per node. */
-static nn_status plan_run(nn_plan *p, double *ms, nn_err *e)
+/* The run loop; ms NULL or [n_nodes] wall-clock milliseconds per node;
+ * busy NULL or [n_nodes][threads] busy milliseconds per node and thread. */
+static nn_status plan_run(nn_plan *p, double *ms, double *busy, nn_err *e)
 {
+    int nt = nn_pool_threads(p ? p->pool : NULL);
     if (!p || p->shapes_only)
         return nn_err_set(e, NN_ERR_INVALID, "nn_plan_run: no plan, or a shapes-only plan");
+    nn_pool_set_timing(p->pool, busy != NULL);
     for (int k = 0; k < p->g->n_nodes; k++) {
         const nn_op_def *d = p->defs[k];
         double t0 = ms ? nn_now_ms() : 0;
+        for (int t = 0; busy && t < nt; t++)
+            busy[k * nt + t] = -nn_pool_busy_ms(p->pool, t);
         if (p->reference ? d->run_ref != NULL : d->run == NULL)
             d->run_ref(&p->ctx[k]);
         else
             d->run(&p->ctx[k]);
         if (ms)
             ms[k] = nn_now_ms() - t0;
+        for (int t = 0; busy && t < nt; t++)
+            busy[k * nt + t] += nn_pool_busy_ms(p->pool, t);
     }
+    nn_pool_set_timing(p->pool, 0);
     return NN_OK;
 }
 
 nn_status nn_plan_run(nn_plan *p, nn_err *e)
 {
-    return plan_run(p, NULL, e);
+    return plan_run(p, NULL, NULL, e);
 }
 
-nn_status nn_plan_run_timed(nn_plan *p, double *ms, nn_err *e)
+nn_status nn_plan_run_timed(nn_plan *p, double *ms, double *busy, nn_err *e)
 {
-    return plan_run(p, ms, e);
+    return plan_run(p, ms, busy, e);
+}
+
+int nn_plan_threads(const nn_plan *p)
+{
+    return nn_pool_threads(p ? p->pool : NULL);
 }
 
 const char *nn_plan_node_kernel(const nn_plan *p, int k)

@@ -47,8 +47,14 @@ const nn_tensor *nn_plan_value(const nn_plan *p, int value_index);
 
 nn_status nn_plan_run(nn_plan *p, nn_err *e);
 /* nn_plan_run that also writes the wall-clock time of node k to ms[k]
- * (milliseconds; ms has room for the graph's n_nodes). */
-nn_status nn_plan_run_timed(nn_plan *p, double *ms, nn_err *e);
+ * (milliseconds; ms has room for the graph's n_nodes) and, when busy is
+ * not NULL, the time thread t of the plan's pool spent running node k's
+ * work to busy[k * nn_plan_threads(p) + t] (0: the calling thread; a
+ * node's busy times add up to at most threads x its wall time, less when
+ * threads wait for one another or the node runs serial work). */
+nn_status nn_plan_run_timed(nn_plan *p, double *ms, double *busy, nn_err *e);
+/* Threads of the plan's pool (1 for a shapes-only plan). */
+int nn_plan_threads(const nn_plan *p);
 /* The monotonic clock in milliseconds (the timings above and the API's). */
 double nn_now_ms(void);
 

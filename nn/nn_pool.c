@@ -49,16 +49,31 @@ struct nn_pool {
     void *arg;
     int64_t n, chunk;         /* range i = [i*chunk, min(n, (i+1)*chunk)), i < parts */
     atomic_llong parts;       /* atomic: a late worker may read it during the next loop */
+    int timing;               /* nn_pool_set_timing */
+    int64_t *busy_ns;         /* [threads * NN_POOL_LINE]: thread t's count at
+                                 t * NN_POOL_LINE, written by t alone */
 };
+
+/* int64_t per cache line: the busy counters of two threads never share one. */
+#define NN_POOL_LINE 8
+
+static int64_t now_ns(void);
+
+/* The pool whose worker this thread is, and its index there (1..threads-1;
+ * the caller of a loop is 0). */
+static _Thread_local const nn_pool *tl_pool;
+static _Thread_local int tl_index;
 
 static void run_range(nn_pool *p, int64_t i)
 {
     int64_t b = i * p->chunk;
-    int64_t e = b + p->chunk;
+    int64_t e = b + p->chunk, t0 = p->timing ? now_ns() : 0;
     if (e > p->n)
         e = p->n;
     if (b < e)
         p->fn(p->arg, b, e);
+    if (p->timing)
+        p->busy_ns[(tl_pool == p ? tl_index : 0) * NN_POOL_LINE] += now_ns() - t0;
 }
 
 /* Claims and runs ranges of generation gen (low 32 bits) until none is
@@ -128,11 +143,6 @@ static int all_done(nn_pool *p, unsigned long unused)
            atomic_load_explicit(&p->parts, memory_order_relaxed);
 }
 
-/* The pool whose worker this thread is, and its index there (1..threads-1;
- * the caller of a loop is 0). */
-static _Thread_local const nn_pool *tl_pool;
-static _Thread_local int tl_index;
-
 int nn_pool_thread_index(const nn_pool *p)
 {
     return p && tl_pool == p ? tl_index : 0;
@@ -173,6 +183,10 @@ nn_status nn_pool_create(int threads, nn_pool **out, nn_err *e)
     if (!p)
         return nn_err_set(e, NN_ERR_NOMEM, "thread pool");
     p->threads = threads;
+    if (!(p->busy_ns = calloc((size_t)threads * NN_POOL_LINE, sizeof *p->busy_ns))) {
+        free(p);
+        return nn_err_set(e, NN_ERR_NOMEM, "thread pool");
+    }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -212,7 +226,19 @@ void nn_pool_free(nn_pool *p)
     pthread_mutex_destroy(&p->mu);
     free(p->tids);
     free(p->wargs);
+    free(p->busy_ns);
     free(p);
+}
+
+void nn_pool_set_timing(nn_pool *p, int on)
+{
+    if (p)
+        p->timing = on != 0;
+}
+
+double nn_pool_busy_ms(const nn_pool *p, int t)
+{
+    return p && t >= 0 && t < p->threads ? (double)p->busy_ns[t * NN_POOL_LINE] * 1e-6 : 0.0;
 }
 
 int nn_pool_threads(const nn_pool *p)
@@ -243,7 +269,10 @@ static void pool_run(nn_pool *p, int64_t n, int64_t grain, int64_t max_parts, nn
         grain = 1;
     parts = (n + grain - 1) / grain;
     if (!p || p->threads == 1 || parts == 1) {
+        int64_t t0 = p && p->timing ? now_ns() : 0;
         fn(arg, 0, n);
+        if (p && p->timing)
+            p->busy_ns[(tl_pool == p ? tl_index : 0) * NN_POOL_LINE] += now_ns() - t0;
         return;
     }
     if (parts > max_parts)

@@ -45,6 +45,14 @@ void nn_pool_for(nn_pool *p, int64_t n, int64_t grain, nn_pool_fn fn, void *arg)
  * so that threads that start late (a halted CPU waking up) or stall take
  * over what is left. */
 void nn_pool_for_each(nn_pool *p, int64_t n, nn_pool_fn fn, void *arg);
+/* Per-thread timing, for profiles: while on, each thread adds the wall
+ * time it spends running ranges (and the caller that of a loop it runs
+ * alone) to its busy counter; off (the default) costs one branch per
+ * range. Only between loops. */
+void nn_pool_set_timing(nn_pool *p, int on);
+/* Milliseconds thread t (0: the caller) has run ranges while timing was
+ * on; read between loops. 0 for t out of range. */
+double nn_pool_busy_ms(const nn_pool *p, int t);
 /* Inside fn of a loop of p: the running thread's index in [0, threads),
  * different for every thread taking part (the caller is 0), so that fn
  * can use per-thread scratch while its ranges go to any thread. */

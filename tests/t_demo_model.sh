@@ -37,6 +37,15 @@ else
     echo "FAIL: bench --profile: $rows rows for ${nodes:-?} nodes"; cat "$OUT/profile.txt"
     fails=$((fails + 1))
 fi
+# at 2 threads, each thread's busy share of the summed node time: the
+# caller runs every node, so well above 0; no thread above the whole time
+busy=$(sed -n 's/^ *threads busy ([^)]*): *\([0-9]*\)% \([0-9]*\)%$/\1 \2/p' "$OUT/profile.txt")
+set -- $busy
+if [ $# -eq 2 ] && [ "$1" -ge 10 ] && [ "$1" -le 105 ] && [ "$2" -le 105 ]; then
+    echo "ok: bench --profile threads busy $1% $2%"
+else
+    echo "FAIL: bench --profile threads busy line: '$busy'"; fails=$((fails + 1))
+fi
 expect_fail "bench --profile with --json" "$SCANLITE" bench -m "$MODEL" --json --profile
 
 n=$(($(wc -l <"$EVAL/labels.csv") - 1))

@@ -4,7 +4,8 @@
  * the poll window (workers asleep on the condition variable), with no more
  * ranges than threads; nn_pool_for_each runs each item once as its own
  * range and nn_pool_thread_index gives each running thread its own index;
- * an idle pool sleeps (CPU time); bad arguments are refused. */
+ * an idle pool sleeps (CPU time); per-thread busy timing counts each
+ * thread's ranges; bad arguments are refused. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -229,6 +230,66 @@ static void test_pool_idle(void)
     nn_pool_free(p);
 }
 
+/* Per-thread timing: each item spins 5 ms of wall time on the thread
+ * that claims it; with timing on, each thread's busy counter grows by 5 ms
+ * per item it ran (1 and 2 threads, loops of 4 items, and one item that
+ * the caller runs alone); with timing off the counters stay. */
+typedef struct spin_job {
+    const nn_pool *p;
+    atomic_int ran[2];
+} spin_job;
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static void spin_fn(void *arg, int64_t b, int64_t e)
+{
+    spin_job *j = arg;
+    for (int64_t i = b; i < e; i++) {
+        double t0 = wall_ms();
+        while (wall_ms() - t0 < 5.0)
+            ;
+        atomic_fetch_add(&j->ran[nn_pool_thread_index(j->p)], 1);
+    }
+}
+
+static void test_pool_timing(void)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        nn_pool *p = pool_new(threads);
+        spin_job j = {p, {0, 0}};
+        double b0, b1;
+        if (!p)
+            return;
+        nn_pool_for_each(p, 4, spin_fn, &j);
+        T_CHECK(nn_pool_busy_ms(p, 0) == 0 && nn_pool_busy_ms(p, 1) == 0);
+        atomic_store(&j.ran[0], 0);
+        atomic_store(&j.ran[1], 0);
+        nn_pool_set_timing(p, 1);
+        nn_pool_for_each(p, 4, spin_fn, &j);
+        nn_pool_for(p, 1, 1, spin_fn, &j);        /* one range: run by the caller alone */
+        nn_pool_set_timing(p, 0);
+        b0 = nn_pool_busy_ms(p, 0);
+        b1 = nn_pool_busy_ms(p, 1);
+        for (int t = 0; t < threads; t++) {
+            double want = 5.0 * atomic_load(&j.ran[t]), got = t ? b1 : b0;
+            T_CHECKF(got >= want && got < want + 2.0 + 0.5 * want,
+                     "%d threads: thread %d ran %d items, busy %.2f ms", threads, t,
+                     atomic_load(&j.ran[t]), got);
+        }
+        T_CHECK(atomic_load(&j.ran[0]) + atomic_load(&j.ran[1]) == 5);
+        nn_pool_for_each(p, 2, spin_fn, &j);
+        T_CHECK(nn_pool_busy_ms(p, 0) == b0 && nn_pool_busy_ms(p, 1) == b1);
+        T_CHECK(nn_pool_busy_ms(p, -1) == 0 && nn_pool_busy_ms(p, threads) == 0 &&
+                nn_pool_busy_ms(NULL, 0) == 0);
+        nn_pool_free(p);
+    }
+}
+
 static void test_pool_bad_args(void)
 {
     nn_pool *p = NULL;
@@ -248,6 +309,7 @@ int main(void)
     T_RUN(test_pool_thread_index);
     T_RUN(test_pool_many_loops);
     T_RUN(test_pool_idle);
+    T_RUN(test_pool_timing);
     T_RUN(test_pool_bad_args);
     return t_summary("test_pool");
 }

@@ -4,7 +4,8 @@
  * second (median). With --json one object: median_ms, min_ms, max_ms,
  * images_per_s, threads, batch, iters. With --profile, then a table of
  * every node's median time over the same number of runs of a plan of its
- * own (same batch, threads and input), with the kernel each node runs. */
+ * own (same batch, threads and input), with the kernel each node runs and,
+ * with several threads, how busy each thread was during the node. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,8 @@ static const char *usage_text =
     "usage: scanlite bench -m MODEL.slm [--batch N] [--threads N] [--iters N] [--warmup N] [--json]\n"
     "                      [--profile]\n"
     "  defaults: batch 1, threads 1, 20 timed iterations after 3 warm-up runs\n"
-    "  --profile  then time every node (median over the runs): ms, share, GFLOP/s, kernel\n";
+    "  --profile  then time every node (median over the runs): ms, share, GFLOP/s, kernel;\n"
+    "             with --threads > 1 also each thread's busy time as %% of the node's\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -41,29 +43,39 @@ static int bench_profile(const char *path, long batch, long threads, long iters,
     nn_plan *plan = NULL;
     nn_plan_opts po = {.threads = (int)threads};
     nn_err e;
-    double *ms = NULL, *col = NULL, total = 0;
-    int rc = 1, nn = 0;
+    double *ms = NULL, *col = NULL, *busy = NULL, *bmed = NULL, total = 0;
+    int rc = 1, nn = 0, nt = 1;
     if (io_slm_read(path, &g, NULL, &e) != NN_OK || nn_graph_optimize(g, &e) != NN_OK ||
         nn_plan_create(g, (int)batch, &po, &plan, &e) != NN_OK) {
         cli_fail("bench", "%s: %s", path, e.msg);
         goto done;
     }
     nn = g->n_nodes;
+    nt = nn_plan_threads(plan);
     ms = malloc((size_t)iters * (size_t)(nn ? nn : 1) * sizeof *ms);
     col = malloc((size_t)iters * sizeof *col);
-    if (!ms || !col) {
+    busy = malloc((size_t)iters * (size_t)(nn ? nn : 1) * (size_t)nt * sizeof *busy);
+    bmed = calloc((size_t)(nn ? nn : 1) * (size_t)nt + (size_t)nt, sizeof *bmed);
+    if (!ms || !col || !busy || !bmed) {
         cli_fail("bench", "out of memory");
         goto done;
     }
     memcpy(nn_plan_input(plan, 0)->data, in, nn_shape_numel(&nn_plan_input(plan, 0)->shape) * sizeof(float));
     for (long i = 0; i < warmup + iters; i++)
-        if (nn_plan_run_timed(plan, ms + (i < warmup ? 0 : i - warmup) * nn, &e) != NN_OK) {
+        if (nn_plan_run_timed(plan, ms + (i < warmup ? 0 : i - warmup) * nn,
+                              busy + (i < warmup ? 0 : i - warmup) * nn * nt, &e) != NN_OK) {
             cli_fail("bench", "%s", e.msg);
             goto done;
         }
-    printf("  %4s  %-20s %-44s %-16s %7s %6s %8s  %s\n", "node", "op", "name", "output", "ms", "share",
-           "GFLOP/s", "kernel");
+    printf("  %4s  %-20s %-44s %-16s %7s %6s %8s  %s%s\n", "node", "op", "name", "output", "ms",
+           "share", "GFLOP/s", nt > 1 ? "busy % per thread  " : "", "kernel");
     for (int k = 0; k < nn; k++) {
+        for (int t = 0; t < nt; t++) {
+            for (long i = 0; i < iters; i++)
+                col[i] = busy[(i * nn + k) * nt + t];
+            bmed[k * nt + t] = median_of(col, iters);
+            bmed[nn * nt + t] += bmed[k * nt + t];      /* per-thread sums */
+        }
         for (long i = 0; i < iters; i++)
             col[i] = ms[i * nn + k];
         ms[k] = median_of(col, iters);   /* row 0 no longer needed */
@@ -79,17 +91,31 @@ static int bench_profile(const char *path, long batch, long threads, long iters,
                shp, ms[k], total > 0 ? 100.0 * ms[k] / total : 0);
         if (macs > 0 && ms[k] > 0)
             printf(" %8.1f", 2.0 * (double)macs / (ms[k] * 1e6));
-        else if (kernel)
+        else
             printf(" %8s", "");
+        if (nt > 1) {
+            printf("  ");
+            for (int t = 0; t < nt; t++)
+                printf("%4.0f", ms[k] > 0 ? 100.0 * bmed[k * nt + t] / ms[k] : 0.0);
+            printf("%*s", 4 * (nt < 4 ? 4 - nt : 0) + 1, "");
+        }
         if (kernel)
             printf("  %s", kernel);
         putchar('\n');
     }
     printf("  sum of node medians %.3f ms\n", total);
+    if (nt > 1) {
+        printf("  threads busy (sum of their node medians over the sum of node medians):");
+        for (int t = 0; t < nt; t++)
+            printf(" %.0f%%", total > 0 ? 100.0 * bmed[nn * nt + t] / total : 0.0);
+        putchar('\n');
+    }
     rc = 0;
 done:
     free(ms);
     free(col);
+    free(busy);
+    free(bmed);
     nn_plan_free(plan);
     nn_graph_free(g);
     return rc;
