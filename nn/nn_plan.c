@@ -424,9 +424,10 @@ double nn_now_ms(void)
  * busy NULL or [n_nodes][threads] busy milliseconds per node and thread. */
 static nn_status plan_run(nn_plan *p, double *ms, double *busy, nn_err *e)
 {
-    int nt = nn_pool_threads(p ? p->pool : NULL);
+    int nt;
     if (!p || p->shapes_only)
         return nn_err_set(e, NN_ERR_INVALID, "nn_plan_run: no plan, or a shapes-only plan");
+    nt = nn_plan_threads(p);
     nn_pool_set_timing(p->pool, busy != NULL);
     for (int k = 0; k < p->g->n_nodes; k++) {
         const nn_op_def *d = p->defs[k];

@@ -59,21 +59,28 @@ struct nn_pool {
 
 static int64_t now_ns(void);
 
-/* The pool whose worker this thread is, and its index there (1..threads-1;
- * the caller of a loop is 0). */
-static _Thread_local const nn_pool *tl_pool;
-static _Thread_local int tl_index;
+/* fn(arg, b, e); while timing, its wall time goes to the running thread's
+ * busy counter. */
+static void run_timed(nn_pool *p, nn_pool_fn fn, void *arg, int64_t b, int64_t e)
+{
+    int64_t t0;
+    if (!p || !p->timing) {
+        fn(arg, b, e);
+        return;
+    }
+    t0 = now_ns();
+    fn(arg, b, e);
+    p->busy_ns[nn_pool_thread_index(p) * NN_POOL_LINE] += now_ns() - t0;
+}
 
 static void run_range(nn_pool *p, int64_t i)
 {
     int64_t b = i * p->chunk;
-    int64_t e = b + p->chunk, t0 = p->timing ? now_ns() : 0;
+    int64_t e = b + p->chunk;
     if (e > p->n)
         e = p->n;
     if (b < e)
-        p->fn(p->arg, b, e);
-    if (p->timing)
-        p->busy_ns[(tl_pool == p ? tl_index : 0) * NN_POOL_LINE] += now_ns() - t0;
+        run_timed(p, p->fn, p->arg, b, e);
 }
 
 /* Claims and runs ranges of generation gen (low 32 bits) until none is
@@ -142,6 +149,11 @@ static int all_done(nn_pool *p, unsigned long unused)
     return atomic_load_explicit(&p->finished, memory_order_acquire) ==
            atomic_load_explicit(&p->parts, memory_order_relaxed);
 }
+
+/* The pool whose worker this thread is, and its index there (1..threads-1;
+ * the caller of a loop is 0). */
+static _Thread_local const nn_pool *tl_pool;
+static _Thread_local int tl_index;
 
 int nn_pool_thread_index(const nn_pool *p)
 {
@@ -269,10 +281,7 @@ static void pool_run(nn_pool *p, int64_t n, int64_t grain, int64_t max_parts, nn
         grain = 1;
     parts = (n + grain - 1) / grain;
     if (!p || p->threads == 1 || parts == 1) {
-        int64_t t0 = p && p->timing ? now_ns() : 0;
-        fn(arg, 0, n);
-        if (p && p->timing)
-            p->busy_ns[(tl_pool == p ? tl_index : 0) * NN_POOL_LINE] += now_ns() - t0;
+        run_timed(p, fn, arg, 0, n);
         return;
     }
     if (parts > max_parts)
