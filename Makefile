@@ -2,8 +2,12 @@
 #   SANITIZE=1  address + undefined sanitizers      DEBUG=1  -O0
 #   WERROR=1    warnings are errors (CI)            PY=...   Python with Debian's torch
 #   TESTS="test_* t_cli"  run only the tests whose names match these globs
+#   EMU_AVX512=1  the AVX-512 kernels built on SIMDe (AVX2 underneath) and
+#               counted as supported wherever AVX2 is: checks that path on
+#               CPUs without AVX-512 (build dir gets -emu512; tests only)
 # Targets: all (./scanlite, libscanlite.a), deps, test, run, bench, weights, clean.
 SANITIZE ?= 0
+EMU_AVX512 ?= 0
 DEBUG ?= 0
 WERROR ?= 0
 PY ?= /usr/bin/python3
@@ -12,6 +16,9 @@ CC ?= cc
 BUILD := build
 ifeq ($(SANITIZE),1)
 BUILD := build-san
+endif
+ifeq ($(EMU_AVX512),1)
+BUILD := $(BUILD)-emu512
 endif
 
 OPT := -O2
@@ -32,7 +39,7 @@ LIBS := -lstb -lsqlite3 -lcrypt -lm
 
 # Debian packages: runtime/build, then test-only.
 DEPS_BUILD := libstb-dev libmicrohttpd-dev libsqlite3-dev libcrypt-dev pkg-config
-DEPS_TEST := python3-torch python3-torchvision python3-onnx python3-numpy python3-pil curl chromium nodejs npm
+DEPS_TEST := libsimde-dev python3-torch python3-torchvision python3-onnx python3-numpy python3-pil curl chromium nodejs npm
 
 LIB_SRC := $(wildcard nn/*.c nn/ops/*.c nn/kernels/*.c io/*.c)
 SRV_SRC := $(wildcard server/*.c)
@@ -65,7 +72,13 @@ $(BUILD)/%.o: %.c
 # One ISA per file in nn/kernels: only these objects get the ISA flags; isa.c
 # calls them after checking the CPU. Everything else keeps the default flags.
 $(BUILD)/nn/kernels/%_avx2.o: CFLAGS += -mavx2 -mfma
+# EMU_AVX512=1: the same file on SIMDe, which only needs AVX2 and FMA.
+ifeq ($(EMU_AVX512),1)
+$(BUILD)/nn/kernels/%_avx512.o: CFLAGS += -mavx2 -mfma -DNN_EMULATE_AVX512
+$(BUILD)/nn/kernels/isa.o: CFLAGS += -DNN_EMULATE_AVX512
+else
 $(BUILD)/nn/kernels/%_avx512.o: CFLAGS += -mavx512f -mfma
+endif
 # Same for io: io_crc32.c calls the PCLMULQDQ folding only after CPUID.
 $(BUILD)/io/%_pclmul.o: CFLAGS += -mpclmul -msse4.1
 # io_sha256.c calls the SHA-NI block function only after CPUID.
@@ -117,7 +130,7 @@ deps:
 	@sh tools/deps.sh $(DEPS_BUILD) -- $(DEPS_TEST)
 
 test: deps $(BUILD)/scanlite $(TEST_BIN)
-	@BUILD=$(BUILD) PY=$(PY) SANITIZE=$(SANITIZE) TESTS="$(TESTS)" sh tests/run.sh
+	@BUILD=$(BUILD) PY=$(PY) SANITIZE=$(SANITIZE) EMU_AVX512=$(EMU_AVX512) TESTS="$(TESTS)" sh tests/run.sh
 
 run: deps scanlite
 	@sh tools/run.sh
@@ -130,6 +143,6 @@ weights: all
 	sh weights/make_demo.sh
 
 clean:
-	rm -rf build build-san scanlite libscanlite.a
+	rm -rf build build-san build-emu512 build-san-emu512 scanlite libscanlite.a
 
 -include $(LIB_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_BIN:=.d)

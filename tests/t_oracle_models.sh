@@ -22,6 +22,14 @@ for isa in generic avx2 avx512; do
         echo "FAIL: probe of SCANLITE_ISA=$isa: $(cat "$OUT/probe.err")"; fails=$((fails + 1))
     fi
 done
+# a build with the AVX-512 kernels on SIMDe (make EMU_AVX512=1) runs them
+# wherever the CPU has AVX2
+case "$isas" in
+*avx512*) ;;
+*avx2*) if [ "${EMU_AVX512:-0}" = 1 ]; then
+        echo "FAIL: an EMU_AVX512=1 build that does not run its avx512 kernels"; fails=$((fails + 1))
+    fi ;;
+esac
 prev=""
 while read -r name b c h w opset; do
     if [ "$name" != "$prev" ]; then

@@ -73,6 +73,10 @@ static int isa_probe(nn_isa isa)
         return 0;
     if (isa == NN_ISA_AVX2)
         return (b7 >> 5) & 1;
+#ifdef NN_EMULATE_AVX512
+    /* test build (make EMU_AVX512=1): the avx512 kernels run on SIMDe */
+    return (b7 >> 5) & 1;
+#endif
     /* AVX-512F (CPUID.7.0:EBX bit 16) and opmask/ZMM state enabled */
     return ((b7 >> 16) & 1) && (xcr0 & 0xe0) == 0xe0;
 #else
