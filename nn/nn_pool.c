@@ -124,7 +124,9 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Polls until done(p, ctx) holds or NN_POOL_SPIN_NS pass; 1 when it holds. */
+/* Polls until done(p, ctx) holds or NN_POOL_SPIN_NS pass; 1 when it holds.
+ * After NN_POOL_YIELD_NS it yields the CPU between checks (a no-op when
+ * nothing else is runnable there). */
 static int spin_until(nn_pool *p, int (*done)(nn_pool *, unsigned long), unsigned long ctx)
 {
     int64_t start = now_ns();
@@ -132,8 +134,13 @@ static int spin_until(nn_pool *p, int (*done)(nn_pool *, unsigned long), unsigne
         if (done(p, ctx))
             return 1;
         cpu_relax();
-        if (i % 64 == 0 && now_ns() - start > NN_POOL_SPIN_NS)
-            return done(p, ctx);
+        if (i % 64 == 0) {
+            int64_t spent = now_ns() - start;
+            if (spent > NN_POOL_SPIN_NS)
+                return done(p, ctx);
+            if (spent > NN_POOL_YIELD_NS)
+                sched_yield();
+        }
     }
 }
 
