@@ -71,12 +71,14 @@ static int isa_probe(nn_isa isa)
         return 0;
     if (__get_cpuid_count(7, 0, &a, &b7, &c, &d) == 0)
         return 0;
+#ifdef NN_EMULATE_AVX512
+    /* test build (make EMU_AVX512=1): the avx512 kernels run on SIMDe,
+     * which needs what avx2 needs */
+    if (isa == NN_ISA_AVX512)
+        isa = NN_ISA_AVX2;
+#endif
     if (isa == NN_ISA_AVX2)
         return (b7 >> 5) & 1;
-#ifdef NN_EMULATE_AVX512
-    /* test build (make EMU_AVX512=1): the avx512 kernels run on SIMDe */
-    return (b7 >> 5) & 1;
-#endif
     /* AVX-512F (CPUID.7.0:EBX bit 16) and opmask/ZMM state enabled */
     return ((b7 >> 16) & 1) && (xcr0 & 0xe0) == 0xe0;
 #else
