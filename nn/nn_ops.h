@@ -81,7 +81,9 @@ typedef struct nn_op_ctx {
     int n_in;
     nn_tensor *out;             /* the single output; shape set, data in the arena */
     void *state;                /* set by prepare (may stay NULL); freed by release */
-    float *scratch;             /* scratch_bytes of NN_ALIGN-aligned memory at run */
+    float *scratch;             /* scratch_bytes of NN_ALIGN-aligned memory at run
+                                   (NULL when 0); its contents do not outlive the
+                                   run of this node (other nodes' values use it) */
     struct nn_pool *pool;       /* never NULL at run; may have 1 thread */
 } nn_op_ctx;
 

@@ -4,10 +4,13 @@
  * nn_plan_create: tensor views for every value (constants point at the
  * graph's data), shape inference in node order via each op's infer, op
  * prepare with weights visible, value lifetimes [first node, last node]
- * and a first-fit placement of all activations into ONE aligned arena,
- * followed by one shared scratch region (nodes run one at a time). An
- * output never shares memory with its inputs because lifetimes are closed
- * intervals. nn_plan_run only calls kernels. nn_plan_create_shapes
+ * and a first-fit placement of all activations, and of each node's
+ * scratch (lifetime [k, k]: nodes run one at a time), into ONE aligned
+ * arena. An output never shares memory with its inputs, nor a node's
+ * scratch with either, because lifetimes are closed intervals. A node's
+ * scratch takes memory that is free while it runs (ResNet18's arena: 4.4
+ * instead of 6.4 MiB at batch 1, 35 instead of 43 MiB at batch 8 and 2
+ * threads). nn_plan_run only calls kernels. nn_plan_create_shapes
  * (nn_plan_priv.h) stops after shape inference. */
 #include "nn_plan.h"
 
@@ -29,20 +32,23 @@ struct nn_plan {
     const nn_op_def **defs;     /* [g->n_nodes] */
     nn_op_ctx *ctx;             /* [g->n_nodes]; built at plan time */
     int n_prepared;             /* ctx[0..n_prepared) may hold state */
-    float *arena;               /* owned: activations then scratch */
+    float *arena;               /* owned: activations and scratch */
     size_t arena_bytes;
     void *arena_map;            /* the arena's own mapping, or NULL (heap) */
     size_t arena_map_len;
     nn_pool *pool;              /* owned; NULL in a shapes-only plan */
     int64_t macs;
     int64_t *node_macs;         /* [g->n_nodes] */
+    size_t *scratch_bytes;      /* [g->n_nodes]: node k's scratch (ctx[k].scratch,
+                                   NULL when 0) */
     int shapes_only;            /* nn_plan_create_shapes: nothing to run */
 };
 
-/* One activation to place: lifetime [start, end] in node indices (-1 and
- * n_nodes for values that must live across the whole run). */
+/* One activation (or node scratch) to place: lifetime [start, end] in
+ * node indices (-1 and n_nodes for values that must live across the whole
+ * run). */
 typedef struct slot {
-    int value;
+    int value;                  /* value index, or -1 - k for node k's scratch */
     int start, end;
     size_t bytes;               /* multiple of NN_ALIGN */
     size_t off;
@@ -80,7 +86,8 @@ static int cmp_slot_off(const void *a, const void *b)
 }
 
 /* Places slots largest first at the lowest offset free of every already
- * placed slot whose lifetime overlaps; returns the end of the highest. */
+ * placed slot whose lifetime overlaps; returns the end of the highest, or
+ * (size_t)-1 when that does not fit a size_t. */
 static size_t place_slots(slot *s, int n, const slot **tmp)
 {
     size_t total = 0;
@@ -98,6 +105,8 @@ static size_t place_slots(slot *s, int n, const slot **tmp)
             if (tmp[j]->off + tmp[j]->bytes > off)
                 off = tmp[j]->off + tmp[j]->bytes;
         }
+        if (s[i].bytes > SIZE_MAX / 2 || off > SIZE_MAX / 2 - s[i].bytes)
+            return (size_t)-1;
         s[i].off = off;
         if (off + s[i].bytes > total)
             total = off + s[i].bytes;
@@ -179,7 +188,7 @@ static nn_status init_values(nn_plan *p, unsigned char *defined, nn_err *e)
     return NN_OK;
 }
 
-/* Infers and prepares node k; adds its scratch need and MACs. */
+/* Infers and prepares node k; sets its scratch need and adds its MACs. */
 static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, size_t *scratch,
                            nn_err *e)
 {
@@ -220,8 +229,7 @@ static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, size_t *sc
         st = def->prepare(c, &need, e);
         if (st != NN_OK)
             return node_fail(e, n, st);
-        if (need > *scratch)
-            *scratch = need;
+        *scratch = need;
     }
     if (def->macs) {
         p->node_macs[k] = def->macs(n, in, n->n_inputs, &c->out->shape);
@@ -230,19 +238,21 @@ static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, size_t *sc
     return NN_OK;
 }
 
-/* Lifetimes, placement, the arena allocation and the data pointers. */
+/* Lifetimes, placement, the arena allocation and the data pointers;
+ * scratch[k]: bytes of node k's scratch. */
 static nn_status plan_memory(nn_plan *p, const nn_plan_opts *o, const unsigned char *defined,
-                             size_t scratch, nn_err *e)
+                             const size_t *scratch, nn_err *e)
 {
     const nn_graph *g = p->g;
     int nv = g->n_values, ns = 0, *slot_of = NULL;
+    size_t cap = (size_t)nv + (size_t)g->n_nodes + 1;
     slot *s = NULL;
     const slot **tmp = NULL;
-    size_t total, scratch_off;
+    size_t total;
     nn_status st = NN_OK;
 
-    s = calloc((size_t)(nv ? nv : 1), sizeof *s);
-    tmp = calloc((size_t)(nv ? nv : 1), sizeof *tmp);
+    s = calloc(cap, sizeof *s);
+    tmp = calloc(cap, sizeof *tmp);
     slot_of = malloc((size_t)(nv ? nv : 1) * sizeof *slot_of);
     if (!s || !tmp || !slot_of) {
         st = nn_err_set(e, NN_ERR_NOMEM, "plan memory");
@@ -274,9 +284,22 @@ static nn_status plan_memory(nn_plan *p, const nn_plan_opts *o, const unsigned c
         if (slot_of[o->keep_values[i]] >= 0)
             s[slot_of[o->keep_values[i]]].start = -1, s[slot_of[o->keep_values[i]]].end = g->n_nodes;
 
+    for (int k = 0; k < g->n_nodes; k++) {
+        p->ctx[k].scratch = NULL;
+        if (scratch[k] == 0)
+            continue;
+        if (scratch[k] > SIZE_MAX / 2) {
+            st = nn_err_set(e, NN_ERR_LIMIT, "node '%s': scratch too large", g->nodes[k].name);
+            goto done;
+        }
+        s[ns].value = -1 - k;
+        s[ns].start = s[ns].end = k;
+        s[ns].bytes = align_up(scratch[k]);
+        ns++;
+    }
+
     total = place_slots(s, ns, tmp);
-    scratch_off = total;
-    if (nn_size_add(total, align_up(scratch), &total) != 0) {
+    if (total == (size_t)-1) {
         st = nn_err_set(e, NN_ERR_LIMIT, "activation arena too large");
         goto done;
     }
@@ -287,9 +310,10 @@ static nn_status plan_memory(nn_plan *p, const nn_plan_opts *o, const unsigned c
         goto done;
     }
     for (int i = 0; i < ns; i++)
-        p->vals[s[i].value].data = p->arena + s[i].off / sizeof(float);
-    for (int k = 0; k < g->n_nodes; k++)
-        p->ctx[k].scratch = p->arena + scratch_off / sizeof(float);
+        if (s[i].value >= 0)
+            p->vals[s[i].value].data = p->arena + s[i].off / sizeof(float);
+        else
+            p->ctx[-1 - s[i].value].scratch = p->arena + s[i].off / sizeof(float);
 done:
     free(s);
     free(tmp);
@@ -304,7 +328,6 @@ static nn_status plan_build(const nn_graph *g, int batch, const nn_plan_opts *op
     nn_plan *p = NULL;
     unsigned char *defined = NULL;
     int threads = opts && opts->threads > 0 ? opts->threads : 1;
-    size_t scratch = 0;
     nn_status st;
 
     if (!out)
@@ -329,7 +352,8 @@ static nn_status plan_build(const nn_graph *g, int batch, const nn_plan_opts *op
     p->ctx = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->ctx);
     p->node_macs = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->node_macs);
     defined = calloc((size_t)(g->n_values ? g->n_values : 1), 1);
-    if (!p->vals || !p->defs || !p->ctx || !p->node_macs || !defined) {
+    p->scratch_bytes = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *p->scratch_bytes);
+    if (!p->vals || !p->defs || !p->ctx || !p->node_macs || !defined || !p->scratch_bytes) {
         st = nn_err_set(e, NN_ERR_NOMEM, "plan");
         goto fail;
     }
@@ -337,14 +361,14 @@ static nn_status plan_build(const nn_graph *g, int batch, const nn_plan_opts *op
         goto fail;
     st = init_values(p, defined, e);
     for (int k = 0; st == NN_OK && k < g->n_nodes; k++)
-        st = plan_node(p, k, defined, &scratch, e);
+        st = plan_node(p, k, defined, &p->scratch_bytes[k], e);
     for (int i = 0; st == NN_OK && i < g->n_outputs; i++)
         if (!defined[g->outputs[i]])
             st = nn_err_set(e, NN_ERR_INVALID, "graph output '%s' is never produced",
                             g->values[g->outputs[i]].name);
     if (st != NN_OK)
         goto fail;
-    if (!shapes_only && (st = plan_memory(p, opts, defined, scratch, e)) != NN_OK)
+    if (!shapes_only && (st = plan_memory(p, opts, defined, p->scratch_bytes, e)) != NN_OK)
         goto fail;
     free(defined);
     *out = p;
@@ -379,6 +403,7 @@ void nn_plan_free(nn_plan *p)
     free(p->defs);
     free(p->ctx);
     free(p->node_macs);
+    free(p->scratch_bytes);
     free(p);
 }
 
@@ -484,4 +509,11 @@ size_t nn_plan_arena_bytes(const nn_plan *p)
 int64_t nn_plan_macs(const nn_plan *p)
 {
     return p->macs;
+}
+
+const float *nn_plan_node_scratch(const nn_plan *p, int k, size_t *bytes)
+{
+    int ok = p && !p->shapes_only && k >= 0 && k < p->g->n_nodes;
+    *bytes = ok ? p->scratch_bytes[k] : 0;
+    return ok ? p->ctx[k].scratch : NULL;
 }

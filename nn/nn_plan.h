@@ -2,8 +2,9 @@
  *
  * Load -> plan -> run -> free. nn_plan_create infers every value's shape
  * for the given batch, prepares each op (packing, scratch), computes value
- * lifetimes and places every activation in one arena (values whose
- * lifetimes do not overlap share memory). nn_plan_run performs no
+ * lifetimes and places every activation and each node's scratch in one
+ * arena (what is not live at the same node shares memory). nn_plan_run
+ * performs no
  * allocation. A plan is used by one thread at a time; several plans may
  * share one graph, which they never modify. */
 #ifndef NN_PLAN_H

@@ -1,5 +1,6 @@
 /* test_plan.c — the planner and executor: arena reuse on a chain, no
- * output aliasing an input, batch substitution, keep_values, 1 vs 2
+ * output aliasing an input, each node's scratch placed clear of what is
+ * live at that node, batch substitution, keep_values, 1 vs 2
  * threads bit-identical, reference vs fast, and nn_graph_optimize rewrites
  * (BatchNormalization folding, Relu/Clip fusion, Dropout/Identity removal)
  * giving the same numbers as the unoptimized graph. */
@@ -12,6 +13,7 @@
 #include "nn/nn_graph.h"
 #include "nn/nn_ops.h"
 #include "nn/nn_plan.h"
+#include "nn/nn_plan_priv.h"
 #include "tassert.h"
 
 /* Plans g for batch, fills inputs deterministically, runs, and returns a
@@ -114,6 +116,111 @@ static void test_arena_reuse(void)
     T_CHECK(nn_plan_num_inputs(p) == 1 && nn_plan_num_outputs(p) == 1);
     T_CHECK(nn_plan_input(p, 1) == NULL && nn_plan_output(p, -1) == NULL);
     nn_plan_free(p);
+    nn_graph_free(g);
+}
+
+/* x [N,3,64,64] -> conv 7x7/2 (3->16) -> maxpool 3x3/2 -> conv 3x3
+ * (16->16, Winograd) -> add (the maxpool output) -> relu -> y: three
+ * nodes with scratch, two without. */
+static nn_graph *stem_graph(void)
+{
+    nn_err e;
+    nn_graph *g = nn_graph_create();
+    nn_shape xs = nn_shape4(NN_DIM_BATCH, 3, 64, 64);
+    int64_t p3[4] = {3, 3, 3, 3}, p1[4] = {1, 1, 1, 1}, s2[2] = {2, 2}, k3[2] = {3, 3};
+    int in[2], c, m, a;
+    tg_rng = 11u;
+    in[0] = nn_graph_add_input(g, "x", &xs, &e);
+    in[1] = tg_const_rand(g, "w7", nn_shape4(16, 3, 7, 7), -0.3f, 0.3f);
+    c = tg_node(g, NN_OP_CONV, "stem", in, 2);
+    nn_node_set_ints(&g->nodes[0], "pads", p3, 4);
+    nn_node_set_ints(&g->nodes[0], "strides", s2, 2);
+    m = tg_node(g, NN_OP_MAXPOOL, "pool", &c, 1);
+    nn_node_set_ints(&g->nodes[1], "kernel_shape", k3, 2);
+    nn_node_set_ints(&g->nodes[1], "pads", p1, 4);
+    nn_node_set_ints(&g->nodes[1], "strides", s2, 2);
+    in[0] = m;
+    in[1] = tg_const_rand(g, "w3", nn_shape4(16, 16, 3, 3), -0.3f, 0.3f);
+    c = tg_node(g, NN_OP_CONV, "c3", in, 2);
+    nn_node_set_ints(&g->nodes[2], "pads", p1, 4);
+    in[0] = c;
+    in[1] = m;
+    a = tg_node(g, NN_OP_ADD, "add", in, 2);
+    nn_graph_add_output(g, tg_node(g, NN_OP_RELU, "relu", &a, 1), &e);
+    nn_graph_validate(g, &e);
+    return g;
+}
+
+/* The nodes between which value v must keep its contents: produced at
+ * *first (-1: a graph input), last read at *last (n_nodes: a graph output). */
+static void live_range(const nn_graph *g, int v, int *first, int *last)
+{
+    *first = *last = -1;
+    for (int k = 0; k < g->n_nodes; k++) {
+        if (g->nodes[k].output == v)
+            *first = *last = k;
+        for (int i = 0; i < g->nodes[k].n_inputs; i++)
+            if (g->nodes[k].inputs[i] == v)
+                *last = k;
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == v)
+            *last = g->n_nodes;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->inputs[i] == v)
+            *first = -1, *last = g->n_nodes;
+}
+
+/* Each node's scratch: NULL exactly when it asked for none; clear of every
+ * value live at that node; and, somewhere, in memory of a value that is
+ * dead by then (the arena is not activations + the largest scratch).
+ * Numbers as the reference plan's at 1 and 2 threads. */
+static void test_scratch_slots(void)
+{
+    nn_err e;
+    nn_graph *g = stem_graph();
+    float *ref = NULL;
+    int64_t nref = 0;
+    T_CHECK(nn_graph_validate(g, &e) == NN_OK);
+    ref = run_graph(g, 2, 1, 1, &nref);
+    for (int threads = 1; threads <= 2; threads++) {
+        nn_plan_opts o = {.threads = threads};
+        nn_plan *p = NULL;
+        int reused = 0, with = 0, without = 0;
+        int64_t n = 0;
+        float *y;
+        T_CHECKF(nn_plan_create(g, 2, &o, &p, &e) == NN_OK, "%s", e.msg);
+        for (int k = 0; p && k < g->n_nodes; k++) {
+            size_t bytes;
+            const float *sc = nn_plan_node_scratch(p, k, &bytes);
+            T_CHECKF((sc == NULL) == (bytes == 0), "node %d", k);
+            with += sc != NULL;
+            without += sc == NULL;
+            for (int v = 0; sc && v < g->n_values; v++) {
+                const nn_tensor *t = nn_plan_value(p, v);
+                const float *t1 = t->data + nn_shape_numel(&t->shape);
+                int first, last, hit;
+                if (g->values[v].is_const)
+                    continue;
+                live_range(g, v, &first, &last);
+                hit = t->data < sc + bytes / sizeof(float) && sc < t1;
+                if (first <= k && k <= last)
+                    T_CHECKF(!hit, "node %d's scratch overlaps live value %s", k,
+                             g->values[v].name);
+                else
+                    reused |= hit;
+            }
+        }
+        T_CHECKF(with == 3 && without == 2, "%d nodes with scratch, %d without", with, without);
+        T_CHECK(reused);
+        nn_plan_free(p);
+        y = run_graph(g, 2, threads, 0, &n);
+        T_CHECK(y && ref && n == nref && n == 2 * 16 * 16 * 16);
+        if (y && ref && n == nref)
+            T_CHECKF(t_max_rel_err(ref, y, (long)n) < 1e-5, "%g", t_max_rel_err(ref, y, (long)n));
+        free(y);
+    }
+    free(ref);
     nn_graph_free(g);
 }
 
@@ -512,6 +619,7 @@ static void test_node_kernel(void)
 int main(void)
 {
     T_RUN(test_arena_reuse);
+    T_RUN(test_scratch_slots);
     T_RUN(test_batch_and_keep);
     T_RUN(test_threads);
     T_RUN(test_fold_conv_bn);
