@@ -189,8 +189,7 @@ static nn_status init_values(nn_plan *p, unsigned char *defined, nn_err *e)
 }
 
 /* Infers and prepares node k; sets its scratch need and adds its MACs. */
-static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, size_t *scratch,
-                           nn_err *e)
+static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, nn_err *e)
 {
     const nn_node *n = &p->g->nodes[k];
     const nn_shape *in[NN_MAX_IO];
@@ -229,7 +228,7 @@ static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, size_t *sc
         st = def->prepare(c, &need, e);
         if (st != NN_OK)
             return node_fail(e, n, st);
-        *scratch = need;
+        p->scratch_bytes[k] = need;
     }
     if (def->macs) {
         p->node_macs[k] = def->macs(n, in, n->n_inputs, &c->out->shape);
@@ -238,10 +237,10 @@ static nn_status plan_node(nn_plan *p, int k, unsigned char *defined, size_t *sc
     return NN_OK;
 }
 
-/* Lifetimes, placement, the arena allocation and the data pointers;
- * scratch[k]: bytes of node k's scratch. */
+/* Lifetimes, placement (values and the nodes' scratch_bytes), the arena
+ * allocation and the data pointers. */
 static nn_status plan_memory(nn_plan *p, const nn_plan_opts *o, const unsigned char *defined,
-                             const size_t *scratch, nn_err *e)
+                             nn_err *e)
 {
     const nn_graph *g = p->g;
     int nv = g->n_values, ns = 0, *slot_of = NULL;
@@ -285,16 +284,17 @@ static nn_status plan_memory(nn_plan *p, const nn_plan_opts *o, const unsigned c
             s[slot_of[o->keep_values[i]]].start = -1, s[slot_of[o->keep_values[i]]].end = g->n_nodes;
 
     for (int k = 0; k < g->n_nodes; k++) {
+        size_t need = p->scratch_bytes[k];
         p->ctx[k].scratch = NULL;
-        if (scratch[k] == 0)
+        if (need == 0)
             continue;
-        if (scratch[k] > SIZE_MAX / 2) {
+        if (need > SIZE_MAX / 2) {
             st = nn_err_set(e, NN_ERR_LIMIT, "node '%s': scratch too large", g->nodes[k].name);
             goto done;
         }
         s[ns].value = -1 - k;
         s[ns].start = s[ns].end = k;
-        s[ns].bytes = align_up(scratch[k]);
+        s[ns].bytes = align_up(need);
         ns++;
     }
 
@@ -361,14 +361,14 @@ static nn_status plan_build(const nn_graph *g, int batch, const nn_plan_opts *op
         goto fail;
     st = init_values(p, defined, e);
     for (int k = 0; st == NN_OK && k < g->n_nodes; k++)
-        st = plan_node(p, k, defined, &p->scratch_bytes[k], e);
+        st = plan_node(p, k, defined, e);
     for (int i = 0; st == NN_OK && i < g->n_outputs; i++)
         if (!defined[g->outputs[i]])
             st = nn_err_set(e, NN_ERR_INVALID, "graph output '%s' is never produced",
                             g->values[g->outputs[i]].name);
     if (st != NN_OK)
         goto fail;
-    if (!shapes_only && (st = plan_memory(p, opts, defined, p->scratch_bytes, e)) != NN_OK)
+    if (!shapes_only && (st = plan_memory(p, opts, defined, e)) != NN_OK)
         goto fail;
     free(defined);
     *out = p;

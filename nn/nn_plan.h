@@ -4,9 +4,8 @@
  * for the given batch, prepares each op (packing, scratch), computes value
  * lifetimes and places every activation and each node's scratch in one
  * arena (what is not live at the same node shares memory). nn_plan_run
- * performs no
- * allocation. A plan is used by one thread at a time; several plans may
- * share one graph, which they never modify. */
+ * performs no allocation. A plan is used by one thread at a time; several
+ * plans may share one graph, which they never modify. */
 #ifndef NN_PLAN_H
 #define NN_PLAN_H
 
