@@ -42,8 +42,9 @@ typedef struct nn_sgemm_epi {
  * a row-major [MR, kc] (lda), b one packed panel slice [kc][NR]; then the
  * epilogue ep when non-NULL. Full tiles only (the driver handles edges).
  * pf, when non-NULL, is the A of the tile the driver runs next (MR rows,
- * lda apart): a line of each of its rows goes to L2 every 16 k, so that a
- * matrix read once (weights at batch 1) streams ahead of its use. */
+ * lda apart): MR lines of it go to L2 every 16 k (in order when lda == kc,
+ * else a line of each row), so that a matrix read once (weights at batch
+ * 1) streams ahead of its use. */
 typedef void (*nn_sgemm_ukernel)(int64_t kc, const float *a, int64_t lda, const float *b,
                                  float *c, int64_t ldc, int acc, const nn_sgemm_epi *ep,
                                  const float *pf);
