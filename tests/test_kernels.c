@@ -81,7 +81,7 @@ static double gemm_case(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t 
     else
         nn_sgemm_pack_b(k, K, N, B, ldb, pb);
     nn_sgemm_run(k, M, N, K, A, lda, pb, C, ldc, epi ? &ep : NULL);
-    nn_sgemm_run_dot(k, M, N, K, A, lda, pb, D, ldc, epi ? &ep : NULL);
+    nn_sgemm_run_dot(k, M, N, K, A, lda, pb, D, ldc, epi ? &ep : NULL, A);   /* next_a: only prefetched */
     nn_sgemm_ref(M, N, K, A, lda, B, ldb, R, ldc, epi ? &ep : NULL);
     err = t_max_rel_err(C, R, (long)(M * ldc));
     err_dot = t_max_rel_err(D, R, (long)(M * ldc));

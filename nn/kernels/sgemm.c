@@ -123,11 +123,11 @@ static void run_tile(const nn_sgemm_kernel *k, int64_t kc, const float *a, int64
 
 /* The prefetch target of the tile at rows [m0, m0 + mm), K block pc:
  * the next tile's A when on (a first-panel tile of a narrow product) and
- * rows remain, else NULL. */
+ * rows remain, else next (the caller's next product, or NULL). */
 static inline const float *tile_pf(int on, const float *A, int64_t lda, int64_t m0, int64_t mm,
-                                   int64_t M, int64_t pc)
+                                   int64_t M, int64_t pc, const float *next)
 {
-    return on && m0 + mm < M ? A + (m0 + mm) * lda + pc : NULL;
+    return !on ? NULL : m0 + mm < M ? A + (m0 + mm) * lda + pc : next;
 }
 
 const nn_sgemm_dot *nn_sgemm_dot_for(const nn_sgemm_kernel *k)
@@ -164,7 +164,7 @@ void nn_sgemm_run_indirect(const nn_sgemm_kernel *k, int64_t M, int64_t panels, 
                         tile_epi(ep, m0, j * nr, &te);
                     rows[mm](kc, A + m0 * lda + pc, lda, brow + pc, poff[j], C + m0 * ldc + j * nr,
                              ldc, acc, last && ep ? &te : NULL,
-                             tile_pf(pf && j == 0, A, lda, m0, mm, M, pc));
+                             tile_pf(pf && j == 0, A, lda, m0, mm, M, pc, NULL));
                 }
         }
     }
@@ -202,7 +202,7 @@ static void run_dot_block(const nn_sgemm_dot *d, int64_t kc, const float *a, int
  * tiles. */
 static void run_blocked(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K,
                         const float *A, int64_t lda, const float *pb, float *C, int64_t ldc,
-                        const nn_sgemm_epi *ep, int dot)
+                        const nn_sgemm_epi *ep, int dot, const float *next_a)
 {
     int64_t mr = k->mr, nr = k->nr;
     int pf = N <= NN_SGEMM_PF_PANELS * nr;
@@ -232,7 +232,7 @@ static void run_blocked(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t 
                         tile_epi(ep, m0, n0, &te);
                     run_tile(k, kc, A + m0 * lda + pc, lda, b, C + m0 * ldc + n0, ldc, mm, nn,
                              acc, last && ep ? &te : NULL,
-                             tile_pf(pf && n0 == 0, A, lda, m0, mm, M, pc));
+                             tile_pf(pf && n0 == 0, A, lda, m0, mm, M, pc, last ? next_a : NULL));
                 }
             }
             if (nt > 0) {
@@ -249,12 +249,12 @@ static void run_blocked(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t 
 void nn_sgemm_run(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,
                   int64_t lda, const float *pb, float *C, int64_t ldc, const nn_sgemm_epi *ep)
 {
-    run_blocked(k, M, N, K, A, lda, pb, C, ldc, ep, 0);
+    run_blocked(k, M, N, K, A, lda, pb, C, ldc, ep, 0, NULL);
 }
 
 void nn_sgemm_run_dot(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,
                       int64_t lda, const float *pb, float *C, int64_t ldc,
-                      const nn_sgemm_epi *ep)
+                      const nn_sgemm_epi *ep, const float *next_a)
 {
-    run_blocked(k, M, N, K, A, lda, pb, C, ldc, ep, 1);
+    run_blocked(k, M, N, K, A, lda, pb, C, ldc, ep, 1, next_a);
 }

@@ -154,10 +154,13 @@ void nn_sgemm_run(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, con
  * of a broadcast tile over mostly zero padding. Those columns sum in
  * another order than in a full panel: callers that split N over threads
  * must put the same columns in a last panel for every thread count (so
- * that results do not depend on it). */
+ * that results do not depend on it). next_a, when not NULL, is the A
+ * (same lda) of the product the caller runs next: in a narrow product the
+ * last row tile prefetches its first rows, as every other tile does the
+ * next one's (Winograd's pos products one after another). */
 void nn_sgemm_run_dot(const nn_sgemm_kernel *k, int64_t M, int64_t N, int64_t K, const float *A,
                       int64_t lda, const float *pb, float *C, int64_t ldc,
-                      const nn_sgemm_epi *ep);
+                      const nn_sgemm_epi *ep, const float *next_a);
 /* C[M, panels * nr] = epi(A[M, K] * B) with B given indirectly: column
  * j * nr + l of row k is brow[k][poff[j] + l] (every panel nr columns
  * wide). Requires nn_sgemm_irows_for(k) != NULL. Loop order and

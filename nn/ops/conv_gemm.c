@@ -408,7 +408,7 @@ static void conv_deep_gemm(void *arg, int64_t begin, int64_t end)
         int64_t o0 = b * p->ob, o1 = o0 + p->ob < p->O ? o0 + p->ob : p->O;
         nn_sgemm_epi ep = conv_item_epi(j->t, j->n0, o0, 0);
         nn_sgemm_run_dot(p->k, o1 - o0, p->ohw, p->kk, j->t->w + o0 * p->kk, p->kk, pb,
-                         j->t->y + (j->n0 * p->O + o0) * p->ohw, p->ohw, &ep);
+                         j->t->y + (j->n0 * p->O + o0) * p->ohw, p->ohw, &ep, NULL);
     }
 }
 

@@ -243,7 +243,8 @@ static void conv_wino_item(const conv_wino_job *j, int64_t t0, int64_t nt, int64
     nn_wino_input_pad(p->k, wk->pos, p->C, nt, v, var->pb_floats);
     for (int xi = 0; xi < wk->pos; xi++)
         nn_sgemm_run_dot(p->k, o1 - o0, nt, p->C, u + xi * p->wino->ustride, p->C,
-                         v + xi * var->pb_floats, m + xi * mstride, nt, NULL);
+                         v + xi * var->pb_floats, m + xi * mstride, nt, NULL,
+                         xi + 1 < wk->pos ? u + (xi + 1) * p->wino->ustride : NULL);
     for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
         int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
         int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;

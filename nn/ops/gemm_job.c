@@ -412,7 +412,7 @@ static void tiles_run(void *arg, int64_t begin, int64_t end)
         if (te.res)
             te.res += p0 * te.ldr + q0;
         nn_sgemm_run_dot(L->k, p1 - p0, q1 - q0, L->K, l, ldl, pr + q0 * L->K, x + p0 * ldx + q0, ldx,
-                     L->fused ? &te : NULL);
+                     L->fused ? &te : NULL, NULL);
         if (L->fused || L->x_copy)
             continue;
         if (L->swap)        /* M == 1: X rows are C's columns */
