@@ -191,6 +191,11 @@ static void test_conv_shapes(void)
         {1, 8, 9, 45, 8, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, NN_ACT_RELU},
         {2, 4, 6, 50, 4, 4, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, 0, NN_ACT_NONE},
         {1, 6, 11, 41, 6, 6, 3, 5, 2, 2, 1, 1, {1, 2, 1, 2}, 1, NN_ACT_CLIP},
+        /* stride-2 3x3 depthwise rows (the unrolled stride-2 loads): a last
+         * partial group recomputed with loads (37) and gathered (36) */
+        {1, 8, 9, 37, 8, 8, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, NN_ACT_RELU},
+        {2, 4, 8, 36, 4, 4, 3, 3, 2, 2, 1, 1, {1, 1, 0, 1}, 0, NN_ACT_NONE},
+        {1, 4, 7, 44, 8, 4, 3, 3, 2, 2, 1, 2, {1, 2, 1, 2}, 1, NN_ACT_CLIP},
         /* non-square kernel, strides, dilation */
         {1, 3, 7, 13, 5, 1, 1, 3, 1, 2, 2, 1, {0, 1, 0, 1}, 1, NN_ACT_NONE},
         {1, 6, 13, 7, 6, 3, 3, 2, 2, 3, 1, 2, {2, 0, 1, 1}, 1, NN_ACT_RELU},

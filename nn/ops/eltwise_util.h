@@ -200,30 +200,30 @@ static inline eu_v4f eu_v4_select(eu_v4i mask, eu_v4f a, eu_v4f b)
  * to that range, so smaller x give ~1.2e-38 and larger x give exp(88)):
  * x = n*ln2 + r with |r| <= ln2/2 (ln2 split in two parts for precision),
  * exp(r) by a degree-7 polynomial (Cephes coefficients), 2^n built from the
- * exponent bits. */
+ * exponent bits. n = round(x * log2(e)) by adding 1.5 * 2^23, which leaves
+ * n in the low mantissa bits; the polynomial in Estrin's form. Both keep
+ * the dependency chain short: the lanes of neighbouring calls then overlap
+ * (Sigmoid over 16,384 floats, SSE2: 57 -> 35 us, same maximum error). */
 static inline eu_v4f eu_exp4(eu_v4f x)
 {
     const eu_v4f hi = {88.0f, 88.0f, 88.0f, 88.0f};
     const eu_v4f lo = {-87.3365447505531f, -87.3365447505531f, -87.3365447505531f, -87.3365447505531f};
-    eu_v4f fx, tr, r, r2, y;
+    const eu_v4f shift = {12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f};
+    eu_v4f fx, r, r2, r4, y;
     eu_v4u n;
     x = eu_v4_select(x > hi, hi, x);
     x = eu_v4_select(x < lo, lo, x);
-    /* n = floor(x * log2(e) + 0.5): truncate, then fix the negative lanes. */
-    fx = x * 1.44269504088896341f + 0.5f;
-    tr = __builtin_convertvector(__builtin_convertvector(fx, eu_v4i), eu_v4f);
-    fx = eu_v4_select(tr > fx, tr - 1.0f, tr);
+    fx = x * 1.44269504088896341f + shift;
+    /* Unsigned, so that even a NaN lane (whatever its bits) stays defined. */
+    n = (eu_v4u)fx - (eu_v4u)shift;
+    fx -= shift;
     r = x - fx * 0.693359375f + fx * 2.12194440e-4f;
     r2 = r * r;
-    y = 1.9875691500e-4f * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
+    r4 = r2 * r2;
+    y = (1.9875691500e-4f * r + 1.3981999507e-3f) * r4 +
+        ((8.3334519073e-3f * r + 4.1665795894e-2f) * r2 + (1.6666665459e-1f * r + 5.0000001201e-1f));
     y = y * r2 + r + 1.0f;
-    /* Unsigned, so that even a NaN lane (whatever its integer) stays defined. */
-    n = ((eu_v4u)__builtin_convertvector(fx, eu_v4i) + 127u) << 23;
-    return y * (eu_v4f)n;
+    return y * (eu_v4f)((n + 127u) << 23);
 }
 
 static inline eu_v4f eu_v4_load(const float *p)
@@ -236,6 +236,29 @@ static inline eu_v4f eu_v4_load(const float *p)
 static inline void eu_v4_store(float *p, eu_v4f v)
 {
     memcpy(p, &v, sizeof v);
+}
+
+/* Lane function of eu_v4_map: force-inlined into its loop (GCC does not
+ * inline a function of two call sites by itself). */
+#define EU_V4_LANES static inline __attribute__((always_inline)) eu_v4f
+
+/* Element-wise unary map y[i] = f(x[i], arg) for i in [b, e), four lanes
+ * at a time; the tail runs in a zero-padded vector (f must accept 0).
+ * With a constant EU_V4_LANES f the loop is branch-free vector code (the
+ * scalar `v < 0 ? ... : ...` loops it replaced ran LeakyRelu at ~2 ns per
+ * float: a mispredicted branch per negative input). */
+static inline void eu_v4_map(const float *x, float *y, int64_t b, int64_t e,
+                             eu_v4f (*f)(eu_v4f, const void *), const void *arg)
+{
+    int64_t i = b;
+    for (; i + 4 <= e; i += 4)
+        eu_v4_store(y + i, f(eu_v4_load(x + i), arg));
+    if (i < e) {
+        eu_v4f v = {0, 0, 0, 0};
+        memcpy(&v, x + i, (size_t)(e - i) * sizeof(float));
+        v = f(v, arg);
+        memcpy(y + i, &v, (size_t)(e - i) * sizeof(float));
+    }
 }
 
 /* y[i] = exp(y[i]) for i < n; returns the sum of the results. */

@@ -1,7 +1,7 @@
 /* op_clip.c — Clip: y = min(max(x, min), max), any shape.
  * Float attributes "min" (default -inf) and "max" (default +inf); NaN or
- * min > max is rejected. Reference: one plain loop; fast: the same loop
- * split over the pool. */
+ * min > max is rejected. Reference: one plain loop; fast: four lanes at a
+ * time, split over the pool. */
 #include <math.h>
 
 #include "nn/nn_ops.h"
@@ -36,15 +36,19 @@ typedef struct clip_job {
     float lo, hi;
 } clip_job;
 
+/* Four lanes: lo where x < lo, hi where x > hi, else x (NaN stays NaN). */
+EU_V4_LANES clip4(eu_v4f x, const void *arg)
+{
+    const clip_job *j = arg;
+    eu_v4f lo = {j->lo, j->lo, j->lo, j->lo}, hi = {j->hi, j->hi, j->hi, j->hi};
+    x = eu_v4_select(x < lo, lo, x);
+    return eu_v4_select(x > hi, hi, x);
+}
+
 static void clip_range(void *arg, int64_t b, int64_t e)
 {
     const clip_job *j = arg;
-    float lo = j->lo, hi = j->hi;
-    for (int64_t i = b; i < e; i++) {
-        float v = j->x[i];
-        v = v < lo ? lo : v;
-        j->y[i] = v > hi ? hi : v;
-    }
+    eu_v4_map(j->x, j->y, b, e, clip4, j);
 }
 
 static void clip_run(nn_op_ctx *ctx)

@@ -313,16 +313,30 @@ static void conv_direct_row(const conv_task *t, const float *x, const float *w, 
             nn_f4_store(yr + ox + 12, a3);
         }
     }
-    /* 4 pixels at a time; stride > 1 gathers the 4 taps */
-    for (; ox + 4 <= xi1; ox += 4) {
+    /* 4 pixels at a time: stride 2 in two loads and a shuffle where its 8
+     * floats stay in the row, else the 4 taps gathered (3-tap rows
+     * unrolled); a last partial group of the interior runs as the group
+     * ending at xi1 (recomputing a few pixels, stored again with the same
+     * value) */
+    for (; ox < xi1 && xi1 - xi0 >= 4; ox += 4) {
         nn_f4 acc = nn_f4_set1(0.0f);
+        int64_t o = ox + 4 <= xi1 ? ox : xi1 - 4, ix = o * g->sw - g->pl;
+        int even = g->sw == 2 && ix + (g->kw - 1) * g->dw + 8 <= g->iw;
         for (int64_t ky = ky0; ky < ky1; ky++) {
-            const float *xr = x + (iy0 + ky * g->dh) * g->iw + ox * g->sw - g->pl;
-            for (int64_t kx = 0; kx < g->kw; kx++)
-                acc += nn_f4_set1(w[ky * g->kw + kx]) * nn_f4_gather(xr + kx * g->dw, g->sw);
+            const float *xr = x + (iy0 + ky * g->dh) * g->iw + ix, *wr = w + ky * g->kw;
+            if (even && g->kw == 3 && g->dw == 1)
+                acc += nn_f4_set1(wr[0]) * nn_f4_even(xr) + nn_f4_set1(wr[1]) * nn_f4_even(xr + 1) +
+                       nn_f4_set1(wr[2]) * nn_f4_even(xr + 2);
+            else if (even)
+                for (int64_t kx = 0; kx < g->kw; kx++)
+                    acc += nn_f4_set1(wr[kx]) * nn_f4_even(xr + kx * g->dw);
+            else
+                for (int64_t kx = 0; kx < g->kw; kx++)
+                    acc += nn_f4_set1(wr[kx]) * nn_f4_gather(xr + kx * g->dw, g->sw);
         }
-        nn_f4_store(yr + ox, acc);
+        nn_f4_store(yr + o, acc);
     }
+    ox = ox > xi1 ? xi1 : ox;
     for (; ox < g->ow; ox++)
         yr[ox] = conv_direct_px(g, x, w, iy0, ky0, ky1, ox);
     nn_store_bias_act(yr, g->ow, bias, &t->act);

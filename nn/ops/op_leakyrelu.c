@@ -1,6 +1,6 @@
 /* op_leakyrelu.c — LeakyRelu: y = x >= 0 ? x : alpha * x, any shape.
  * Float attribute "alpha" (default 0.01). Reference: one plain loop; fast:
- * the same loop split over the pool. */
+ * four lanes at a time (branch-free), split over the pool. */
 #include "nn/nn_ops.h"
 #include "nn/ops/eltwise_util.h"
 
@@ -25,14 +25,17 @@ typedef struct leakyrelu_job {
     float alpha;
 } leakyrelu_job;
 
+/* Four lanes: x where x >= 0, else alpha * x (NaN stays NaN). */
+EU_V4_LANES leakyrelu4(eu_v4f x, const void *arg)
+{
+    const leakyrelu_job *j = arg;
+    return eu_v4_select(x >= 0.0f, x, j->alpha * x);
+}
+
 static void leakyrelu_range(void *arg, int64_t b, int64_t e)
 {
     const leakyrelu_job *j = arg;
-    float alpha = j->alpha;
-    for (int64_t i = b; i < e; i++) {
-        float v = j->x[i];
-        j->y[i] = v < 0.0f ? alpha * v : v;
-    }
+    eu_v4_map(j->x, j->y, b, e, leakyrelu4, j);
 }
 
 static void leakyrelu_run(nn_op_ctx *ctx)

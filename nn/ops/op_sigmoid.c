@@ -17,28 +17,19 @@ static nn_status sigmoid_infer(const nn_node *node, const nn_shape *const *in, i
 
 /* Four lanes: t = exp(-|x|) in (0, 1], s = sigmoid(|x|) = 1 / (1 + t),
  * and sigmoid(-|x|) = t / (1 + t) = t * s for the negative lanes. */
-static eu_v4f sigmoid4(eu_v4f x)
+EU_V4_LANES sigmoid4(eu_v4f x, const void *arg)
 {
     const eu_v4i sign = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
     eu_v4f t = eu_exp4((eu_v4f)((eu_v4i)x | sign));
     eu_v4f s = 1.0f / (1.0f + t);
+    (void)arg;
     return eu_v4_select(x >= 0.0f, s, t * s);
 }
 
 static void sigmoid_range(void *arg, int64_t b, int64_t e)
 {
     nn_op_ctx *ctx = arg;
-    const float *x = ctx->in[0]->data;
-    float *y = ctx->out->data;
-    int64_t i = b;
-    for (; i + 4 <= e; i += 4)
-        eu_v4_store(y + i, sigmoid4(eu_v4_load(x + i)));
-    if (i < e) {
-        eu_v4f v = {0, 0, 0, 0};
-        memcpy(&v, x + i, (size_t)(e - i) * sizeof(float));
-        v = sigmoid4(v);
-        memcpy(y + i, &v, (size_t)(e - i) * sizeof(float));
-    }
+    eu_v4_map(ctx->in[0]->data, ctx->out->data, b, e, sigmoid4, NULL);
 }
 
 static void sigmoid_run(nn_op_ctx *ctx)
