@@ -316,18 +316,20 @@ static void conv_direct_row(const conv_task *t, const float *x, const float *w, 
     /* 4 pixels at a time: stride 2 in two loads and a shuffle where its 8
      * floats stay in the row, else the 4 taps gathered (3-tap rows
      * unrolled); a last partial group of the interior runs as the group
-     * ending at xi1 (recomputing a few pixels, stored again with the same
-     * value) */
+     * ending at xi1, recomputing a few pixels: every vector path here and
+     * above adds the taps in the same order (ky, then kx), so they are
+     * stored again with the same value */
     for (; ox < xi1 && xi1 - xi0 >= 4; ox += 4) {
         nn_f4 acc = nn_f4_set1(0.0f);
         int64_t o = ox + 4 <= xi1 ? ox : xi1 - 4, ix = o * g->sw - g->pl;
         int even = g->sw == 2 && ix + (g->kw - 1) * g->dw + 8 <= g->iw;
         for (int64_t ky = ky0; ky < ky1; ky++) {
             const float *xr = x + (iy0 + ky * g->dh) * g->iw + ix, *wr = w + ky * g->kw;
-            if (even && g->kw == 3 && g->dw == 1)
-                acc += nn_f4_set1(wr[0]) * nn_f4_even(xr) + nn_f4_set1(wr[1]) * nn_f4_even(xr + 1) +
-                       nn_f4_set1(wr[2]) * nn_f4_even(xr + 2);
-            else if (even)
+            if (even && g->kw == 3 && g->dw == 1) {
+                acc += nn_f4_set1(wr[0]) * nn_f4_even(xr);
+                acc += nn_f4_set1(wr[1]) * nn_f4_even(xr + 1);
+                acc += nn_f4_set1(wr[2]) * nn_f4_even(xr + 2);
+            } else if (even)
                 for (int64_t kx = 0; kx < g->kw; kx++)
                     acc += nn_f4_set1(wr[kx]) * nn_f4_even(xr + kx * g->dw);
             else
