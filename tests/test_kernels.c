@@ -288,7 +288,7 @@ static double conv_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, i
 /* Sizes chosen around the Winograd tile (2x2 outputs) and the register
  * tiles: odd and even outputs, one tile, a single row of tiles, channel
  * counts off every mr; batch 1, 3 and 8 (Winograd needs 16 F(2x2) tiles
- * over the batch, F(4x4) 16 of its tiles per image; tile blocks cross
+ * over the batch, F(4x4) 16 of its tiles over the batch; tile blocks cross
  * images); stride 2 and 1x1 cases take the GEMM paths. */
 static void test_conv_paths(void)
 {

@@ -308,9 +308,44 @@ static int op_threads_same(int64_t n, int64_t c, int64_t h, int64_t o)
     return same;
 }
 
+/* The tile side (2 or 4; 0 for another kernel) the fast plan of an n x c
+ * x h x h -> o 3x3 conv picks. Planned, never run: a 512-channel U is
+ * reserved, not touched. */
+static int op_wino_m(int64_t n, int64_t c, int64_t h, int64_t o)
+{
+    nn_shape xs = nn_shape4(n, c, h, h), ws = nn_shape4(o, c, 3, 3);
+    oh_case cs = oh_begin(NN_OP_CONV, &xs);
+    nn_plan_opts opts = {.threads = 1};
+    nn_plan *p = NULL;
+    const char *k;
+    int m = 0;
+    oh_const(&cs, "w", &ws);
+    nn_node_set_ints(oh_node(&cs), "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    if (nn_plan_create(cs.g, n, &opts, &p, &cs.err) == NN_OK && (k = nn_plan_node_kernel(p, 0)))
+        m = !strcmp(k, "winograd F(4x4,3x3)") ? 4 : !strcmp(k, "winograd F(2x2,3x3)") ? 2 : 0;
+    nn_plan_free(p);
+    nn_graph_free(cs.g);
+    return m;
+}
+
+/* The tile size by batch (conv_wino.c): a 7x7 map has 4 F(4x4) tiles per
+ * image, so F(4x4) from batch 4 (16 tiles, one panel); a 512-channel U
+ * (37.7 MB as F(4x4)) waits for batch 8 (at most 5 MB per image). */
+static void test_tile_choice(void)
+{
+    T_CHECKF(op_wino_m(1, 16, 7, 24) == 2 && op_wino_m(3, 16, 7, 24) == 2 &&
+                 op_wino_m(4, 16, 7, 24) == 4 && op_wino_m(1, 16, 14, 24) == 4,
+             "7x7 / 14x14, 16 -> 24 channels: F(%d) F(%d) F(%d) F(%d)", op_wino_m(1, 16, 7, 24),
+             op_wino_m(3, 16, 7, 24), op_wino_m(4, 16, 7, 24), op_wino_m(1, 16, 14, 24));
+    T_CHECKF(op_wino_m(4, 512, 7, 512) == 2 && op_wino_m(8, 512, 7, 512) == 4,
+             "7x7, 512 channels: batch 4 F(%d), batch 8 F(%d)", op_wino_m(4, 512, 7, 512),
+             op_wino_m(8, 512, 7, 512));
+}
+
 /* The op's Winograd path per ISA: F(4x4) (no activation, ReLU, residual),
  * Clip (F(2x2)), a batch of 3 whose blocks cross images, a channel count
- * whose F(4x4) weights exceed the batch-1 budget (F(2x2)). */
+ * whose F(4x4) weights exceed the batch-1 budget (F(2x2)), a 7x7 map at
+ * batch 8 (F(4x4): four tiles per image, blocks of four images). */
 static void test_conv_op(void)
 {
     static const struct {
@@ -318,7 +353,7 @@ static void test_conv_op(void)
         int act, res;
     } cs[] = {
         {1, 32, 20, 24, 0, 0}, {1, 32, 20, 24, 1, 1}, {1, 24, 17, 40, 2, 0},
-        {3, 16, 9, 21, 1, 1},  {1, 192, 14, 160, 1, 0},
+        {3, 16, 9, 21, 1, 1},  {1, 192, 14, 160, 1, 0}, {8, 16, 7, 24, 1, 1},
     };
     const char *old = getenv("SCANLITE_ISA");
     char *saved = old ? strdup(old) : NULL;
@@ -331,10 +366,11 @@ static void test_conv_op(void)
             T_CHECKF(e >= 0 && e <= TOL, "%s op case %zu: error %g", nn_isa_name((nn_isa)isa),
                      i, e);
         }
-        /* 28x28 (49 F(4x4) tiles: a last panel of one column) and 14x14
-         * (F(2x2) at batch 1, F(4x4) at batch 3) */
+        /* 28x28 (49 F(4x4) tiles: a last panel of one column), 14x14
+         * (F(2x2) at batch 1, F(4x4) at batch 3) and 7x7 at batch 8 */
         T_CHECKF(op_threads_same(1, 32, 28, 20) && op_threads_same(3, 16, 28, 30) &&
-                 op_threads_same(1, 192, 14, 160) && op_threads_same(3, 192, 14, 160),
+                 op_threads_same(1, 192, 14, 160) && op_threads_same(3, 192, 14, 160) &&
+                 op_threads_same(8, 16, 7, 24),
                  "%s: results depend on the thread count", nn_isa_name((nn_isa)isa));
     }
     if (saved) {
@@ -350,6 +386,7 @@ int main(void)
     T_RUN(test_weights);
     T_RUN(test_conv_shapes);
     T_RUN(test_error_by_channels);
+    T_RUN(test_tile_choice);
     T_RUN(test_conv_op);
     return t_summary("test_wino");
 }

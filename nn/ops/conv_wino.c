@@ -6,6 +6,7 @@
  * transform packs pos matrices V_xi, pos sgemm calls give M_xi = U_xi V_xi,
  * and the output transform applies bias, residual and activation. */
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "nn/kernels/winograd.h"
 #include "nn/ops/conv_priv.h"
@@ -19,20 +20,26 @@
  * (16/9 of the weights, 50 MB for the stage) precomputed in the file. */
 #define CONV_WINO_MIN_CH 16
 #define CONV_WINO_MIN_TILES 16
-/* F(4x4) needs at least this many of its tiles per image: a 7x7 map has
- * 4 (2x2 tiles of 4x4 covering 8x8), which leave 3/4 of every GEMM panel
- * empty and read a U of 4x the weights for them (ResNet18's 512-channel
- * convs at batch 1: 5.6 ms as F(4x4), 1.95 as F(2x2)); such maps run
- * F(2x2) at every batch. */
+/* F(4x4) needs at least this many of its tiles over the batch (one AVX2
+ * panel of GEMM columns per Winograd point): a 7x7 map has 4 per image
+ * (2x2 tiles of 4x4 covering 8x8); at batch 1 they would leave 3/4 of
+ * every panel empty and read a U of 4x the weights for them (ResNet18's
+ * 512-channel convs at batch 1: 5.6 ms as F(4x4), 1.95 as F(2x2)). The
+ * converter decides for one image: it stores F(2x2) for such maps. */
 #define CONV_WINO4_MIN_TILES 16
 /* F(4x4) when its U per image of the batch is at most this many bytes
  * (when U is not in the model file): ResNet18 at batch 1 takes it for its
  * 64- and 128-channel stages (U 0.6 and 2.4 MB per conv, 9.4 MB in all)
  * and keeps F(2x2) for the 256-channel one (9.4 MB per conv as F4, 4.2 as
  * F2): the process stays within its memory budget (model file + 40 MB).
- * The 256-channel stage runs F4 from batch 3. A file's U is used as
- * converted (scanlite convert stores F4 wherever the map allows it). */
-#define CONV_WINO4_MAX_U_PER_IMAGE (4 << 20)
+ * The 256-channel stage runs F4 from batch 2, the 512-channel one (37.7
+ * MB per conv, 4.7 per image) from batch 8, where its F(4x4) tiles fill
+ * two panels: 144 products per weight and image against F(2x2)'s 256.
+ * ResNet18 at batch 8, 2 threads: 8.3-8.6 -> 5.1-5.3 ms per conv, for
+ * 113 MB of U computed at the first run (peak RSS 177 -> 287 MB). A
+ * file's U is used as converted (scanlite convert stores F4 wherever one
+ * image's map allows it). */
+#define CONV_WINO4_MAX_U_PER_IMAGE (5 << 20)
 /* Floats of one thread's Winograd block (V and M for all positions): a
  * block that fits L2 (512 KB) keeps the transforms in cache; large-channel
  * layers take wider blocks (up to 4 MB) so that the transformed weights
@@ -96,11 +103,11 @@ int conv_wino_fits(const conv_plan *p)
            p->N * conv_wino_tiles(p, 2) >= CONV_WINO_MIN_TILES;
 }
 
-/* The largest tile side p may run (the converter's choice): 2 under Clip
- * or on maps of too few F(4x4) tiles, else 4. */
-static int conv_wino_m_max(const conv_plan *p, int clip)
+/* The largest tile side p may run over n images (the converter's choice
+ * for n = 1): 2 under Clip or with too few F(4x4) tiles, else 4. */
+static int conv_wino_m_max(const conv_plan *p, int clip, int64_t n)
 {
-    return clip || conv_wino_tiles(p, 4) < CONV_WINO4_MIN_TILES ? 2 : 4;
+    return clip || n * conv_wino_tiles(p, 4) < CONV_WINO4_MIN_TILES ? 2 : 4;
 }
 
 /* Plans variant v for tile side m: geometry, split, packed V stride;
@@ -143,6 +150,22 @@ static int conv_wino4_fits_memory(const conv_plan *p)
     return u4 <= (double)CONV_WINO4_MAX_U_PER_IMAGE * (double)p->N;
 }
 
+/* Room for a U of bytes, not zero-filled (nn_aligned_alloc would touch
+ * every page: the first run writes all of it); free() releases it. A U of
+ * 2 MiB or more is 2 MiB-aligned and asks for transparent huge pages: the
+ * first run at batch 8 writes ResNet18's 113 MB of F(4x4) U with ~29,000
+ * page faults otherwise (0.22-0.25 -> 0.15-0.17 s for a whole `scanlite
+ * run` at batch 8, 2 threads). */
+static float *conv_wino_u_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    size_t align = bytes >= huge ? huge : NN_ALIGN, len = (bytes + align - 1) / align * align;
+    float *u = aligned_alloc(align, len);
+    if (u && align == huge)
+        (void)madvise(u, len, MADV_HUGEPAGE);   /* advisory */
+    return u;
+}
+
 /* Winograd plan: the tile size, the split, the transformed weights (the
  * file's, or room for them). */
 nn_status conv_wino_prepare(conv_plan *p, const float *w, const float *u, int64_t um, int clip,
@@ -150,7 +173,7 @@ nn_status conv_wino_prepare(conv_plan *p, const float *w, const float *u, int64_
 {
     conv_wino *cw;
     size_t bytes;
-    int m = conv_wino_m_max(p, clip) == 2                       ? 2
+    int m = conv_wino_m_max(p, clip, p->N) == 2         ? 2
           : (u && um == 4) || conv_wino4_fits_memory(p) ? 4
                                                           : 2;
     if (!(cw = p->wino = calloc(1, sizeof *p->wino)))
@@ -163,12 +186,10 @@ nn_status conv_wino_prepare(conv_plan *p, const float *w, const float *u, int64_
         cw->u_ready = 1;
         return NN_OK;
     }
-    /* not zero-filled (nn_aligned_alloc would touch every page): the first
-     * run writes all of it */
     cw->u_owned = 1;
     cw->ustride = odd_lines(p->O * p->C);
     if (nn_size_mul((size_t)cw->ustride, (size_t)cw->var.wk->pos * sizeof(float), &bytes) != 0 ||
-        !(cw->u = aligned_alloc(NN_ALIGN, (size_t)conv_round_up((int64_t)bytes, NN_ALIGN))))
+        !(cw->u = conv_wino_u_alloc(bytes)))
         return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd weights", name);
     return NN_OK;
 }
@@ -178,7 +199,7 @@ nn_status conv_wino_pack(const conv_plan *p, const float *w, int clip, nn_tensor
 {
     const nn_sgemm_kernel *k;
     const nn_wino_kernel *wk;
-    int m = conv_wino_m_max(p, clip);
+    int m = conv_wino_m_max(p, clip, 1);
     size_t bytes;
     nn_status st = nn_sgemm_select(&k, e);
     packed->data = NULL;
