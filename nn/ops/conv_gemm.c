@@ -6,9 +6,13 @@
  * thread packing its own tile of im2col panels; deep (the weights outweigh
  * one image's packed im2col: late, small maps) packs a whole image once,
  * threads sharing the packing, then splits the output channels so the
- * weights stream from memory once per image; indirect (output rows a
- * whole number of panels, e.g. the ResNet stem) skips the im2col copy: the
- * GEMM reads its B rows through pointers into the (padded) input. */
+ * weights stream from memory once per image, or, when the threads can
+ * share the batch evenly, gives each thread whole images (ResNet18 at
+ * batch 8, 2 threads: its four deep convs 20.7 -> 17.7 ms in the medians
+ * of 6 alternating processes, the network 127.3 -> 124.1 in 10); indirect
+ * (output rows a whole number of panels, e.g. the ResNet stem) skips the
+ * im2col copy: the GEMM reads its B rows through pointers into the
+ * (padded) input. */
 #include <string.h>
 
 #include "nn/ops/conv_priv.h"
@@ -303,6 +307,15 @@ static int conv_gemm_deep(const conv_plan *p)
     return p->G == 1 && packed <= CONV_DEEP_FLOATS && p->O * p->kk > packed;
 }
 
+/* Deep schedule over whole images: with a batch that the threads share
+ * evenly, each thread copies, packs and multiplies images of its own (one
+ * parallel loop per conv, no packed image read across cores) instead of
+ * every thread taking part in every image (two loops per image). */
+static int conv_deep_images(const conv_plan *p)
+{
+    return conv_gemm_deep(p) && p->slots > 1 && p->N % p->slots == 0;
+}
+
 /* Indirect schedule: not deep, one group, every panel of nr output pixels
  * within one output row, column stride 1 or 2 (stride 2 reads a copy
  * split into even and odd columns), an ISA with indirect tiles. */
@@ -353,7 +366,7 @@ nn_status conv_gemm_prepare(conv_plan *p, const char *name, nn_err *e)
         p->oblocks = (p->O + p->ob - 1) / p->ob;
         p->pb_floats = conv_gemm_deep(p)
                            ? conv_round_up(nn_sgemm_packed_b_floats(p->k, p->kk, p->ohw), 16) : 0;
-        total = copy + p->pb_floats;
+        total = (conv_deep_images(p) ? p->slots : 1) * (copy + p->pb_floats);
     } else {
         /* a copy is made per image: then split the tiles of one image */
         cap = cap < CONV_MIN_TILE ? CONV_MIN_TILE : cap > CONV_MAX_TILE ? CONV_MAX_TILE : cap;
@@ -409,6 +422,27 @@ static void conv_deep_gemm(void *arg, int64_t begin, int64_t end)
         nn_sgemm_epi ep = conv_item_epi(j->t, j->n0, o0, 0);
         nn_sgemm_run_dot(p->k, o1 - o0, p->ohw, p->kk, j->t->w + o0 * p->kk, p->kk, pb,
                          j->t->y + (j->n0 * p->O + o0) * p->ohw, p->ohw, &ep, NULL);
+    }
+}
+
+/* Deep schedule, images [begin, end), each alone in the running thread's
+ * slice of the scratch (copy, then packed image). */
+static void conv_deep_image_run(void *arg, int64_t begin, int64_t end)
+{
+    const conv_job *j = arg;
+    const conv_plan *p = j->t->p;
+    float *xs = j->t->scratch + nn_pool_thread_index(j->pool) * (conv_copy_floats(p) + p->pb_floats);
+    float *pb = xs + conv_copy_floats(p);
+    for (int64_t n = begin; n < end; n++) {
+        conv_src s = conv_src_of(j->t, n);
+        nn_sgemm_epi ep = conv_item_epi(j->t, n, 0, 0);
+        if (s.mode == CONV_SRC_COPY) {
+            s.xs = xs;
+            conv_copy_channels(p, &s, 0, p->C, xs);
+        }
+        conv_pack_rows(p, &s, 0, 0, p->C, 0, p->ohw, pb);
+        nn_sgemm_run_dot(p->k, p->O, p->ohw, p->kk, j->t->w, p->kk, pb,
+                         j->t->y + n * p->O * p->ohw, p->ohw, &ep, NULL);
     }
 }
 
@@ -477,6 +511,11 @@ void conv_gemm_run(const conv_task *t, nn_pool *pool)
 {
     const conv_plan *p = t->p;
     int copy = conv_copy_floats(p) > 0;
+    if (conv_deep_images(p)) {
+        conv_job j = {t, 0, p->N, pool};
+        nn_pool_for_each(pool, p->N, conv_deep_image_run, &j);
+        return;
+    }
     if (conv_gemm_deep(p)) {
         for (int64_t n = 0; n < p->N; n++) {
             conv_job j = {t, n, n + 1, pool};
