@@ -35,10 +35,10 @@
  * The 256-channel stage runs F4 from batch 2, the 512-channel one (37.7
  * MB per conv, 4.7 per image) from batch 8, where its F(4x4) tiles fill
  * two panels: 144 products per weight and image against F(2x2)'s 256.
- * ResNet18 at batch 8, 2 threads: 8.3-8.6 -> 5.1-5.3 ms per conv, for
- * 113 MB of U computed at the first run (peak RSS 177 -> 287 MB). A
- * file's U is used as converted (scanlite convert stores F4 wherever one
- * image's map allows it). */
+ * ResNet18 at batch 8, 2 threads: 8.7-8.9 -> 5.5-5.8 ms per conv (medians
+ * of 6 processes), for 113 MB of U computed at the first run (peak RSS
+ * 177 -> 287 MB). A file's U is used as converted (scanlite convert
+ * stores F4 wherever one image's map allows it). */
 #define CONV_WINO4_MAX_U_PER_IMAGE (5 << 20)
 /* Floats of one thread's Winograd block (V and M for all positions): a
  * block that fits L2 (512 KB) keeps the transforms in cache; large-channel
