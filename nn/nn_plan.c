@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "nn_ops.h"
@@ -114,39 +113,21 @@ static size_t place_slots(slot *s, int n, const slot **tmp)
     return total;
 }
 
-/* Arenas from this size get a mapping of their own, aligned to and
- * advised for transparent huge pages: a few faults instead of one per
- * 4 KiB page on the first run, and no memset (fresh pages read as zero,
- * as nn_aligned_alloc's). */
-#define ARENA_HUGE (2u << 20)
-
-/* Zero-filled, NN_ALIGN-aligned arena of bytes (> 0); NULL on failure. */
+/* Zero-filled, NN_ALIGN-aligned arena of bytes (> 0); NULL on failure.
+ * From a huge page up it is a mapping of its own (nn_huge_alloc): a few
+ * faults instead of one per 4 KiB page on the first run, and no memset
+ * (fresh pages read as zero, as nn_aligned_alloc's). */
 static float *arena_alloc(nn_plan *p, size_t bytes)
 {
-    size_t len, lead;
-    uint8_t *m;
-    if (bytes < ARENA_HUGE || nn_size_add(bytes, 2 * (size_t)ARENA_HUGE, &len) != 0)
-        return nn_aligned_alloc(bytes);
-    len -= len % ARENA_HUGE;
-    m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return nn_aligned_alloc(bytes);
-    /* Trim to a huge-page aligned start, keep whole huge pages. */
-    lead = (ARENA_HUGE - (uintptr_t)m % ARENA_HUGE) % ARENA_HUGE;
-    if (lead)
-        munmap(m, lead);
-    p->arena_map = m + lead;
-    p->arena_map_len = (bytes + ARENA_HUGE - 1) / ARENA_HUGE * ARENA_HUGE;
-    if (len - lead > p->arena_map_len)
-        munmap(m + lead + p->arena_map_len, len - lead - p->arena_map_len);
-    madvise(p->arena_map, p->arena_map_len, MADV_HUGEPAGE);
-    return p->arena_map;
+    if (bytes >= NN_HUGE_PAGE && (p->arena_map = nn_huge_alloc(bytes, &p->arena_map_len)))
+        return p->arena_map;
+    return nn_aligned_alloc(bytes);
 }
 
 static void arena_free(nn_plan *p)
 {
     if (p->arena_map)
-        munmap(p->arena_map, p->arena_map_len);
+        nn_huge_free(p->arena_map, p->arena_map_len);
     else
         nn_aligned_free(p->arena);
 }

@@ -1,9 +1,11 @@
 /* nn_tensor.c — shapes and aligned memory (see nn_tensor.h). */
 #include "nn_tensor.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 int64_t nn_shape_numel(const nn_shape *s)
 {
@@ -80,6 +82,35 @@ void *nn_aligned_alloc(size_t bytes)
 void nn_aligned_free(void *p)
 {
     free(p);
+}
+
+void *nn_huge_alloc(size_t bytes, size_t *len)
+{
+    size_t want, lead;
+    uint8_t *m;
+    if (bytes == 0 || nn_size_add(bytes, 2 * NN_HUGE_PAGE, &want) != 0)
+        return NULL;
+    want -= want % NN_HUGE_PAGE;
+    m = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    /* Trim to a huge-page aligned start, keep whole huge pages. */
+    lead = (NN_HUGE_PAGE - (uintptr_t)m % NN_HUGE_PAGE) % NN_HUGE_PAGE;
+    if (lead)
+        munmap(m, lead);
+    *len = (bytes + NN_HUGE_PAGE - 1) / NN_HUGE_PAGE * NN_HUGE_PAGE;
+    if (want - lead > *len)
+        munmap(m + lead + *len, want - lead - *len);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(m + lead, *len, MADV_HUGEPAGE);     /* advisory */
+#endif
+    return m + lead;
+}
+
+void nn_huge_free(void *p, size_t len)
+{
+    if (p)
+        munmap(p, len);
 }
 
 int nn_size_mul(size_t a, size_t b, size_t *out)

@@ -43,6 +43,16 @@ nn_shape nn_shape4(int64_t n, int64_t c, int64_t h, int64_t w);
 void *nn_aligned_alloc(size_t bytes);
 void nn_aligned_free(void *p);
 
+/* A mapping of its own for a large buffer: bytes (> 0) rounded up to whole
+ * huge pages (NN_HUGE_PAGE), aligned to one and advised for transparent
+ * huge pages, so that the first touch costs a few page faults instead of
+ * one per 4 KiB page; it reads as zeros until written and is not touched
+ * here. NULL on failure (callers fall back to nn_aligned_alloc or the
+ * heap); *len receives the length to give nn_huge_free. */
+#define NN_HUGE_PAGE ((size_t)2 << 20)
+void *nn_huge_alloc(size_t bytes, size_t *len);
+void nn_huge_free(void *p, size_t len);
+
 /* Overflow-checked arithmetic: return 0 and store the result, or return -1
  * on overflow (result untouched). */
 int nn_size_mul(size_t a, size_t b, size_t *out);

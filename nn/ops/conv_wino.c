@@ -6,7 +6,6 @@
  * transform packs pos matrices V_xi, pos sgemm calls give M_xi = U_xi V_xi,
  * and the output transform applies bias, residual and activation. */
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "nn/kernels/winograd.h"
 #include "nn/ops/conv_priv.h"
@@ -70,6 +69,7 @@ struct conv_wino {
                                    model file's precomputed U (u_owned 0) */
     int64_t ustride;
     int u_owned;
+    size_t u_map_len;           /* owned u from nn_huge_alloc: its length; else 0 (heap) */
     int u_ready;                /* u holds U: 0 until the first run (a plan made only
                                    for shapes never touches its pages) */
 };
@@ -150,20 +150,18 @@ static int conv_wino4_fits_memory(const conv_plan *p)
     return u4 <= (double)CONV_WINO4_MAX_U_PER_IMAGE * (double)p->N;
 }
 
-/* Room for a U of bytes, not zero-filled (nn_aligned_alloc would touch
- * every page: the first run writes all of it); free() releases it. A U of
- * 2 MiB or more is 2 MiB-aligned and asks for transparent huge pages: the
- * first run at batch 8 writes ResNet18's 113 MB of F(4x4) U with ~29,000
- * page faults otherwise (0.22-0.25 -> 0.15-0.17 s for a whole `scanlite
- * run` at batch 8, 2 threads). */
-static float *conv_wino_u_alloc(size_t bytes)
+/* Room for cw's U of bytes, not zero-filled (nn_aligned_alloc would
+ * touch every page: the first run writes all of it). A U of a huge page
+ * or more gets a mapping of its own (nn_huge_alloc): the first run at
+ * batch 8 writes ResNet18's 113 MB of F(4x4) U with ~29,000 page faults
+ * otherwise (0.22-0.25 -> 0.15-0.17 s for a whole `scanlite run` at batch
+ * 8, 2 threads). */
+static float *conv_wino_u_alloc(conv_wino *cw, size_t bytes)
 {
-    const size_t huge = (size_t)2 << 20;
-    size_t align = bytes >= huge ? huge : NN_ALIGN, len = (bytes + align - 1) / align * align;
-    float *u = aligned_alloc(align, len);
-    if (u && align == huge)
-        (void)madvise(u, len, MADV_HUGEPAGE);   /* advisory */
-    return u;
+    if (bytes >= NN_HUGE_PAGE && (cw->u = nn_huge_alloc(bytes, &cw->u_map_len)))
+        return cw->u;
+    cw->u_map_len = 0;
+    return cw->u = aligned_alloc(NN_ALIGN, (bytes + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN);
 }
 
 /* Winograd plan: the tile size, the split, the transformed weights (the
@@ -189,7 +187,7 @@ nn_status conv_wino_prepare(conv_plan *p, const float *w, const float *u, int64_
     cw->u_owned = 1;
     cw->ustride = odd_lines(p->O * p->C);
     if (nn_size_mul((size_t)cw->ustride, (size_t)cw->var.wk->pos * sizeof(float), &bytes) != 0 ||
-        !(cw->u = conv_wino_u_alloc(bytes)))
+        !conv_wino_u_alloc(cw, bytes))
         return nn_err_set(e, NN_ERR_NOMEM, "node %s (Conv): Winograd weights", name);
     return NN_OK;
 }
@@ -223,9 +221,12 @@ const char *conv_wino_name(const conv_plan *p)
 
 void conv_wino_release(conv_plan *p)
 {
-    if (p->wino && p->wino->u_owned)
-        free(p->wino->u);
-    free(p->wino);
+    conv_wino *cw = p->wino;
+    if (cw && cw->u_owned && cw->u_map_len)
+        nn_huge_free(cw->u, cw->u_map_len);
+    else if (cw && cw->u_owned)
+        free(cw->u);
+    free(cw);
     p->wino = NULL;
 }
 
