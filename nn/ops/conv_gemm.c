@@ -394,6 +394,28 @@ static void conv_copy_run(void *arg, int64_t begin, int64_t end)
     conv_copy_channels(j->t->p, &s, begin, end, j->t->scratch);
 }
 
+/* Deep schedule: channels [c0, c1) of the image s reads, copied first
+ * when COPY (to xs, which s->xs points at), packed into the image's
+ * packed im2col pb. */
+static void conv_deep_pack_channels(const conv_plan *p, const conv_src *s, int64_t c0, int64_t c1,
+                                    float *xs, float *pb)
+{
+    if (s->mode == CONV_SRC_COPY)
+        conv_copy_channels(p, s, c0, c1, xs);
+    conv_pack_rows(p, s, 0, c0, c1, 0, p->ohw, pb);
+}
+
+/* Deep schedule: output channels [o0, o1) of image n over every pixel,
+ * from its packed im2col pb. */
+static void conv_deep_product(const conv_task *t, int64_t n, int64_t o0, int64_t o1,
+                              const float *pb)
+{
+    const conv_plan *p = t->p;
+    nn_sgemm_epi ep = conv_item_epi(t, n, o0, 0);
+    nn_sgemm_run_dot(p->k, o1 - o0, p->ohw, p->kk, t->w + o0 * p->kk, p->kk, pb,
+                     t->y + (n * p->O + o0) * p->ohw, p->ohw, &ep, NULL);
+}
+
 /* Deep schedule, image j->n0: slot s packs the im2col rows of its share of
  * the input channels (copying them first) into the shared packed image. */
 static void conv_deep_pack(void *arg, int64_t begin, int64_t end)
@@ -402,12 +424,9 @@ static void conv_deep_pack(void *arg, int64_t begin, int64_t end)
     const conv_plan *p = j->t->p;
     conv_src s = conv_src_of(j->t, j->n0);
     float *pb = j->t->scratch + conv_copy_floats(p);
-    for (int64_t sl = begin; sl < end; sl++) {
-        int64_t c0 = sl * p->C / j->t->slots, c1 = (sl + 1) * p->C / j->t->slots;
-        if (s.mode == CONV_SRC_COPY)
-            conv_copy_channels(p, &s, c0, c1, j->t->scratch);
-        conv_pack_rows(p, &s, 0, c0, c1, 0, p->ohw, pb);
-    }
+    for (int64_t sl = begin; sl < end; sl++)
+        conv_deep_pack_channels(p, &s, sl * p->C / j->t->slots, (sl + 1) * p->C / j->t->slots,
+                                j->t->scratch, pb);
 }
 
 /* Deep schedule, image j->n0: output channel blocks [begin, end) over
@@ -419,9 +438,7 @@ static void conv_deep_gemm(void *arg, int64_t begin, int64_t end)
     const float *pb = j->t->scratch + conv_copy_floats(p);
     for (int64_t b = begin; b < end; b++) {
         int64_t o0 = b * p->ob, o1 = o0 + p->ob < p->O ? o0 + p->ob : p->O;
-        nn_sgemm_epi ep = conv_item_epi(j->t, j->n0, o0, 0);
-        nn_sgemm_run_dot(p->k, o1 - o0, p->ohw, p->kk, j->t->w + o0 * p->kk, p->kk, pb,
-                         j->t->y + (j->n0 * p->O + o0) * p->ohw, p->ohw, &ep, NULL);
+        conv_deep_product(j->t, j->n0, o0, o1, pb);
     }
 }
 
@@ -431,18 +448,14 @@ static void conv_deep_image_run(void *arg, int64_t begin, int64_t end)
 {
     const conv_job *j = arg;
     const conv_plan *p = j->t->p;
-    float *xs = j->t->scratch + nn_pool_thread_index(j->pool) * (conv_copy_floats(p) + p->pb_floats);
-    float *pb = xs + conv_copy_floats(p);
+    int64_t copy = conv_copy_floats(p);
+    float *xs = j->t->scratch + nn_pool_thread_index(j->pool) * (copy + p->pb_floats);
     for (int64_t n = begin; n < end; n++) {
         conv_src s = conv_src_of(j->t, n);
-        nn_sgemm_epi ep = conv_item_epi(j->t, n, 0, 0);
-        if (s.mode == CONV_SRC_COPY) {
+        if (s.mode == CONV_SRC_COPY)
             s.xs = xs;
-            conv_copy_channels(p, &s, 0, p->C, xs);
-        }
-        conv_pack_rows(p, &s, 0, 0, p->C, 0, p->ohw, pb);
-        nn_sgemm_run_dot(p->k, p->O, p->ohw, p->kk, j->t->w, p->kk, pb,
-                         j->t->y + n * p->O * p->ohw, p->ohw, &ep, NULL);
+        conv_deep_pack_channels(p, &s, 0, p->C, xs, xs + copy);
+        conv_deep_product(j->t, n, 0, p->O, xs + copy);
     }
 }
 
