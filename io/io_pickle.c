@@ -395,6 +395,7 @@ static nn_status step(io_pickle *p, uint8_t op, const uint8_t *b, size_t len, si
             return nn_err_set(e, NN_ERR_FORMAT, "pickle: truncated at byte %zu (opcode 0x%02x)", \
                               *pos, op);                                                 \
         *pos += (size_t)(n);                                                             \
+        left -= (size_t)(n);                                                             \
     } while (0)
     switch (op) {
     case 0x80: /* PROTO */

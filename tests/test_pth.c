@@ -284,6 +284,12 @@ static void test_pickle_hostile(void)
     EXPECT_FAIL(NN_ERR_FORMAT, "truncated", 0x8d, 0, 0, 0, 0, 0, 1, 0, 0, 'a', '.');
     EXPECT_FAIL(NN_ERR_FORMAT, "truncated", 0x8d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, '.');
     EXPECT_FAIL(NN_ERR_FORMAT, "truncated", 0x8a, 200, 1, '.');
+    /* a length that the bytes after the opcode cover only when its own
+     * field is counted too: the payload would be read past the end */
+    EXPECT_FAIL(NN_ERR_FORMAT, "truncated", 'X', 4, 0, 0, 0, 'a', 'b');
+    EXPECT_FAIL(NN_ERR_FORMAT, "truncated", 0x8c, 2, 'a');
+    EXPECT_FAIL(NN_ERR_FORMAT, "truncated", 0x8d, 8, 0, 0, 0, 0, 0, 0, 0, 'a', 'b', 'c', 'd');
+    EXPECT_FAIL(NN_ERR_FORMAT, "truncated", 0x8a, 1);
     /* unknown / unsupported opcodes and protocols */
     EXPECT_FAIL(NN_ERR_UNSUPPORTED, "opcode", 'i', 'o', 's', '\n', '.');
     EXPECT_FAIL(NN_ERR_UNSUPPORTED, "protocol", 0x80, 9, 'N', '.');
