@@ -150,7 +150,7 @@ nn_status ox_tensor_decode(const io_pb_reader *parent, const io_pb_field *tf,
     io_pb_field f, raw = {0};
     int64_t dims[NN_MAX_DIMS + 1];
     size_t ndims = 0, n_typed = 0, cnt, esize_total;
-    int64_t dt = 0;
+    int64_t dt = 0, numel;
     int has_raw = 0;
     uint32_t tfield;
     io_pb_wire kind;
@@ -217,17 +217,38 @@ nn_status ox_tensor_decode(const io_pb_reader *parent, const io_pb_field *tf,
                               name ? name : "", (long long)dims[i]);
         shape.d[i] = dims[i];
     }
+    numel = nn_shape_numel(&shape);
+    if (numel < 0)
+        return nn_err_set(e, NN_ERR_SHAPE, "ONNX: tensor '%s' has an invalid shape",
+                          name ? name : "");
+    /* the values the file holds must match the shape before anything is
+     * allocated for them: a few bytes of dims must not cost gigabytes */
+    if (has_raw) {
+        if (nn_size_mul((size_t)numel, (size_t)dt_size((int)dt), &esize_total) != 0 ||
+            esize_total != raw.len)
+            return nn_err_set(e, NN_ERR_FORMAT, "ONNX: tensor '%s': raw_data has %zu bytes, expected %lld x %d",
+                              name ? name : "", raw.len, (long long)numel, dt_size((int)dt));
+    } else {
+        tfield = typed_field((int)dt, &kind);
+        io_pb_enter(parent, tf, &r, NULL);
+        while ((rc = io_pb_next(&r, &f, e)) == 1) {
+            if (f.num != tfield)
+                continue;
+            if ((st = io_pb_count(&f, kind, &cnt, e)) != NN_OK)
+                return st;
+            n_typed += cnt;
+        }
+        if (rc < 0)
+            return e ? e->status : NN_ERR_FORMAT;
+        if (n_typed != (size_t)numel)
+            return nn_err_set(e, NN_ERR_FORMAT, "ONNX: tensor '%s' has %zu values, shape needs %lld",
+                              name ? name : "", n_typed, (long long)numel);
+    }
     st = ox_tensor_new(dt == OX_DT_FLOAT || dt == OX_DT_DOUBLE ? OX_F32 : OX_I64, &shape, 0, &t, e);
     if (st != NN_OK)
         return st;
 
     if (has_raw) {
-        if (nn_size_mul((size_t)t->numel, (size_t)dt_size((int)dt), &esize_total) != 0 ||
-            esize_total != raw.len) {
-            st = nn_err_set(e, NN_ERR_FORMAT, "ONNX: tensor '%s': raw_data has %zu bytes, expected %lld x %d",
-                            name ? name : "", raw.len, (long long)t->numel, dt_size((int)dt));
-            goto fail;
-        }
         for (int64_t i = 0; i < t->numel; i++) {
             double d = 0;
             int64_t v = 0;
@@ -241,25 +262,7 @@ nn_status ox_tensor_decode(const io_pb_reader *parent, const io_pb_field *tf,
         return NN_OK;
     }
 
-    /* typed fields: count, check, then fill */
-    tfield = typed_field((int)dt, &kind);
-    io_pb_enter(parent, tf, &r, NULL);
-    while ((rc = io_pb_next(&r, &f, e)) == 1) {
-        if (f.num != tfield)
-            continue;
-        if ((st = io_pb_count(&f, kind, &cnt, e)) != NN_OK)
-            goto fail;
-        n_typed += cnt;
-    }
-    if (rc < 0) {
-        st = e ? e->status : NN_ERR_FORMAT;
-        goto fail;
-    }
-    if (n_typed != (size_t)t->numel) {
-        st = nn_err_set(e, NN_ERR_FORMAT, "ONNX: tensor '%s' has %zu values, shape needs %lld",
-                        name ? name : "", n_typed, (long long)t->numel);
-        goto fail;
-    }
+    /* typed fields (counted above): fill */
     if (t->numel > 0) {
         uint64_t *tmp = malloc((size_t)t->numel * sizeof *tmp);
         size_t got = 0;

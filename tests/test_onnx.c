@@ -540,6 +540,23 @@ static void test_onnx_malformed(void)
     value_info(&gr, 12, "y", X4, 4);
     model_wrap(&m, &gr, 13);
     T_CHECK(read_model(&m, &g, &e) == NN_ERR_FORMAT && strstr(e.msg, "raw_data"));
+    /* dims of 2^40 elements over 16 bytes of raw_data, then over 4 float_data
+     * values: refused for the mismatch, before any memory is asked for them
+     * (allocating first failed with NN_ERR_NOMEM, or took gigabytes for a
+     * smaller claim) */
+    static const int64_t dhuge[2] = {(int64_t)1 << 20, (int64_t)1 << 20};
+    for (int raw = 1; raw >= 0; raw--) {
+        gr.n = t.n = 0;
+        w_msg(&gr, 1, &node);
+        tensor_f32(&t, "w", dhuge, 2, v, 4, raw);
+        w_msg(&gr, 5, &t);
+        value_info(&gr, 11, "x", X4, 4);
+        value_info(&gr, 12, "y", X4, 4);
+        model_wrap(&m, &gr, 13);
+        T_CHECKF(read_model(&m, &g, &e) == NN_ERR_FORMAT &&
+                     strstr(e.msg, raw ? "raw_data has 16 bytes" : "has 4 values"),
+                 "raw %d: %s", raw, e.msg);
+    }
     /* float_data count mismatch */
     gr.n = t.n = 0;
     w_msg(&gr, 1, &node);
