@@ -5,9 +5,13 @@
 #   EMU_AVX512=1  the AVX-512 kernels built on SIMDe (AVX2 underneath) and
 #               counted as supported wherever AVX2 is: checks that path on
 #               CPUs without AVX-512 (build dir gets -emu512; tests only)
-# Targets: all (./scanlite, libscanlite.a), deps, test, run, bench, weights, clean.
+#   FUZZ=1      clang with libFuzzer coverage, ASan and UBSan, in build-fuzz/
+#               (what `make fuzz` builds the library with)
+# Targets: all (./scanlite, libscanlite.a), deps, test, run, bench, weights,
+# fuzz (the libFuzzer targets tests/fuzz_*.c, built into build-fuzz/), clean.
 SANITIZE ?= 0
 EMU_AVX512 ?= 0
+FUZZ ?= 0
 DEBUG ?= 0
 WERROR ?= 0
 PY ?= /usr/bin/python3
@@ -19,6 +23,10 @@ BUILD := build-san
 endif
 ifeq ($(EMU_AVX512),1)
 BUILD := $(BUILD)-emu512
+endif
+ifeq ($(FUZZ),1)
+BUILD := build-fuzz
+CC := clang
 endif
 
 OPT := -O2
@@ -35,6 +43,11 @@ ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+ifeq ($(FUZZ),1)
+CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+          -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+endif
 LIBS := -lstb -lsqlite3 -lcrypt -lm
 
 # Debian packages: runtime/build, then test-only.
@@ -47,16 +60,18 @@ SRV_ASM := $(wildcard server/*.S)
 WEB_FILES := $(wildcard server/web/*)
 TOOL_SRC := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o) $(SRV_ASM:%.S=$(BUILD)/%.o)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/%.c=build-fuzz/%)
 
 LIBA := $(BUILD)/libscanlite.a
 SRVA := $(BUILD)/libscanlite_srv.a
 
-.PHONY: all deps test run bench weights clean
+.PHONY: all deps test run bench weights fuzz clean
 # ./scanlite and ./libscanlite.a are always the default (uninstrumented)
 # build; a sanitizer build stays in build-san/.
 ifeq ($(SANITIZE),1)
@@ -129,6 +144,14 @@ $(BUILD)/tests/%: tests/%.c $(SRVA) $(LIBA)
 deps:
 	@sh tools/deps.sh $(DEPS_BUILD) -- $(DEPS_TEST)
 
+# The fuzz targets link the library built by clang with FUZZ=1 flags.
+fuzz: deps
+	@sh tools/deps.sh clang
+	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZ_BIN)
+
+build-fuzz/fuzz_%: tests/fuzz_%.c $(SRVA) $(LIBA)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SRVA) $(LIBA) $(LIBS)
+
 test: deps $(BUILD)/scanlite $(TEST_BIN)
 	@BUILD=$(BUILD) PY=$(PY) SANITIZE=$(SANITIZE) EMU_AVX512=$(EMU_AVX512) TESTS="$(TESTS)" sh tests/run.sh
 
@@ -143,6 +166,6 @@ weights: all
 	sh weights/make_demo.sh
 
 clean:
-	rm -rf build build-san build-emu512 build-san-emu512 scanlite libscanlite.a
+	rm -rf build build-san build-emu512 build-san-emu512 build-fuzz scanlite libscanlite.a
 
--include $(LIB_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_BIN:=.d) $(FUZZ_BIN:=.d)

@@ -1,15 +1,16 @@
 /* fuzz_slm.c — libFuzzer target for the .slm reader (io_slm_read_memory).
  * Each input is parsed twice: as given (exercises the header and checksum
  * checks) and with both checksums repaired (so mutations reach the section
- * parsers instead of dying at the index CRC). Not named test_* so the
- * Makefile does not build it. Build (library sources compiled with the
- * fuzzer's coverage instrumentation) and run from the repository root:
+ * parsers instead of dying at the index CRC). A file that reads then gets
+ * what a server does with a model: optimize, plan at batch 1 on one thread
+ * and at batch 2 on two, and run once when the arena is small (fuzz_plan.h).
+ * Not named test_* so `make test` does not build it; `make fuzz` does
+ * (build-fuzz/). Run from the repository root:
  *
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
- *       -I. -I/usr/include/stb tests/fuzz_slm.c $(find nn io -name '*.c')
- *       -lstb -lm -pthread -o fuzz_slm
+ *   make fuzz
  *   mkdir -p corpus && SLM_SEED_OUT=corpus/seed.slm build/tests/test_slm
- *   ./fuzz_slm -max_len=65536 -max_total_time=300 corpus
+ *   ASAN_OPTIONS=allocator_may_return_null=1 build-fuzz/fuzz_slm \
+ *       -max_len=65536 -max_total_time=300 corpus
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "io/io_slm.h"
 #include "io/io_slm_format.h"
+#include "tests/fuzz_plan.h"
 
 /* Recomputes the data and index CRCs when the section table is in range. */
 static void repair_checksums(uint8_t *b, size_t len)
@@ -35,7 +37,8 @@ static void repair_checksums(uint8_t *b, size_t len)
     slm_put_u32(b + SLM_OFF_INDEX_CRC, io_slm_index_crc(b, off, size));
 }
 
-/* Parses buf; a success must come with a graph, a failure without one. */
+/* Parses buf; a success must come with a graph, a failure without one.
+ * A graph that reads is optimized, planned and run. */
 static void parse_once(const uint8_t *buf, size_t len)
 {
     nn_graph *g = NULL;
@@ -43,6 +46,10 @@ static void parse_once(const uint8_t *buf, size_t len)
     nn_status st = io_slm_read_memory(buf, len, &g, &e);
     if ((st == NN_OK) != (g != NULL))
         abort();
+    if (g && nn_graph_optimize(g, &e) == NN_OK) {
+        fuzz_plan_run(g, 1, 1, 1);
+        fuzz_plan_run(g, 2, 2, 1);
+    }
     nn_graph_free(g);
 }
 
