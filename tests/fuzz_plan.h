@@ -9,9 +9,11 @@
 #include "nn/nn_graph.h"
 #include "nn/nn_plan.h"
 
-/* Runs a plan only below this arena size: a file may legally declare
- * gigabytes of activations, which would only make the fuzzer slow. */
+/* Runs a plan only below this arena size and multiply-add count: a file
+ * may legally declare gigabytes of activations or a pool window of
+ * millions of taps, which would only make the fuzzer slow. */
 #define FUZZ_MAX_ARENA ((size_t)64 << 20)
+#define FUZZ_MAX_MACS ((int64_t)100 * 1000 * 1000)
 
 /* Plans g for batch images on threads threads; with run, runs it once. */
 static inline void fuzz_plan_run(const nn_graph *g, int batch, int threads, int run)
@@ -26,7 +28,7 @@ static inline void fuzz_plan_run(const nn_graph *g, int batch, int threads, int 
             __builtin_trap();   /* a failure must not hand out a plan */
         return;
     }
-    if (run && nn_plan_arena_bytes(p) < FUZZ_MAX_ARENA) {
+    if (run && nn_plan_arena_bytes(p) < FUZZ_MAX_ARENA && nn_plan_macs(p) < FUZZ_MAX_MACS) {
         for (int i = 0; i < nn_plan_num_inputs(p); i++) {
             nn_tensor *in = nn_plan_input(p, i);
             int64_t n = nn_shape_numel(&in->shape);
