@@ -121,6 +121,13 @@ static long mark_count(io_pickle *p, nn_err *e)
     return (long)(p->sp - p->marks[p->n_marks - 1]);
 }
 
+/* The top n values of the stack (NULL for none: the stack of an empty
+ * tuple may not be allocated yet, and NULL + 0 is undefined). */
+static io_pk_obj *const *stack_top(const io_pickle *p, size_t n)
+{
+    return n ? p->stack + p->sp - n : NULL;
+}
+
 /* Appends items to a container; for DICT, items come as key,value pairs.
  * Dict keys are not deduplicated here (that would cost O(n^2) on hostile
  * input): lookups take the last pair, as Python's later store would win. */
@@ -147,7 +154,7 @@ static nn_status collect_marked(io_pickle *p, io_pk_type t, nn_err *e)
     io_pk_obj *o = obj_new(p, t, e);
     if (!o)
         return e ? e->status : NN_ERR_NOMEM;
-    nn_status st = add_items(o, p->stack + p->sp - n, (size_t)n, e);
+    nn_status st = add_items(o, stack_top(p, (size_t)n), (size_t)n, e);
     if (st != NN_OK)
         return st;
     p->sp -= (size_t)n;
@@ -162,7 +169,7 @@ static nn_status tuple_n(io_pickle *p, int n, nn_err *e)
     io_pk_obj *o = obj_new(p, IO_PK_TUPLE, e);
     if (!o)
         return e ? e->status : NN_ERR_NOMEM;
-    nn_status st = add_items(o, p->stack + p->sp - n, (size_t)n, e);
+    nn_status st = add_items(o, stack_top(p, (size_t)n), (size_t)n, e);
     if (st != NN_OK)
         return st;
     p->sp -= (size_t)n;
@@ -475,7 +482,7 @@ static nn_status step(io_pickle *p, uint8_t op, const uint8_t *b, size_t len, si
         io_pk_obj *o = obj_new(p, IO_PK_DICT, e);
         if (!o)
             return e ? e->status : NN_ERR_NOMEM;
-        if ((st = add_items(o, p->stack + p->sp - n, (size_t)n, e)) != NN_OK)
+        if ((st = add_items(o, stack_top(p, (size_t)n), (size_t)n, e)) != NN_OK)
             return st;
         p->sp -= (size_t)n;
         p->n_marks--;

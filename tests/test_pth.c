@@ -302,6 +302,16 @@ static void test_pickle_hostile(void)
     EXPECT_FAIL(NN_ERR_FORMAT, "odd", '(', 'K', 1, 'd', '.');
     /* no STOP */
     EXPECT_FAIL(NN_ERR_FORMAT, "STOP", 'N');
+    /* containers built from nothing on a stack never used (clang's UBSan
+     * flagged the NULL + 0 of their empty item range) */
+    static const uint8_t empties[][4] = {{'(', 't', '.'}, {'(', 'l', '.'}, {'(', 'd', '.'}};
+    for (int i = 0; i < 3; i++) {
+        io_pickle *pe = NULL;
+        nn_err ee;
+        T_CHECK(io_pickle_load(empties[i], 3, NULL, &pe, &ee) == NN_OK && pe &&
+                io_pickle_root(pe)->n == 0);
+        io_pickle_free(pe);
+    }
 
     /* many values on the stack work up to the named limit, then stop with
      * NN_ERR_LIMIT; so do open MARKs */
