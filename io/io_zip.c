@@ -205,7 +205,8 @@ nn_status io_zip_open(const void *buf, size_t len, io_zip **out, nn_err *e)
     }
     for (int i = 0; i < z->n_entries; i++)
         z->by_name[i] = i;
-    qsort_r(z->by_name, (size_t)z->n_entries, sizeof *z->by_name, cmp_by_name, z);
+    if (z->n_entries > 1)       /* an empty archive has no by_name (qsort_r wants one) */
+        qsort_r(z->by_name, (size_t)z->n_entries, sizeof *z->by_name, cmp_by_name, z);
     *out = z;
     return NN_OK;
 fail:

@@ -45,6 +45,14 @@ static void test_zip_basic(void)
         io_zip_close(zp);
         free(z.p);
     }
+    /* an archive of no entries opens empty (and finds nothing) */
+    tbuf z0 = zip_make(en, 0, 0, NULL);
+    io_zip *zp = NULL;
+    nn_err e;
+    T_CHECKF(io_zip_open(z0.p, z0.n, &zp, &e) == NN_OK, "%s", e.msg);
+    T_CHECK(zp && zp->n_entries == 0 && io_zip_find(zp, "a/x.txt") == -1);
+    io_zip_close(zp);
+    free(z0.p);
 }
 
 static void test_zip_hostile(void)

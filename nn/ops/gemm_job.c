@@ -208,7 +208,7 @@ static void batch_ptrs(const gemm_layout *L, int64_t b, const float **lsrc, cons
 
 static float *batch_scratch(const gemm_layout *L, int64_t b)
 {
-    return L->j->scratch + (size_t)b * L->per_batch;
+    return L->j->scratch ? L->j->scratch + (size_t)b * L->per_batch : NULL;
 }
 
 /* C's epilogue on rows [m0, m1) x columns [n0, n1); c points at
