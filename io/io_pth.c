@@ -406,6 +406,14 @@ static nn_status check_keys(pth_builder *b, nn_err *e)
     return NN_OK;
 }
 
+int io_pth_detect(const void *buf, size_t len)
+{
+    const unsigned char *b = buf;
+    if (len >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4)
+        return 1;
+    return len >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5;
+}
+
 nn_status io_pth_read(const void *buf, size_t len, const char *arch, nn_graph **out, nn_err *e)
 {
     io_pth_state *st = NULL;

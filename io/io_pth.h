@@ -16,5 +16,8 @@
  * "logits" [N, classes] with classes from fc.weight. Accepts a `module.`
  * prefix and a dict wrapping the state_dict under "state_dict" or "model". */
 nn_status io_pth_read(const void *buf, size_t len, const char *arch, nn_graph **out, nn_err *e);
+/* 1 when buf starts like a PyTorch checkpoint (a zip archive, or a legacy
+ * pickle of protocol 2-5), else 0 (e.g. an ONNX protobuf). */
+int io_pth_detect(const void *buf, size_t len);
 
 #endif

@@ -12,7 +12,6 @@
  *       -max_len=400000 -max_total_time=600 -rss_limit_mb=6000 corpus
  */
 #include <stdint.h>
-#include <string.h>
 
 #include "io/io_onnx.h"
 #include "io/io_pth.h"
@@ -27,9 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nn_err e;
     nn_status st;
     int packed = 0;
-    int pth = (size >= 4 && memcmp(data, "PK\3\4", 4) == 0) ||
-              (size >= 2 && data[0] == 0x80 && data[1] >= 2 && data[1] <= 5);
-    st = pth ? io_pth_read(data, size, NULL, &g, &e) : io_onnx_read(data, size, &g, &e);
+    st = io_pth_detect(data, size) ? io_pth_read(data, size, NULL, &g, &e)
+                                   : io_onnx_read(data, size, &g, &e);
     if ((st == NN_OK) != (g != NULL))
         __builtin_trap();       /* a success comes with a graph, a failure without */
     if (!g)

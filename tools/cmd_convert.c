@@ -195,13 +195,6 @@ static int floats_check(const char *s, int channels, char *norm, size_t normlen)
     return 0;
 }
 
-static int is_pytorch(const unsigned char *b, size_t len)
-{
-    if (len >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4)
-        return 1;
-    return len >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5;
-}
-
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -231,7 +224,7 @@ static int convert(const convert_opts *o)
     if (!src)
         return cli_fail(cmd, "%s", err);
     io_sha256_hex(src, len, sha);
-    if (is_pytorch(src, len)) {
+    if (io_pth_detect(src, len)) {
         if (io_pth_read(src, len, o->arch, &g, &e) != NN_OK) {
             cli_fail(cmd, "%s: %s", o->src, e.msg);
             goto done;
