@@ -8,7 +8,7 @@
 void io_pb_init(io_pb_reader *r, const void *buf, size_t len)
 {
     r->p = buf;
-    r->end = r->p + (buf ? len : 0);
+    r->end = buf ? r->p + len : r->p;   /* no NULL + 0: undefined */
     r->depth = 0;
 }
 
