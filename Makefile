@@ -55,7 +55,7 @@ LIBS := -lstb -lsqlite3 -lcrypt -lm
 
 # Debian packages: runtime/build, then test-only.
 DEPS_BUILD := libstb-dev libmicrohttpd-dev libsqlite3-dev libcrypt-dev pkg-config
-DEPS_TEST := libsimde-dev python3-torch python3-torchvision python3-onnx python3-numpy python3-pil curl chromium nodejs npm
+DEPS_TEST := clang libsimde-dev python3-torch python3-torchvision python3-onnx python3-numpy python3-pil curl chromium nodejs npm
 
 LIB_SRC := $(wildcard nn/*.c nn/ops/*.c nn/kernels/*.c io/*.c)
 SRV_SRC := $(wildcard server/*.c)
@@ -169,6 +169,6 @@ weights: all
 	sh weights/make_demo.sh
 
 clean:
-	rm -rf build build-san build-emu512 build-san-emu512 build-fuzz scanlite libscanlite.a
+	rm -rf build build-san build-emu512 build-san-emu512 build-clang-san build-fuzz scanlite libscanlite.a
 
 -include $(LIB_OBJ:.o=.d) $(SRV_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_BIN:=.d) $(FUZZ_BIN:=.d)
