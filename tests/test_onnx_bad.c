@@ -105,6 +105,22 @@ static void test_onnx_unsupported(void)
     T_CHECK(read_model(&m, &g, &e) == NN_ERR_UNSUPPORTED && strstr(e.msg, "training_mode"));
 }
 
+/* Reads the model y = Add(x, w) whose one initializer is the TensorProto
+ * t (built by the caller, possibly malformed); returns the status. */
+static nn_status read_add_with(const pbw *node, const pbw *t, nn_err *e)
+{
+    pbw gr = {.n = 0}, m;
+    nn_graph *g = NULL;
+    w_msg(&gr, 1, node);
+    w_msg(&gr, 5, t);
+    value_info(&gr, 11, "x", X4, 4);
+    value_info(&gr, 12, "y", X4, 4);
+    model_wrap(&m, &gr, 13);
+    nn_status st = read_model(&m, &g, e);
+    nn_graph_free(g);
+    return st;
+}
+
 /* Malformed models: sizes, references and limits. */
 static void test_onnx_malformed(void)
 {
@@ -117,69 +133,39 @@ static void test_onnx_malformed(void)
 
     /* raw_data shorter than the dims say */
     node_begin(&node, "Add", "a", in, 2, out, 1);
-    w_msg(&gr, 1, &node);
     static const int64_t d3[2] = {2, 3};
     tensor_f32(&t, "w", d3, 2, v, 4, 1);
-    w_msg(&gr, 5, &t);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
-    T_CHECK(read_model(&m, &g, &e) == NN_ERR_FORMAT && strstr(e.msg, "raw_data"));
+    T_CHECK(read_add_with(&node, &t, &e) == NN_ERR_FORMAT && strstr(e.msg, "raw_data"));
     /* dims of 2^40 elements over 16 bytes of raw_data, then over 4 float_data
      * values: refused for the mismatch, before any memory is asked for them
      * (allocating first failed with NN_ERR_NOMEM, or took gigabytes for a
      * smaller claim) */
     static const int64_t dhuge[2] = {(int64_t)1 << 20, (int64_t)1 << 20};
     for (int raw = 1; raw >= 0; raw--) {
-        gr.n = t.n = 0;
-        w_msg(&gr, 1, &node);
+        t.n = 0;
         tensor_f32(&t, "w", dhuge, 2, v, 4, raw);
-        w_msg(&gr, 5, &t);
-        value_info(&gr, 11, "x", X4, 4);
-        value_info(&gr, 12, "y", X4, 4);
-        model_wrap(&m, &gr, 13);
-        T_CHECKF(read_model(&m, &g, &e) == NN_ERR_FORMAT &&
+        T_CHECKF(read_add_with(&node, &t, &e) == NN_ERR_FORMAT &&
                      strstr(e.msg, raw ? "raw_data has 16 bytes" : "has 4 values"),
                  "raw %d: %s", raw, e.msg);
     }
     /* float_data count mismatch */
-    gr.n = t.n = 0;
-    w_msg(&gr, 1, &node);
+    t.n = 0;
     tensor_f32(&t, "w", d3, 2, v, 4, 0);
-    w_msg(&gr, 5, &t);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
-    T_CHECK(read_model(&m, &g, &e) == NN_ERR_FORMAT);
+    T_CHECK(read_add_with(&node, &t, &e) == NN_ERR_FORMAT);
     /* more than NN_MAX_DIMS dims */
-    gr.n = t.n = 0;
-    w_msg(&gr, 1, &node);
+    t.n = 0;
     tensor_f32(&t, "w", d7, 7, v, 2, 1);
-    w_msg(&gr, 5, &t);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
-    T_CHECK(read_model(&m, &g, &e) == NN_ERR_LIMIT);
+    T_CHECK(read_add_with(&node, &t, &e) == NN_ERR_LIMIT);
     /* external data */
-    gr.n = t.n = 0;
-    w_msg(&gr, 1, &node);
+    t.n = 0;
     tensor_f32(&t, "w", d2, 2, v, 4, 1);
     w_int(&t, 14, 1);
-    w_msg(&gr, 5, &t);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
-    T_CHECK(read_model(&m, &g, &e) == NN_ERR_UNSUPPORTED && strstr(e.msg, "external"));
+    T_CHECK(read_add_with(&node, &t, &e) == NN_ERR_UNSUPPORTED && strstr(e.msg, "external"));
     /* negative dim in an initializer */
     static const int64_t dneg[2] = {-2, 2};
-    gr.n = t.n = 0;
-    w_msg(&gr, 1, &node);
+    t.n = 0;
     tensor_f32(&t, "w", dneg, 2, v, 4, 1);
-    w_msg(&gr, 5, &t);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
-    T_CHECK(read_model(&m, &g, &e) == NN_ERR_FORMAT);
+    T_CHECK(read_add_with(&node, &t, &e) == NN_ERR_FORMAT);
     /* input never defined */
     gr.n = 0;
     node_begin(&node, "Relu", "r", undef_in, 1, out, 1);
