@@ -83,7 +83,7 @@ else
 all: deps scanlite libscanlite.a
 endif
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -111,7 +111,7 @@ $(BUILD)/io/io_resize.o: CFLAGS += -O3
 endif
 
 # Web assets are embedded with .incbin from server/*.S.
-$(BUILD)/%.o: %.S $(WEB_FILES) server/srv_web_files.h
+$(BUILD)/%.o: %.S $(WEB_FILES) server/srv_web_files.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 
@@ -140,7 +140,7 @@ $(BUILD)/scanlite: $(TOOL_OBJ) $(SRVA) $(LIBA)
 scanlite: $(BUILD)/scanlite
 	cp $< $@
 
-$(BUILD)/tests/%: tests/%.c $(SRVA) $(LIBA)
+$(BUILD)/tests/%: tests/%.c $(SRVA) $(LIBA) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SRVA) $(LIBA) $(LIBS)
 
