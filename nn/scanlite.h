@@ -184,6 +184,10 @@ sl_status sl_explain_image(sl_session *s, const void *bytes, size_t len, int cla
 void sl_heatmap_free(sl_heatmap *h);
 
 const char *sl_status_str(sl_status s);
+/* The GEMM micro-kernel sessions of this process run (SCANLITE_ISA when
+ * set, else the CPU's default), e.g. "f32_gemm_6x16_avx2"; a static
+ * string, "none (...)" with the reason when SCANLITE_ISA is invalid here. */
+const char *sl_kernel_name(void);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #include "io/io_meta.h"
 #include "io/io_sha256.h"
 #include "io/io_slm.h"
+#include "nn/kernels/sgemm.h"
 #include "nn_gradcam.h"
 #include "nn_graph.h"
 #include "nn_plan.h"
@@ -622,4 +623,11 @@ sl_status sl_predict_image(sl_session *s, const void *bytes, size_t len, int top
 const char *sl_status_str(sl_status s)
 {
     return nn_status_str((nn_status)s);
+}
+
+const char *sl_kernel_name(void)
+{
+    const nn_sgemm_kernel *k;
+    nn_err e;
+    return nn_sgemm_select(&k, &e) == NN_OK ? k->name : "none (SCANLITE_ISA not usable here)";
 }

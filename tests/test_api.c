@@ -342,6 +342,23 @@ static void test_load_errors(void)
     T_CHECK(strcmp(sl_status_str(SL_ERR_IMAGE), nn_status_str(NN_ERR_IMAGE)) == 0);
 }
 
+/* sl_kernel_name names the micro-kernel SCANLITE_ISA or the CPU selects,
+ * and says "none" for an ISA name that cannot run. */
+static void test_kernel_name(void)
+{
+    const char *old = getenv("SCANLITE_ISA");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("SCANLITE_ISA", "generic", 1);
+    T_CHECK(strcmp(sl_kernel_name(), "f32_gemm_6x8_generic") == 0);
+    setenv("SCANLITE_ISA", "sse9", 1);
+    T_CHECK(strncmp(sl_kernel_name(), "none (", 6) == 0);
+    unsetenv("SCANLITE_ISA");
+    T_CHECK(strncmp(sl_kernel_name(), "f32_gemm_", 9) == 0);
+    if (saved)
+        setenv("SCANLITE_ISA", saved, 1);
+    free(saved);
+}
+
 /* A file whose weights are damaged (last byte flipped: data section) loads
  * (the checksum runs in the background), but sl_model_verify, sl_run and
  * sl_predict_image all refuse with SL_ERR_FORMAT: no result from unchecked
@@ -403,6 +420,7 @@ int main(void)
     T_RUN(test_predict_image);
     T_RUN(test_activations_and_labels);
     T_RUN(test_load_errors);
+    T_RUN(test_kernel_name);
     T_RUN(test_corrupt_weights);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -47,7 +47,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("scanlite %s\n", SL_VERSION);
+        printf("scanlite %s (%s)\n", SL_VERSION, sl_kernel_name());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -1,6 +1,7 @@
 /* isa.c — the one sgemm dispatcher: detects what the CPU supports with
  * CPUID and XGETBV (instruction set bits and the OS-enabled register
- * state), honours SCANLITE_ISA=generic|avx2|avx512 and maps an ISA to its
+ * state), picks the ISA (nn_isa_pick), honours
+ * SCANLITE_ISA=generic|avx2|avx512 and maps an ISA to its
  * micro-kernel through one table. A forced ISA the CPU lacks, or an
  * unknown name, is an error for the caller to report (never a crash on an
  * illegal instruction, never a silent fallback). */
@@ -86,11 +87,44 @@ static int isa_probe(nn_isa isa)
 #endif
 }
 
+/* 1 on a CPU that runs a 512-bit FMA as two 256-bit halves: AMD family
+ * 19h (Zen 4; Zen 3, the same family, has no AVX-512). Its AVX-512 FMA
+ * peak is its AVX2 one (bench/fma_peak.c: 117.5 GFLOP/s per core either
+ * way on an EPYC 9004), so only the tiles differ. */
+static int isa_split512(void)
+{
+#ifdef ISA_X86
+    unsigned a, b, c, d, family;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || b != 0x68747541u || d != 0x69746e65u ||
+        c != 0x444d4163u)           /* "AuthenticAMD" in EBX, EDX, ECX */
+        return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    family = (a >> 8) & 0xf;
+    if (family == 0xf)
+        family += (a >> 20) & 0xff;
+    return family == 0x19;
+#else
+    return 0;
+#endif
+}
+
+static int isa_split;           /* isa_split512(), probed with isa_mask */
+
 static void isa_probe_all(void)
 {
     for (int i = 0; i < NN_ISA_COUNT; i++)
         if (isa_probe((nn_isa)i))
             isa_mask |= 1u << i;
+    isa_split = isa_split512();
+}
+
+nn_isa nn_isa_pick(unsigned mask, int split512)
+{
+    for (int i = NN_ISA_COUNT - 1; i > 0; i--)
+        if ((mask >> i) & 1 && !(i == NN_ISA_AVX512 && split512 && (mask >> NN_ISA_AVX2) & 1))
+            return (nn_isa)i;
+    return NN_ISA_GENERIC;
 }
 
 int nn_isa_supported(nn_isa isa)
@@ -119,11 +153,8 @@ nn_status nn_isa_select(nn_isa *out, nn_err *e)
         *out = (nn_isa)found;
         return NN_OK;
     }
-    for (int i = NN_ISA_COUNT - 1; i > 0; i--)
-        if (nn_isa_supported((nn_isa)i)) {
-            *out = (nn_isa)i;
-            break;
-        }
+    pthread_once(&isa_once, isa_probe_all);
+    *out = nn_isa_pick(isa_mask, isa_split);
     return NN_OK;
 }
 
