@@ -162,15 +162,17 @@ static int crc32_cpus(void)
     return n > IO_CRC32_MAX_PARTS ? IO_CRC32_MAX_PARTS : n;
 }
 
-uint32_t io_crc32_parallel(uint32_t crc, const void *data, size_t len)
+uint32_t io_crc32_parallel(uint32_t crc, const void *data, size_t len, int threads)
 {
     crc32_part part[IO_CRC32_MAX_PARTS];
     pthread_t tid[IO_CRC32_MAX_PARTS];
     int started[IO_CRC32_MAX_PARTS] = {0};
     int n = (int)(len / IO_CRC32_PART_MIN), cpus;
     size_t each, off = 0;
-    if (n < 2 || (cpus = crc32_cpus()) < 2)
+    if (n < 2 || (cpus = crc32_cpus()) < 2 || threads == 1)
         return io_crc32(crc, data, len);
+    if (threads > 1 && threads < cpus)
+        cpus = threads;
     n = n < cpus ? n : cpus;
     each = len / (size_t)n;
     for (int i = 0; i < n; i++) {

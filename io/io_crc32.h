@@ -15,12 +15,12 @@
 uint32_t io_crc32(uint32_t crc, const void *data, size_t len);
 
 /* The CRC of len bytes split over up to IO_CRC32_MAX_PARTS threads (the
- * caller's and helpers it starts and joins) when len is large and the
- * process may use several CPUs; io_crc32 otherwise or when a thread
- * cannot start. Same result as io_crc32. */
+ * caller's and helpers it starts and joins), and at most threads of them
+ * (0: one per CPU the process may use), when len is large; io_crc32
+ * otherwise or when a thread cannot start. Same result as io_crc32. */
 #define IO_CRC32_MAX_PARTS 4            /* beyond this memory bandwidth is spent */
 #define IO_CRC32_PART_MIN ((size_t)8 << 20)   /* smaller parts do not pay the thread */
-uint32_t io_crc32_parallel(uint32_t crc, const void *data, size_t len);
+uint32_t io_crc32_parallel(uint32_t crc, const void *data, size_t len, int threads);
 
 /* CRC of A followed by B from crc_a = CRC(A), crc_b = CRC(B) and B's
  * length (zlib's crc32_combine). */

@@ -26,7 +26,7 @@ nn_status io_slm_read(const char *path, nn_graph **out, char *sha256_hex, nn_err
 /* ---- deferred weight checksum --------------------------------------------
  * The data section's CRC-32 (tens of MB) is most of a cold load. With
  * io_slm_read_deferred it runs on a thread of its own while the caller
- * goes on (decodes an image, plans, even runs the network): everything
+ * goes on (decodes an image, plans, runs the network): everything
  * else is checked before the call returns, and the parser and every kernel
  * are safe on any constant bytes, so reading unchecked weights cannot go
  * wrong beyond wrong numbers. The contract: nothing computed from the
@@ -36,11 +36,20 @@ typedef struct io_slm_check io_slm_check;
 /* io_slm_read without the SHA-256 whose data checksum is still running:
  * *chk (owned by the caller) must be freed before the graph. */
 nn_status io_slm_read_deferred(const char *path, nn_graph **out, io_slm_check **chk, nn_err *e);
-/* Waits for the checksum: NN_OK when the weights match it, else
+/* Lets the checksum start (once: later calls do nothing), on at most
+ * threads threads (0: one per CPU the process may use). Until then, or the
+ * first io_slm_check_wait, its thread waits: a caller about to decode an
+ * image on one CPU and run the network on another starts it with the
+ * network, on the CPUs the network leaves free (a checksum beside the
+ * JPEG decode slowed that 2x). NULL is a no-op. */
+void io_slm_check_go(io_slm_check *chk, int threads);
+/* Starts the checksum on every CPU unless io_slm_check_go did, then
+ * waits for it: NN_OK when the weights match it, else
  * NN_ERR_FORMAT with io_slm_read's message. Thread-safe; any number of
  * calls give the same answer. */
 nn_status io_slm_check_wait(io_slm_check *chk, nn_err *e);
-/* Waits, then frees. NULL is a no-op. */
+/* Waits for a checksum that started, then frees (one that did not start
+ * never runs). NULL is a no-op. */
 void io_slm_check_free(io_slm_check *chk);
 
 /* The mapped file bytes behind a graph from io_slm_read (what its

@@ -105,7 +105,7 @@ static nn_status parse_header(slm_parser *ps)
         return NN_OK;
     stored = slm_get_u32(h + SLM_OFF_DATA_CRC);
     /* The weights: tens of MB, the bulk of a cold start's reading. */
-    crc = io_crc32_parallel(0, h + ps->off[SLM_SEC_DATA], (size_t)ps->size[SLM_SEC_DATA]);
+    crc = io_crc32_parallel(0, h + ps->off[SLM_SEC_DATA], (size_t)ps->size[SLM_SEC_DATA], 0);
     if (stored != crc)
         return io_slm_data_crc_fail(ps->e, ps->src, stored, crc);
     return NN_OK;

@@ -22,8 +22,9 @@ typedef enum sl_act { SL_ACT_SOFTMAX, SL_ACT_SIGMOID, SL_ACT_NONE } sl_act;
 
 struct sl_model {
     nn_graph *g;                /* owned, optimized */
-    struct io_slm_check *check; /* owned: the weights' checksum, running in the
-                                   background from load (freed before g) */
+    struct io_slm_check *check; /* owned: the weights' checksum, in the background
+                                   from the first session (sl_session_create)
+                                   or verify (freed before g) */
     char *path, *name;          /* owned */
     char sha256[65];            /* of the mapped file; computed on first use */
     int sha256_done;            /* guarded by sha256_mu */
@@ -51,6 +52,8 @@ struct nn_gradcam;
 struct sl_session {
     const sl_model *m;
     int threads, reference;
+    int check_threads;          /* > 0: the first run starts the weights' checksum
+                                   on this many CPUs, those the network leaves free */
     unsigned long tick;
     sl_plan_slot plans[SL_MAX_PLANS];
     float *input;               /* [in_c * in_h * in_w] preprocessed image */

@@ -136,9 +136,11 @@ static void test_parallel(void)
     t1 = now_ms();
     T_CHECK(io_crc32(c0, big, len) == want);
     t2 = now_ms();
-    T_CHECK(io_crc32_parallel(c0, big, len) == want);
+    T_CHECK(io_crc32_parallel(c0, big, len, 0) == want);
     t3 = now_ms();
-    T_CHECK(io_crc32_parallel(c0, big, 1000) == io_crc32_table(c0, big, 1000));
+    for (int th = 1; th <= IO_CRC32_MAX_PARTS + 1; th++)
+        T_CHECK(io_crc32_parallel(c0, big, len, th) == want);
+    T_CHECK(io_crc32_parallel(c0, big, 1000, 0) == io_crc32_table(c0, big, 1000));
     printf("crc32 over %.1f MB: table %.2f GB/s, io_crc32 (%s) %.2f GB/s, parallel %.2f GB/s\n",
            (double)len / 1e6, (double)len / 1e6 / (t1 - t0),
            io_crc32_wide_supported()   ? "vpclmulqdq"

@@ -314,8 +314,9 @@ static void test_forged_names(void)
 
 /* io_slm_read_deferred: the weights' checksum comes after the graph.
  * Intact file: the wait says NN_OK (twice). A flipped weight byte: the
- * graph still loads, every wait reports the mismatch with the message of
- * io_slm_read. Damage elsewhere is still refused at once. */
+ * graph still loads, every wait (after a go on one thread) reports the
+ * mismatch with the message of io_slm_read; freed with no go, nothing
+ * waits. Damage elsewhere is still refused at once. */
 static void test_deferred_check(void)
 {
     char path[160];
@@ -337,6 +338,8 @@ static void test_deferred_check(void)
     g = NULL;
     chk = NULL;
     T_CHECK(io_slm_read_deferred(path, &g, &chk, &e) == NN_OK && g && chk);
+    io_slm_check_go(chk, 1);                /* one thread; a second go is a no-op */
+    io_slm_check_go(chk, 0);
     for (int i = 0; i < 2; i++) {
         nn_err_clear(&e);
         T_CHECKF(io_slm_check_wait(chk, &e) == NN_ERR_FORMAT &&
@@ -346,6 +349,12 @@ static void test_deferred_check(void)
     io_slm_check_free(chk);
     nn_graph_free(g);
     T_CHECK(io_slm_read(path, &g, NULL, &e) == NN_ERR_FORMAT && strstr(e.msg, "data checksum mismatch"));
+    /* freed before any go or wait: the waiting thread returns unsummed */
+    g = NULL;
+    chk = NULL;
+    T_CHECK(io_slm_read_deferred(path, &g, &chk, &e) == NN_OK && g && chk);
+    io_slm_check_free(chk);
+    nn_graph_free(g);
 
     memcpy(b, model, model_len);
     b[sec_off(model, SLM_SEC_NODES) + 5] ^= 1;
