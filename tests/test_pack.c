@@ -1,11 +1,10 @@
 /* test_pack.c — precomputed conv weights (nn_pack.h): nn_graph_pack gives
- * every Winograd-eligible Conv its transformed weights as a packed last
- * input; a packed graph computes bit-identical outputs to the unpacked one
- * (1 and 2 threads, batch 1 and 3; packed and run on every pair of ISAs
- * this CPU has), survives a
- * write/read through the .slm format, does not change the parameter
- * count, is not packed twice, and a packed input of the wrong shape or
- * tag is refused when planning. */
+ * every Winograd-eligible Conv (stride 1 and 2) its transformed weights as
+ * a packed last input; a packed graph computes bit-identical outputs to
+ * the unpacked one (1 and 2 threads, batch 1 and 3; packed and run on
+ * every pair of ISAs this CPU has), survives a write/read through the
+ * .slm format, does not change the parameter count, is not packed twice,
+ * and a packed input of the wrong shape or tag is refused when planning. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,15 +19,16 @@
 #include "nn/nn_plan.h"
 #include "tests/tassert.h"
 
-/* x [N, 32, 14, 14] -> conv 3x3 pad 1 (Winograd F(4x4)) + bias + relu ->
+/* x [N, 32, 28, 28] -> conv 3x3 pad 1 (Winograd F(4x4)) + bias + relu ->
  * c1; conv 3x3 pad 1 no bias (Winograd F(4x4)) + residual x -> c2; conv
- * 3x3 stride 2 pad 1 (GEMM, not packed) -> c3 [N, 16, 7, 7]; conv 3x3 pad
- * 1 (Winograd F(2x2): a 7x7 map has too few F(4x4) tiles) -> y. */
+ * 3x3 stride 2 pad 1 (Winograd F(2x2) at stride 2: U [25, 16, 32]) -> c3
+ * [N, 16, 14, 14]; conv 3x3 pad 1 + Clip (Winograd F(2x2), kept under
+ * Clip) -> y. */
 static nn_graph *pack_graph(void)
 {
     nn_err e;
     nn_graph *g = nn_graph_create();
-    nn_shape xs = nn_shape4(NN_DIM_BATCH, 32, 14, 14);
+    nn_shape xs = nn_shape4(NN_DIM_BATCH, 32, 28, 28);
     int64_t bd[1] = {32}, pads[4] = {1, 1, 1, 1}, st[2] = {2, 2};
     int in[4];
     tg_rng = 3u;
@@ -54,6 +54,9 @@ static nn_graph *pack_graph(void)
     in[1] = tg_const_rand(g, "c4.w", nn_shape4(16, 16, 3, 3), -0.2f, 0.2f);
     int y = tg_node(g, NN_OP_CONV, "c4", in, 2);
     nn_node_set_ints(&g->nodes[g->n_nodes - 1], "pads", pads, 4);
+    nn_node_set_int(&g->nodes[g->n_nodes - 1], "fused_act", NN_ACT_CLIP);
+    nn_node_set_float(&g->nodes[g->n_nodes - 1], "fused_min", -0.5f);
+    nn_node_set_float(&g->nodes[g->n_nodes - 1], "fused_max", 0.5f);
     nn_graph_add_output(g, y, &e);
     return g;
 }
@@ -120,23 +123,21 @@ static void test_pack_identical(void)
     T_CHECKF(nn_graph_validate(plain, &e) == NN_OK && nn_graph_validate(packed, &e) == NN_OK,
              "%s", e.msg);
     T_CHECKF(nn_graph_pack(packed, &n, &e) == NN_OK, "%s", e.msg);
-    T_CHECKF(n == 3, "%d convs packed (want the three 3x3 stride-1 ones)", n);
+    T_CHECKF(n == 4, "%d convs packed (want all four)", n);
     T_CHECK(nn_graph_param_count(packed) == params);
     for (int i = 0; i < 4; i++) {
         const nn_node *c = &packed->nodes[i];
         int pi = nn_op_packed_input(NN_OP_CONV);
-        if (i != 2) {
-            int64_t m = nn_node_get_int(c, "packed", 0), ch = i < 2 ? 32 : 16;
-            T_CHECK(pi == 4 && c->n_inputs == 5 && c->inputs[pi] >= 0);
-            T_CHECKF(m == (i < 2 ? 4 : 2), "conv %d packed for F(%lldx%lld)", i, (long long)m,
-                     (long long)m);
-            if (c->n_inputs == 5 && c->inputs[pi] >= 0) {
-                const nn_shape *s = &packed->values[c->inputs[pi]].shape;
-                T_CHECK(s->ndim == 3 && s->d[0] == (m + 2) * (m + 2) && s->d[1] == ch &&
-                        s->d[2] == ch);
-            }
-        } else {
-            T_CHECK(c->n_inputs == 2 && nn_node_get_int(c, "packed", 0) == 0);
+        int64_t m = nn_node_get_int(c, "packed", 0), o = i < 2 ? 32 : 16, ch = i < 3 ? 32 : 16;
+        int64_t pos = i == 2 ? 25 : (m + 2) * (m + 2);
+        T_CHECK(pi == 4 && c->n_inputs == 5 && c->inputs[pi] >= 0);
+        T_CHECKF(m == (i < 2 ? 4 : 2), "conv %d packed for F(%lldx%lld)", i, (long long)m,
+                 (long long)m);
+        if (c->n_inputs == 5 && c->inputs[pi] >= 0) {
+            const nn_shape *s = &packed->values[c->inputs[pi]].shape;
+            T_CHECKF(s->ndim == 3 && s->d[0] == pos && s->d[1] == o && s->d[2] == ch,
+                     "conv %d: U [%lld, %lld, %lld]", i, (long long)s->d[0], (long long)s->d[1],
+                     (long long)s->d[2]);
         }
     }
     /* c1 had no residual: input 3 is absent (-1) */
@@ -198,10 +199,11 @@ static void test_pack_file(void)
     nn_graph_free(packed);
 }
 
-/* A packed input that does not match its conv is refused at plan time. */
+/* A packed input that does not match its conv is refused at plan time
+ * (case 4: the stride-2 conv's U tagged as F(4x4)). */
 static void test_pack_bad(void)
 {
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         nn_err e;
         nn_graph *g = pack_graph();
         nn_plan *p = NULL;
@@ -209,7 +211,7 @@ static void test_pack_bad(void)
         memset(&o, 0, sizeof o);
         o.threads = 1;
         T_CHECK(nn_graph_validate(g, &e) == NN_OK && nn_graph_pack(g, NULL, &e) == NN_OK);
-        nn_node *c = &g->nodes[0];
+        nn_node *c = &g->nodes[k == 4 ? 2 : 0];
         int64_t m = nn_node_get_int(c, "packed", 0);
         nn_value *u = &g->values[c->inputs[4]];
         if (k == 0)
@@ -218,10 +220,13 @@ static void test_pack_bad(void)
             nn_node_set_int(c, "packed", 3);                    /* no such tile */
         else if (k == 2)
             u->shape.d[1] = 16;                                 /* wrong O */
-        else
+        else if (k == 3)
             c->inputs[4] = c->inputs[0];                        /* not a constant */
+        else
+            nn_node_set_int(c, "packed", 4);                    /* stride 2 is F(2x2) only */
         nn_status st = nn_plan_create(g, 1, &o, &p, &e);
-        T_CHECKF(st != NN_OK && strstr(e.msg, "c1"), "case %d: status %d '%s'", k, st, e.msg);
+        T_CHECKF(st != NN_OK && strstr(e.msg, k == 4 ? "c3" : "c1"), "case %d: status %d '%s'", k,
+                 st, e.msg);
         nn_plan_free(p);
         if (k == 2)
             u->shape.d[1] = 32;

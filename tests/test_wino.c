@@ -1,5 +1,6 @@
 /* test_wino.c — the Winograd transforms of nn/kernels/winograd*.c against
- * the definitions, for F(2x2) and F(4x4) and every ISA this CPU runs:
+ * the definitions, for F(2x2), F(4x4), F(2x2) at stride 2 and every ISA
+ * this CPU runs:
  * the weight transform against G g G^T in double (matrices written out
  * here), then whole convolutions built from the transforms and our sgemm
  * (blocks of tiles that cross tile rows and images, as conv_wino.c uses
@@ -33,15 +34,18 @@ static const double g4[6][3] = {
     {0, 0, 1},
 };
 
-static double g_at(int m, int r, int k)
+/* Stride 2: the even taps as F(2,2), the odd one twice (winograd_body.h). */
+static const double gs2[5][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}, {0, 1, 0}};
+
+static double g_at(const nn_wino_kernel *wk, int r, int k)
 {
-    return m == 2 ? g2[r][k] : g4[r][k];
+    return wk->stride == 2 ? gs2[r][k] : wk->m == 2 ? g2[r][k] : g4[r][k];
 }
 
 /* U by the definition vs wk->weights over two filter ranges. */
 static void weights_case(const nn_wino_kernel *wk, int64_t oc)
 {
-    int n = wk->m + 2;
+    int n = wk->stride == 2 ? 5 : wk->m + 2;
     float *w = malloc((size_t)oc * 9 * sizeof(float));
     int64_t us = oc + 5;
     float *u = malloc((size_t)us * wk->pos * sizeof(float));
@@ -57,7 +61,7 @@ static void weights_case(const nn_wino_kernel *wk, int64_t oc)
                 double v = 0;
                 for (int a = 0; a < 3; a++)
                     for (int b = 0; b < 3; b++)
-                        v += g_at(wk->m, r, a) * w[f * 9 + a * 3 + b] * g_at(wk->m, c, b);
+                        v += g_at(wk, r, a) * w[f * 9 + a * 3 + b] * g_at(wk, c, b);
                 md = fmax(md, fabs(v - u[(r * n + c) * us + f]));
                 mu = fmax(mu, fabs(v));
             }
@@ -66,22 +70,30 @@ static void weights_case(const nn_wino_kernel *wk, int64_t oc)
     free(u);
 }
 
+/* The three transform sets of an ISA: F(2x2), F(4x4), F(2x2) stride 2. */
+static const nn_wino_kernel *wino_set(nn_isa isa, int i)
+{
+    return i < 2 ? nn_wino_kernel_for(2 + 2 * i, isa) : nn_wino_s2_kernel_for(isa);
+}
+
 static void test_weights(void)
 {
     for (int isa = 0; isa < NN_ISA_COUNT; isa++)
-        for (int m = 2; m <= 4; m += 2)
+        for (int i = 0; i < 3; i++)
             if (nn_isa_supported((nn_isa)isa))
-                weights_case(nn_wino_kernel_for(m, (nn_isa)isa), 77);
+                weights_case(wino_set((nn_isa)isa, i), 77);
     T_CHECK(nn_wino_kernel_for(3, NN_ISA_GENERIC) == NULL);
-    /* from AVX2 up, both tile sizes run their own 8-lane transforms (which
-     * the sweeps below then cover), not the portable ones */
+    T_CHECK(nn_wino_s2_kernel_for(NN_ISA_GENERIC)->stride == 2 &&
+            nn_wino_s2_kernel_for(NN_ISA_GENERIC)->pos == 25);
+    /* from AVX2 up, every set runs its own 8-lane transforms (which the
+     * sweeps below then cover), not the portable ones */
     for (int isa = NN_ISA_AVX2; isa < NN_ISA_COUNT; isa++)
-        for (int m = 2; m <= 4 && nn_isa_supported((nn_isa)isa); m += 2) {
-            const nn_wino_kernel *wk = nn_wino_kernel_for(m, (nn_isa)isa);
-            const nn_wino_kernel *wg = nn_wino_kernel_for(m, NN_ISA_GENERIC);
+        for (int i = 0; i < 3 && nn_isa_supported((nn_isa)isa); i++) {
+            const nn_wino_kernel *wk = wino_set((nn_isa)isa, i);
+            const nn_wino_kernel *wg = wino_set(NN_ISA_GENERIC, i);
             T_CHECKF(wk->input != wg->input && wk->output != wg->output &&
-                     wk->weights != wg->weights, "%s: F(%dx%d) runs portable transforms",
-                     nn_isa_name((nn_isa)isa), m, m);
+                     wk->weights != wg->weights, "%s: %s runs portable transforms",
+                     nn_isa_name((nn_isa)isa), wk->name);
         }
 }
 
@@ -90,7 +102,13 @@ typedef struct wshape {
     int64_t n, c, h, w, o, pt, pl, pb, pr;
     int64_t block;              /* tiles per block (crosses rows and images) */
     int epi;                    /* 0 none, 1 bias + residual + ReLU */
+    int stride;                 /* 2, or 1 (also when 0) */
 } wshape;
+
+static int64_t wstride(const wshape *s)
+{
+    return s->stride == 2 ? 2 : 1;
+}
 
 /* Direct convolution in double, with the epilogue: y [N, O, OH, OW]. */
 static void conv_direct(const wshape *s, const float *x, const float *w, const float *bias,
@@ -105,7 +123,8 @@ static void conv_direct(const wshape *s, const float *x, const float *w, const f
                     for (int64_t c = 0; c < s->c; c++)
                         for (int ky = 0; ky < 3; ky++)
                             for (int kx = 0; kx < 3; kx++) {
-                                int64_t iy = oy - s->pt + ky, ix = ox - s->pl + kx;
+                                int64_t iy = oy * wstride(s) - s->pt + ky;
+                                int64_t ix = ox * wstride(s) - s->pl + kx;
                                 if (iy >= 0 && iy < s->h && ix >= 0 && ix < s->w)
                                     a += (double)x[((n * s->c + c) * s->h + iy) * s->w + ix] *
                                          w[((o * s->c + c) * 3 + ky) * 3 + kx];
@@ -123,7 +142,8 @@ static double wino_conv(const nn_wino_kernel *wk, const nn_sgemm_kernel *k, cons
                         int corrupt)
 {
     nn_wino_geom g = {.C = s->c, .H = s->h, .W = s->w, .pt = s->pt, .pl = s->pl,
-                      .OH = s->h + s->pt + s->pb - 2, .OW = s->w + s->pl + s->pr - 2, .m = wk->m};
+                      .OH = (s->h + s->pt + s->pb - 3) / wstride(s) + 1,
+                      .OW = (s->w + s->pl + s->pr - 3) / wstride(s) + 1, .m = wk->m};
     int64_t T, total, pos = wk->pos, nb = s->block, vstride, mstride, ny;
     unsigned seed = 11;
     float *x, *w, *bias, *res, *y, *u, *v, *mat, *buf;
@@ -210,28 +230,30 @@ static double wino_conv(const nn_wino_kernel *wk, const nn_sgemm_kernel *k, cons
 static void test_conv_shapes(void)
 {
     static const wshape shapes[] = {
-        {1, 16, 56, 56, 16, 1, 1, 1, 1, 64, 1},
-        {1, 17, 9, 11, 19, 1, 1, 1, 1, 16, 1},
-        {3, 8, 7, 7, 5, 1, 1, 1, 1, 13, 1},
-        {3, 5, 13, 6, 9, 0, 0, 0, 0, 48, 0},
-        {1, 24, 3, 3, 16, 0, 0, 0, 0, 16, 0},
-        {3, 16, 4, 4, 8, 1, 1, 1, 1, 7, 1},
-        {1, 9, 20, 3, 7, 0, 1, 2, 0, 32, 1},
-        {3, 33, 10, 21, 20, 2, 2, 2, 2, 40, 1},
-        {1, 16, 30, 1, 16, 1, 1, 1, 1, 64, 0},
-        {1, 16, 1, 30, 6, 1, 1, 1, 1, 96, 1},
-        {3, 12, 27, 29, 13, 1, 0, 0, 1, 200, 1},
+        {1, 16, 56, 56, 16, 1, 1, 1, 1, 64, 1, 1},
+        {1, 17, 9, 11, 19, 1, 1, 1, 1, 16, 1, 1},
+        {3, 8, 7, 7, 5, 1, 1, 1, 1, 13, 1, 1},
+        {3, 5, 13, 6, 9, 0, 0, 0, 0, 48, 0, 1},
+        {1, 24, 3, 3, 16, 0, 0, 0, 0, 16, 0, 1},
+        {3, 16, 4, 4, 8, 1, 1, 1, 1, 7, 1, 1},
+        {1, 9, 20, 3, 7, 0, 1, 2, 0, 32, 1, 1},
+        {3, 33, 10, 21, 20, 2, 2, 2, 2, 40, 1, 1},
+        {1, 16, 30, 1, 16, 1, 1, 1, 1, 64, 0, 1},
+        {1, 16, 1, 30, 6, 1, 1, 1, 1, 96, 1, 1},
+        {3, 12, 27, 29, 13, 1, 0, 0, 1, 200, 1, 1},
     };
     for (int isa = 0; isa < NN_ISA_COUNT; isa++) {
         const nn_sgemm_kernel *k = nn_sgemm_kernel_for((nn_isa)isa);
         if (!nn_isa_supported((nn_isa)isa))
             continue;
-        for (int m = 2; m <= 4; m += 2) {
-            const nn_wino_kernel *wk = nn_wino_kernel_for(m, (nn_isa)isa);
+        for (int set = 0; set < 3; set++) {
+            const nn_wino_kernel *wk = wino_set((nn_isa)isa, set);
             double worst = 0;
             for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-                const wshape *s = &shapes[i];
-                double e = wino_conv(wk, k, s, 0);
+                wshape sh = shapes[i], *s = &sh;
+                double e;
+                sh.stride = wk->stride;
+                e = wino_conv(wk, k, s, 0);
                 T_CHECKF(e <= TOL, "%s: n%lld c%lld %lldx%lld o%lld pads %lld,%lld,%lld,%lld "
                          "block %lld: error %g", wk->name, (long long)s->n, (long long)s->c,
                          (long long)s->h, (long long)s->w, (long long)s->o, (long long)s->pt,
@@ -241,8 +263,12 @@ static void test_conv_shapes(void)
                     worst = e;
             }
             /* negative control: one transformed weight off by 0.01 */
-            T_CHECKF(wino_conv(wk, k, &shapes[1], 1) > 10 * TOL, "%s: corrupt U not caught",
-                     wk->name);
+            {
+                wshape sh = shapes[1];
+                sh.stride = wk->stride;
+                T_CHECKF(wino_conv(wk, k, &sh, 1) > 10 * TOL, "%s: corrupt U not caught",
+                         wk->name);
+            }
             printf("  %s with %s: worst error %.3g over %zu shapes\n", wk->name, k->name, worst,
                    sizeof shapes / sizeof shapes[0]);
         }
@@ -259,19 +285,25 @@ static void test_error_by_channels(void)
     T_CHECK(nn_isa_select(&isa, &e) == NN_OK);
     k = nn_sgemm_kernel_for(isa);
     for (int64_t c = 16; c <= 512; c *= 2) {
-        wshape s = {1, c, 14, 14, 16, 1, 1, 1, 1, 64, 0};
+        wshape s = {1, c, 14, 14, 16, 1, 1, 1, 1, 64, 0, 1}, s2 = s;
         double e2 = wino_conv(nn_wino_kernel_for(2, isa), k, &s, 0);
-        double e4 = wino_conv(nn_wino_kernel_for(4, isa), k, &s, 0);
-        printf("  C=%3lld: F(2x2) %.2e  F(4x4) %.2e (%s)\n", (long long)c, e2, e4, k->name);
-        T_CHECKF(e2 <= TOL && e4 <= TOL, "C=%lld: errors %g %g", (long long)c, e2, e4);
+        double e4 = wino_conv(nn_wino_kernel_for(4, isa), k, &s, 0), es;
+        s2.stride = 2;
+        es = wino_conv(nn_wino_s2_kernel_for(isa), k, &s2, 0);
+        printf("  C=%3lld: F(2x2) %.2e  F(4x4) %.2e  stride 2 %.2e (%s)\n", (long long)c, e2, e4,
+               es, k->name);
+        T_CHECKF(e2 <= TOL && e4 <= TOL && es <= TOL, "C=%lld: errors %g %g %g", (long long)c, e2,
+                 e4, es);
     }
 }
 
-/* Conv op through the harness: fast (1 and 2 threads) vs reference. */
-static double op_case(int64_t n, int64_t c, int64_t h, int64_t o, int act, int res)
+/* Conv op through the harness: fast (1 and 2 threads) vs reference; st
+ * the stride (1 or 2, pads 1). */
+static double op_case(int64_t n, int64_t c, int64_t h, int64_t o, int act, int res, int st)
 {
+    int64_t oh = (h - 1) / st + 1;
     nn_shape xs = nn_shape4(n, c, h, h), ws = nn_shape4(o, c, 3, 3);
-    nn_shape bs = nn_shape_make(1, (int64_t[]){o}), rs = nn_shape4(n, o, h, h);
+    nn_shape bs = nn_shape_make(1, (int64_t[]){o}), rs = nn_shape4(n, o, oh, oh);
     oh_case cs = oh_begin(NN_OP_CONV, &xs);
     nn_node *nd;
     oh_const(&cs, "w", &ws);
@@ -280,6 +312,7 @@ static double op_case(int64_t n, int64_t c, int64_t h, int64_t o, int act, int r
         oh_input(&cs, "r", &rs);
     nd = oh_node(&cs);
     nn_node_set_ints(nd, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    nn_node_set_ints(nd, "strides", (int64_t[]){st, st}, 2);
     nn_node_set_int(nd, "fused_act", act);
     nn_node_set_float(nd, "fused_min", -0.5f);
     nn_node_set_float(nd, "fused_max", 0.75f);
@@ -288,7 +321,7 @@ static double op_case(int64_t n, int64_t c, int64_t h, int64_t o, int act, int r
 
 /* The op's fast path at 1, 2 and 3 threads gives the same bits (items
  * split tiles and channels differently; the reduction is never split). */
-static int op_threads_same(int64_t n, int64_t c, int64_t h, int64_t o)
+static int op_threads_same(int64_t n, int64_t c, int64_t h, int64_t o, int st)
 {
     nn_shape xs = nn_shape4(n, c, h, h), ws = nn_shape4(o, c, 3, 3);
     oh_case cs = oh_begin(NN_OP_CONV, &xs);
@@ -299,6 +332,7 @@ static int op_threads_same(int64_t n, int64_t c, int64_t h, int64_t o)
     oh_const(&cs, "w", &ws);
     nd = oh_node(&cs);
     nn_node_set_ints(nd, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    nn_node_set_ints(nd, "strides", (int64_t[]){st, st}, 2);
     for (int t = 0; t < 3; t++)
         same &= oh_run(&cs, 0, t + 1, &y[t], &ny[t]) == 0 && ny[t] == ny[0] &&
                 memcmp(y[t], y[0], (size_t)ny[0] * sizeof(float)) == 0;
@@ -308,10 +342,10 @@ static int op_threads_same(int64_t n, int64_t c, int64_t h, int64_t o)
     return same;
 }
 
-/* The tile side (2 or 4; 0 for another kernel) the fast plan of an n x c
- * x h x h -> o 3x3 conv picks. Planned, never run: a 512-channel U is
- * reserved, not touched. */
-static int op_wino_m(int64_t n, int64_t c, int64_t h, int64_t o)
+/* The tile side (2 or 4; 0 for another kernel; -2 for F(2x2) at stride
+ * 2) the fast plan of an n x c x h x h -> o 3x3 conv of stride st picks.
+ * Planned, never run: a 512-channel U is reserved, not touched. */
+static int op_wino_ms(int64_t n, int64_t c, int64_t h, int64_t o, int st)
 {
     nn_shape xs = nn_shape4(n, c, h, h), ws = nn_shape4(o, c, 3, 3);
     oh_case cs = oh_begin(NN_OP_CONV, &xs);
@@ -319,20 +353,38 @@ static int op_wino_m(int64_t n, int64_t c, int64_t h, int64_t o)
     nn_plan *p = NULL;
     const char *k;
     int m = 0;
+    nn_node *nd;
     oh_const(&cs, "w", &ws);
-    nn_node_set_ints(oh_node(&cs), "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    nd = oh_node(&cs);
+    nn_node_set_ints(nd, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    nn_node_set_ints(nd, "strides", (int64_t[]){st, st}, 2);
     if (nn_plan_create(cs.g, n, &opts, &p, &cs.err) == NN_OK && (k = nn_plan_node_kernel(p, 0)))
-        m = !strcmp(k, "winograd F(4x4,3x3)") ? 4 : !strcmp(k, "winograd F(2x2,3x3)") ? 2 : 0;
+        m = !strcmp(k, "winograd F(4x4,3x3)")            ? 4
+          : !strcmp(k, "winograd F(2x2,3x3)")            ? 2
+          : !strcmp(k, "winograd F(2x2,3x3) stride 2") ? -2
+                                                         : 0;
     nn_plan_free(p);
     nn_graph_free(cs.g);
     return m;
 }
 
+static int op_wino_m(int64_t n, int64_t c, int64_t h, int64_t o)
+{
+    return op_wino_ms(n, c, h, o, 1);
+}
+
 /* The tile size by batch (conv_wino.c): a 7x7 map has 4 F(4x4) tiles per
  * image, so F(4x4) from batch 4 (16 tiles, one panel); a 512-channel U
- * (37.7 MB as F(4x4)) waits for batch 8 (at most 5 MB per image). */
+ * (37.7 MB as F(4x4)) waits for batch 8 (at most 5 MB per image). Stride
+ * 2: Winograd for 56 -> 28 and 28 -> 14, not 14 -> 7 (16 tiles for 49
+ * pixels: 0.91 of direct's products). */
 static void test_tile_choice(void)
 {
+    T_CHECKF(op_wino_ms(1, 64, 56, 128, 2) == -2 && op_wino_ms(1, 128, 28, 256, 2) == -2 &&
+                 op_wino_ms(1, 256, 14, 512, 2) == 0 && op_wino_ms(1, 8, 28, 16, 2) == 0,
+             "stride 2: %d %d %d %d", op_wino_ms(1, 64, 56, 128, 2),
+             op_wino_ms(1, 128, 28, 256, 2), op_wino_ms(1, 256, 14, 512, 2),
+             op_wino_ms(1, 8, 28, 16, 2));
     T_CHECKF(op_wino_m(1, 16, 7, 24) == 2 && op_wino_m(3, 16, 7, 24) == 2 &&
                  op_wino_m(4, 16, 7, 24) == 4 && op_wino_m(1, 16, 14, 24) == 4,
              "7x7 / 14x14, 16 -> 24 channels: F(%d) F(%d) F(%d) F(%d)", op_wino_m(1, 16, 7, 24),
@@ -345,15 +397,17 @@ static void test_tile_choice(void)
 /* The op's Winograd path per ISA: F(4x4) (no activation, ReLU, residual),
  * Clip (F(2x2)), a batch of 3 whose blocks cross images, a channel count
  * whose F(4x4) weights exceed the batch-1 budget (F(2x2)), a 7x7 map at
- * batch 8 (F(4x4): four tiles per image, blocks of four images). */
+ * batch 8 (F(4x4): four tiles per image, blocks of four images), stride 2
+ * (residual, Clip on an odd map at batch 3, 64 channels at 56x56). */
 static void test_conv_op(void)
 {
     static const struct {
         int64_t n, c, h, o;
-        int act, res;
+        int act, res, st;
     } cs[] = {
-        {1, 32, 20, 24, 0, 0}, {1, 32, 20, 24, 1, 1}, {1, 24, 17, 40, 2, 0},
-        {3, 16, 9, 21, 1, 1},  {1, 192, 14, 160, 1, 0}, {8, 16, 7, 24, 1, 1},
+        {1, 32, 20, 24, 0, 0, 1}, {1, 32, 20, 24, 1, 1, 1}, {1, 24, 17, 40, 2, 0, 1},
+        {3, 16, 9, 21, 1, 1, 1},  {1, 192, 14, 160, 1, 0, 1}, {8, 16, 7, 24, 1, 1, 1},
+        {1, 32, 28, 40, 1, 1, 2}, {3, 17, 27, 24, 2, 0, 2}, {1, 64, 56, 32, 0, 0, 2},
     };
     const char *old = getenv("SCANLITE_ISA");
     char *saved = old ? strdup(old) : NULL;
@@ -362,15 +416,16 @@ static void test_conv_op(void)
             continue;
         setenv("SCANLITE_ISA", nn_isa_name((nn_isa)isa), 1);
         for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
-            double e = op_case(cs[i].n, cs[i].c, cs[i].h, cs[i].o, cs[i].act, cs[i].res);
+            double e = op_case(cs[i].n, cs[i].c, cs[i].h, cs[i].o, cs[i].act, cs[i].res, cs[i].st);
             T_CHECKF(e >= 0 && e <= TOL, "%s op case %zu: error %g", nn_isa_name((nn_isa)isa),
                      i, e);
         }
         /* 28x28 (49 F(4x4) tiles: a last panel of one column), 14x14
          * (F(2x2) at batch 1, F(4x4) at batch 3) and 7x7 at batch 8 */
-        T_CHECKF(op_threads_same(1, 32, 28, 20) && op_threads_same(3, 16, 28, 30) &&
-                 op_threads_same(1, 192, 14, 160) && op_threads_same(3, 192, 14, 160) &&
-                 op_threads_same(8, 16, 7, 24),
+        T_CHECKF(op_threads_same(1, 32, 28, 20, 1) && op_threads_same(3, 16, 28, 30, 1) &&
+                 op_threads_same(1, 192, 14, 160, 1) && op_threads_same(3, 192, 14, 160, 1) &&
+                 op_threads_same(8, 16, 7, 24, 1) && op_threads_same(1, 64, 56, 32, 2) &&
+                 op_threads_same(3, 24, 28, 40, 2),
                  "%s: results depend on the thread count", nn_isa_name((nn_isa)isa));
     }
     if (saved) {

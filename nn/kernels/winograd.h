@@ -17,6 +17,9 @@
  * under a Clip, whose narrower output range would magnify it.
  * Both are written once in winograd_body.h and built per ISA
  * (winograd_generic.c, winograd_avx2.c); winograd.c picks them.
+ * At stride 2, F(2x2, 3x3) splits the taps by parity: the even ones on
+ * the even inputs are F(2,2), the odd ones plain products, 25 per 2 x 2
+ * outputs instead of 36 (1.44x fewer), with transforms that only add.
  * Tiles of one image are numbered t = ty * tw + tx (tw tiles per row). */
 #ifndef NN_KERNELS_WINOGRAD_H
 #define NN_KERNELS_WINOGRAD_H
@@ -61,7 +64,8 @@ typedef struct nn_wino_geom {
 typedef struct nn_wino_kernel {
     const char *name;           /* e.g. "f32_wino4_avx2" */
     int m;                      /* output tile side */
-    int pos;                    /* (m + 2)^2 */
+    int stride;                 /* of the conv: 1, or 2 (F(2x2) only) */
+    int pos;                    /* (m + 2)^2; 25 at stride 2 */
     void (*weights)(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
     int64_t (*buf_floats)(const nn_wino_geom *g);
     void (*input)(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x, int64_t t0,
@@ -74,6 +78,8 @@ typedef struct nn_wino_kernel {
 /* The transforms of tile side m (2 or 4) for sgemm ISA isa (AVX2 and
  * AVX-512 run the AVX2 ones); NULL for another m. */
 const nn_wino_kernel *nn_wino_kernel_for(int m, nn_isa isa);
+/* The same for F(2x2, 3x3) at stride 2 (25 positions: winograd_body.h). */
+const nn_wino_kernel *nn_wino_s2_kernel_for(nn_isa isa);
 
 /* Sets th, tw from OH, OW and m. */
 void nn_wino_geom_tiles(nn_wino_geom *g);
@@ -82,38 +88,25 @@ void nn_wino_input_pad(const nn_sgemm_kernel *k, int pos, int64_t C, int64_t col
                        int64_t vstride);
 
 /* ---- The transforms per tile size and ISA (winograd_body.h, built by
- * winograd_generic.c and winograd_avx2.c) ---- */
-void f32_wino2_weights_generic(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
-int64_t f32_wino2_buf_floats_generic(const nn_wino_geom *g);
-void f32_wino2_input_generic(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
-                             int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
-                             float *buf);
-void f32_wino2_output_generic(const nn_wino_geom *g, const float *mat, int64_t mstride,
-                              int64_t ldm, int64_t ob, int64_t t0, int64_t nt,
-                              const nn_sgemm_epi *ep, float *y, float *buf);
-void f32_wino4_weights_generic(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
-int64_t f32_wino4_buf_floats_generic(const nn_wino_geom *g);
-void f32_wino4_input_generic(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
-                             int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
-                             float *buf);
-void f32_wino4_output_generic(const nn_wino_geom *g, const float *mat, int64_t mstride,
-                              int64_t ldm, int64_t ob, int64_t t0, int64_t nt,
-                              const nn_sgemm_epi *ep, float *y, float *buf);
-void f32_wino2_weights_avx2(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
-int64_t f32_wino2_buf_floats_avx2(const nn_wino_geom *g);
-void f32_wino2_input_avx2(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
-                          int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
-                          float *buf);
-void f32_wino2_output_avx2(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm,
-                           int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
-                           float *buf);
-void f32_wino4_weights_avx2(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride);
-int64_t f32_wino4_buf_floats_avx2(const nn_wino_geom *g);
-void f32_wino4_input_avx2(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
-                          int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
-                          float *buf);
-void f32_wino4_output_avx2(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm,
-                           int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
-                           float *buf);
+ * winograd_generic.c and winograd_avx2.c): f32_wino<t>_<part>_<isa>, t 2,
+ * 4 or 2s2 (F(2x2) at stride 2), the members of nn_wino_kernel ---- */
+#define NN_WINO_DECLARE(t, isa)                                                           \
+    void f32_wino##t##_weights_##isa(const float *w, int64_t f0, int64_t f1, float *u,    \
+                                     int64_t ustride);                                    \
+    int64_t f32_wino##t##_buf_floats_##isa(const nn_wino_geom *g);                        \
+    void f32_wino##t##_input_##isa(const nn_sgemm_kernel *k, const nn_wino_geom *g,       \
+                                   const float *x, int64_t t0, int64_t nt, int64_t col0, \
+                                   float *v, int64_t vstride, float *buf);                \
+    void f32_wino##t##_output_##isa(const nn_wino_geom *g, const float *mat,              \
+                                    int64_t mstride, int64_t ldm, int64_t ob, int64_t t0, \
+                                    int64_t nt, const nn_sgemm_epi *ep, float *y,         \
+                                    float *buf);
+NN_WINO_DECLARE(2, generic)
+NN_WINO_DECLARE(4, generic)
+NN_WINO_DECLARE(2s2, generic)
+NN_WINO_DECLARE(2, avx2)
+NN_WINO_DECLARE(4, avx2)
+NN_WINO_DECLARE(2s2, avx2)
+#undef NN_WINO_DECLARE
 
 #endif

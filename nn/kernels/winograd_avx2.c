@@ -1,4 +1,4 @@
-/* winograd_avx2.c — the F(2x2, 3x3) and F(4x4, 3x3) transforms (see
+/* winograd_avx2.c — the F(2x2, 3x3), F(4x4, 3x3) and stride-2 transforms (see
  * winograd.h) with AVX2 + FMA (winograd_body.h over 8-lane vectors: 8
  * tiles, or 8 filters, per vector). Built with -mavx2 -mfma (Makefile);
  * only called after isa.c has checked the CPU. The stride-4 phase split

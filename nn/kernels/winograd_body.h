@@ -1,6 +1,7 @@
-/* winograd_body.h — the input, output and weight transforms of F(2x2, 3x3)
- * and F(4x4, 3x3) (see winograd.h), written once over a WB_W-lane vector
- * (lane l = tile t + l, or filter f + l) and included by one file per ISA
+/* winograd_body.h — the input, output and weight transforms of F(2x2, 3x3),
+ * F(4x4, 3x3) and F(2x2, 3x3) at stride 2 (see winograd.h), written once
+ * over a WB_W-lane vector (lane l = tile t + l, or filter f + l) and
+ * included by one file per ISA
  * (winograd_generic.c: 4 lanes of portable C; winograd_avx2.c: 8 lanes of
  * AVX2 + FMA). The 1-D transforms (G at wb_g2 / wb_g4):
  *   F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
@@ -9,6 +10,9 @@
  *     B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0;
  *            0 -2 -1 2 1 0; 0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1]
  *     A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1]
+ *   F(2x2) at stride 2 (s = 2; 5 x 5 patches at a step of 4, see wb_bts2):
+ *     B^T = [1 0 -1 0 0; 0 0 1 0 0; 0 0 -1 0 1; 0 1 0 0 0; 0 0 0 1 0]
+ *     G = [1 0 0; 1 0 1; 0 0 1; 0 1 0; 0 1 0], A^T = [1 1 0 1 0; 0 1 1 0 1]
  * For tile side m, input rows are split into their m column phases (x mod
  * m) and laid out per tile so that element (i, j) of the (m+2) x (m+2)
  * patches of WB_W consecutive tiles (also across tile rows) is one
@@ -107,6 +111,39 @@ WB_INLINE void wb_at(int m, const WB_V *in, WB_V *out)
     else
         wb_at4(in, out);
 }
+
+/* F(2x2, 3x3) at stride 2. Outputs 2t and 2t + 1 of a row read inputs 4t
+ * + 0..4 (d0..d4, padding included): y0 = w0 d0 + w1 d1 + w2 d2, y1 = w0
+ * d2 + w1 d3 + w2 d4. The even taps on the even inputs are F(2,2): with
+ * m0 = (d0 - d2) w0, m1 = d2 (w0 + w2), m2 = (d4 - d2) w2, y0 = m0 + m1 +
+ * w1 d1 and y1 = m1 + m2 + w1 d3; so 5 products for 2 outputs, nested 25
+ * for 2 x 2 (36 direct), and the transforms only add (rounding as direct
+ * convolution). out = B^T in (5 values). */
+static inline void wb_bts2(const WB_V *d, WB_V *out)
+{
+    out[0] = d[0] - d[2];
+    out[1] = d[2];
+    out[2] = d[4] - d[2];
+    out[3] = d[1];
+    out[4] = d[3];
+}
+
+/* out = A^T in, stride 2 (5 values to 2). */
+static inline void wb_ats2(const WB_V *m, WB_V *out)
+{
+    out[0] = m[0] + m[1] + m[3];
+    out[1] = m[1] + m[2] + m[4];
+}
+
+/* out = G in, stride 2 (3 values to 5). */
+static inline void wb_gs2(const WB_V *g, WB_V *out)
+{
+    out[0] = g[0];
+    out[1] = g[0] + g[2];
+    out[2] = g[2];
+    out[3] = g[1];
+    out[4] = g[1];
+}
 /* out = G in (3 values to 6; G rows 1, 0, 0 / 1/3, 1/3, 1/3 / -1/3, 1/3,
  * -1/3 / -16/15, -8/15, -4/15 / 1/15, -2/15, 4/15 / 0, 0, 1). */
 static inline void wb_g4(const WB_V *g, WB_V *out)
@@ -162,39 +199,44 @@ static inline void wb_store_n(float *d, WB_V v, int64_t n)
         d[l] = tmp[l];
 }
 
-/* U = G g G^T of side m (the 1-D transform gt) for WB_W filters at a time
- * (lane l: filter f + l): see nn_wino_kernel.weights. */
-#define WB_WEIGHTS_BODY(m, gt)                                                          \
+/* U = G g G^T of side ns (the 1-D transform gt, 3 values to ns) for WB_W
+ * filters at a time (lane l: filter f + l): see nn_wino_kernel.weights. */
+#define WB_WEIGHTS_BODY(ns, gt)                                                         \
     for (int64_t f = f0; f < f1; f += WB_W) {                                           \
         int64_t n = f1 - f < WB_W ? f1 - f : WB_W;                                      \
-        WB_V g[9], t[m + 2][3];                                                         \
+        WB_V g[9], t[ns][3];                                                            \
         wb_taps(w + f * 9, n, g);                                                       \
         _Pragma("GCC unroll 3")                                                         \
         for (int j = 0; j < 3; j++) {   /* G along the kernel rows, column j */        \
-            WB_V col[3] = {g[j], g[3 + j], g[6 + j]}, r[m + 2];                         \
+            WB_V col[3] = {g[j], g[3 + j], g[6 + j]}, r[ns];                            \
             gt(col, r);                                                                 \
             _Pragma("GCC unroll 6")                                                     \
-            for (int i = 0; i < m + 2; i++)                                             \
+            for (int i = 0; i < ns; i++)                                                \
                 t[i][j] = r[i];                                                         \
         }                                                                               \
         _Pragma("GCC unroll 6")                                                         \
-        for (int r = 0; r < m + 2; r++) {       /* then along the columns */            \
-            WB_V o[m + 2];                                                              \
+        for (int r = 0; r < ns; r++) {  /* then along the columns */                    \
+            WB_V o[ns];                                                                 \
             gt(t[r], o);                                                                \
             _Pragma("GCC unroll 6")                                                     \
-            for (int c = 0; c < m + 2; c++)                                             \
-                wb_store_n(u + ((m + 2) * r + c) * ustride + f, o[c], n);               \
+            for (int c = 0; c < ns; c++)                                                \
+                wb_store_n(u + (ns * r + c) * ustride + f, o[c], n);                    \
         }                                                                               \
     }
 
 void WB_NAME(4_weights)(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride)
 {
-    WB_WEIGHTS_BODY(4, wb_g4)
+    WB_WEIGHTS_BODY(6, wb_g4)
 }
 
 void WB_NAME(2_weights)(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride)
 {
-    WB_WEIGHTS_BODY(2, wb_g2)
+    WB_WEIGHTS_BODY(4, wb_g2)
+}
+
+void WB_NAME(2s2_weights)(const float *w, int64_t f0, int64_t f1, float *u, int64_t ustride)
+{
+    WB_WEIGHTS_BODY(5, wb_gs2)
 }
 
 /* Tiles per sub-range of a call: the patch arrays of one channel stay in L1. */
@@ -211,21 +253,33 @@ static int64_t wb_row_floats(int m, const nn_wino_geom *g)
     return m * (g->tw + WB_W);
 }
 
-WB_INLINE int64_t wb_buf_floats(int m, const nn_wino_geom *g)
+/* Stride s: patches at a step of pm (m, or 4 for stride 2: wb_bts2). */
+WB_INLINE int wb_step(int m, int s)
 {
-    int64_t in = (m + 2) * (m + 2) * WB_QL + (m + 3) * wb_row_floats(m, g);
+    return s == 2 ? 4 : m;
+}
+
+WB_INLINE int64_t wb_buf_floats(int m, int s, const nn_wino_geom *g)
+{
+    int pm = wb_step(m, s);
+    int64_t in = (pm + 2) * (pm + 2) * WB_QL + (pm + 3) * wb_row_floats(pm, g);
     int64_t out = m * m * (WB_QB + WB_W);
     return in > out ? in : out;
 }
 
 int64_t WB_NAME(4_buf_floats)(const nn_wino_geom *g)
 {
-    return wb_buf_floats(4, g);
+    return wb_buf_floats(4, 1, g);
 }
 
 int64_t WB_NAME(2_buf_floats)(const nn_wino_geom *g)
 {
-    return wb_buf_floats(2, g);
+    return wb_buf_floats(2, 1, g);
+}
+
+int64_t WB_NAME(2s2_buf_floats)(const nn_wino_geom *g)
+{
+    return wb_buf_floats(2, 2, g);
 }
 
 /* The tile columns [*a, *b) of tile row ty inside tiles [t0, t0 + nt). */
@@ -238,7 +292,8 @@ static void wb_row_span(const nn_wino_geom *g, int64_t ty, int64_t t0, int64_t n
 }
 
 /* Patch arrays of channel plane xc for tiles [t0, t0 + n) (n <= WB_QB),
- * tile side m, patch side m + 2: q[((m + 2) i + j) * WB_QL + WB_W + s + u]
+ * tile step m, patch side m + 2 (rows [0, ps) filled: stride 2 reads 5 of
+ * F(4x4)'s 6): q[((m + 2) i + j) * WB_QL + WB_W + s + u]
  * = d_u(i, j), the patch of tile t0 + u (x(m ty - pt + i, m tx - pl + j),
  * zero outside the image), so that one vector load gives WB_W consecutive
  * tiles even across tile rows. Per tile row: zero-padded copies of its m +
@@ -247,8 +302,8 @@ static void wb_row_span(const nn_wino_geom *g, int64_t ty, int64_t t0, int64_t n
  * narrower stores would stall), each split into its m column phases (WB_W
  * tiles at a time); patch columns m and m + 1 are phases 0 and 1 of the
  * next tile. */
-WB_INLINE void wb_patches(int m, const nn_wino_geom *g, const float *xc, int64_t t0, int64_t n,
-                          int64_t s, float *q, float *rp, const float *rz)
+WB_INLINE void wb_patches(int m, int ps, const nn_wino_geom *g, const float *xc, int64_t t0,
+                          int64_t n, int64_t s, float *q, float *rp, const float *rz)
 {
     int64_t ty0 = t0 / g->tw, ty1 = (t0 + n - 1) / g->tw, rf = wb_row_floats(m, g);
     for (int64_t ty = ty0; ty <= ty1; ty++) {
@@ -257,7 +312,7 @@ WB_INLINE void wb_patches(int m, const nn_wino_geom *g, const float *xc, int64_t
         wb_row_span(g, ty, t0, n, &ta, &tb);
         qa = WB_W + s + ty * g->tw + ta - t0;   /* array index of tile ta */
         nch = (tb + 1 - ta + WB_W - 1) / WB_W;  /* tiles ta .. tb (tb: columns m, m + 1) */
-        for (int i = 0; i < m + 2; i++) {
+        for (int i = 0; i < ps; i++) {
             int64_t iy = m * ty - g->pt + i;
             rows[i] = rz;
             if (iy >= 0 && iy < g->H) {
@@ -265,7 +320,7 @@ WB_INLINE void wb_patches(int m, const nn_wino_geom *g, const float *xc, int64_t
                 rows[i] = rp + i * rf;
             }
         }
-        for (int i = 0; i < m + 2; i++) {
+        for (int i = 0; i < ps; i++) {
             float *qi = q + (m + 2) * i * WB_QL, *qm = qi + m * WB_QL + qa - 1;
             float keep0 = qm[0], keep1 = qm[WB_QL];
             for (int64_t ch = 0; ch < nch; ch++) {
@@ -288,12 +343,21 @@ WB_INLINE void wb_patches(int m, const nn_wino_geom *g, const float *xc, int64_t
     }
 }
 
-/* Transforms the WB_W tiles of the patch arrays at q (array xi' at q + xi'
- * * WB_QL) and stores lanes [lo, WB_W) of the (m+2)^2 results at d + xi *
- * vstride (lanes below lo keep their values). */
-WB_INLINE void wb_input_vec(int m, const float *q, float *d, int64_t vstride, int64_t lo)
+/* B^T in for tile side m at stride s. */
+WB_INLINE void wb_bt_s(int m, int s, const WB_V *in, WB_V *out)
 {
-    const int n6 = m + 2;
+    if (s == 2)
+        wb_bts2(in, out);
+    else
+        wb_bt(m, in, out);
+}
+
+/* Transforms the WB_W tiles of the patch arrays at q (array xi' at q + xi'
+ * * WB_QL) and stores lanes [lo, WB_W) of the n6^2 results (n6 = m + 2, 5
+ * at stride 2) at d + xi * vstride (lanes below lo keep their values). */
+WB_INLINE void wb_input_vec(int m, int s, const float *q, float *d, int64_t vstride, int64_t lo)
+{
+    const int n6 = s == 2 ? 5 : m + 2, na = wb_step(m, s) + 2;
     WB_V t[6][6];
     WB_I mask;
 #pragma GCC unroll 6
@@ -301,8 +365,8 @@ WB_INLINE void wb_input_vec(int m, const float *q, float *d, int64_t vstride, in
         WB_V col[6], r[6];
 #pragma GCC unroll 6
         for (int i = 0; i < n6; i++)
-            col[i] = wb_load(q + (n6 * i + j) * WB_QL);
-        wb_bt(m, col, r);
+            col[i] = wb_load(q + (na * i + j) * WB_QL);
+        wb_bt_s(m, s, col, r);
 #pragma GCC unroll 6
         for (int i = 0; i < n6; i++)
             t[i][j] = r[i];
@@ -311,7 +375,7 @@ WB_INLINE void wb_input_vec(int m, const float *q, float *d, int64_t vstride, in
 #pragma GCC unroll 6
         for (int r = 0; r < n6; r++) {  /* then along the rows */
             WB_V o[6];
-            wb_bt(m, t[r], o);
+            wb_bt_s(m, s, t[r], o);
 #pragma GCC unroll 6
             for (int c = 0; c < n6; c++)
                 wb_store(d + (n6 * r + c) * vstride, o[c]);
@@ -322,7 +386,7 @@ WB_INLINE void wb_input_vec(int m, const float *q, float *d, int64_t vstride, in
 #pragma GCC unroll 6
     for (int r = 0; r < n6; r++) {
         WB_V o[6];
-        wb_bt(m, t[r], o);
+        wb_bt_s(m, s, t[r], o);
 #pragma GCC unroll 6
         for (int c = 0; c < n6; c++) {
             float *dst = d + (n6 * r + c) * vstride;
@@ -336,21 +400,23 @@ WB_INLINE void wb_input_vec(int m, const float *q, float *d, int64_t vstride, in
  * keeps the lanes before it (an earlier image's tiles); lanes past the
  * range get values that the next image's first vector or
  * nn_wino_input_pad overwrites. */
-WB_INLINE void wb_input(int m, const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
-                        int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
-                        float *buf)
+WB_INLINE void wb_input(int m, int st, const nn_sgemm_kernel *k, const nn_wino_geom *g,
+                        const float *x, int64_t t0, int64_t nt, int64_t col0, float *v,
+                        int64_t vstride, float *buf)
 {
-    int64_t nr = k->nr, pstride = g->C * nr, rf = wb_row_floats(m, g);
-    int64_t qf = (m + 2) * (m + 2) * WB_QL;
-    float *q = buf, *rp = q + qf, *rz = rp + (m + 2) * rf;
-    memset(buf, 0, (size_t)(qf + (m + 3) * rf) * sizeof(float));
+    const int pm = wb_step(m, st);
+    int64_t nr = k->nr, pstride = g->C * nr, rf = wb_row_floats(pm, g);
+    int64_t qf = (pm + 2) * (pm + 2) * WB_QL;
+    float *q = buf, *rp = q + qf, *rz = rp + (pm + 2) * rf;
+    memset(buf, 0, (size_t)(qf + (pm + 3) * rf) * sizeof(float));
     for (int64_t d0 = 0; d0 < nt; d0 += WB_QB) {
         int64_t n = nt - d0 < WB_QB ? nt - d0 : WB_QB, col = col0 + d0, s = col % WB_W;
         for (int64_t c = 0; c < g->C; c++) {
-            wb_patches(m, g, x + c * g->H * g->W, t0 + d0, n, s, q, rp, rz);
+            wb_patches(pm, st == 2 ? 5 : pm + 2, g, x + c * g->H * g->W, t0 + d0, n, s, q, rp,
+                       rz);
             for (int64_t u = 0; u < s + n; u += WB_W) {
                 int64_t vc = col - s + u;
-                wb_input_vec(m, q + WB_W + u, v + (vc / nr) * pstride + c * nr + vc % nr,
+                wb_input_vec(m, st, q + WB_W + u, v + (vc / nr) * pstride + c * nr + vc % nr,
                              vstride, u == 0 ? s : 0);
             }
         }
@@ -360,21 +426,38 @@ WB_INLINE void wb_input(int m, const nn_sgemm_kernel *k, const nn_wino_geom *g, 
 void WB_NAME(4_input)(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x, int64_t t0,
                       int64_t nt, int64_t col0, float *v, int64_t vstride, float *buf)
 {
-    wb_input(4, k, g, x, t0, nt, col0, v, vstride, buf);
+    wb_input(4, 1, k, g, x, t0, nt, col0, v, vstride, buf);
 }
 
 void WB_NAME(2_input)(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x, int64_t t0,
                       int64_t nt, int64_t col0, float *v, int64_t vstride, float *buf)
 {
-    wb_input(2, k, g, x, t0, nt, col0, v, vstride, buf);
+    wb_input(2, 1, k, g, x, t0, nt, col0, v, vstride, buf);
 }
 
-/* Output tiles of the WB_W tiles whose (m+2)^2 values start at q (matrix
- * xi at q + xi * mstride): writes row r of their m x m output tiles, one
- * tile after the other, to yr + r * LY (m WB_W floats). */
-WB_INLINE void wb_output_vec(int m, const float *q, int64_t mstride, int64_t LY, float *yr)
+void WB_NAME(2s2_input)(const nn_sgemm_kernel *k, const nn_wino_geom *g, const float *x,
+                        int64_t t0, int64_t nt, int64_t col0, float *v, int64_t vstride,
+                        float *buf)
 {
-    const int n6 = m + 2;
+    wb_input(2, 2, k, g, x, t0, nt, col0, v, vstride, buf);
+}
+
+/* A^T in for tile side m at stride s. */
+WB_INLINE void wb_at_s(int m, int s, const WB_V *in, WB_V *out)
+{
+    if (s == 2)
+        wb_ats2(in, out);
+    else
+        wb_at(m, in, out);
+}
+
+/* Output tiles of the WB_W tiles whose n6^2 values (n6 = m + 2, 5 at
+ * stride 2) start at q (matrix xi at q + xi * mstride): writes row r of
+ * their m x m output tiles, one tile after the other, to yr + r * LY (m
+ * WB_W floats). */
+WB_INLINE void wb_output_vec(int m, int s, const float *q, int64_t mstride, int64_t LY, float *yr)
+{
+    const int n6 = s == 2 ? 5 : m + 2;
     WB_V t[4][6];
 #pragma GCC unroll 6
     for (int j = 0; j < n6; j++) {      /* A^T along the rows of M, column j */
@@ -382,7 +465,7 @@ WB_INLINE void wb_output_vec(int m, const float *q, int64_t mstride, int64_t LY,
 #pragma GCC unroll 6
         for (int i = 0; i < n6; i++)
             col[i] = wb_load(q + (n6 * i + j) * mstride);
-        wb_at(m, col, r);
+        wb_at_s(m, s, col, r);
 #pragma GCC unroll 4
         for (int i = 0; i < m; i++)
             t[i][j] = r[i];
@@ -390,7 +473,7 @@ WB_INLINE void wb_output_vec(int m, const float *q, int64_t mstride, int64_t LY,
 #pragma GCC unroll 4
     for (int r = 0; r < m; r++) {       /* then along the columns */
         WB_V o[4];
-        wb_at(m, t[r], o);
+        wb_at_s(m, s, t[r], o);
         if (m == 2)
             WB_MERGE2(o, yr + r * LY);
         else
@@ -428,7 +511,7 @@ WB_INLINE void wb_store_epi(const nn_sgemm_epi *ep, int64_t o, int64_t off, cons
     }
 }
 
-WB_INLINE void wb_output(int m, const nn_wino_geom *g, const float *mat, int64_t mstride,
+WB_INLINE void wb_output(int m, int s, const nn_wino_geom *g, const float *mat, int64_t mstride,
                          int64_t ldm, int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep,
                          float *y, float *buf)
 {
@@ -439,7 +522,7 @@ WB_INLINE void wb_output(int m, const nn_wino_geom *g, const float *mat, int64_t
             int64_t ty0 = tt / g->tw, ty1 = (tt + n - 1) / g->tw;
             /* buf [m][LY]: output row r of tile tt + u at r * LY + m u */
             for (int64_t u = 0; u < n; u += WB_W)
-                wb_output_vec(m, mat + o * ldm + d0 + u, mstride, LY, buf + m * u);
+                wb_output_vec(m, s, mat + o * ldm + d0 + u, mstride, LY, buf + m * u);
             for (int64_t ty = ty0; ty <= ty1; ty++) {
                 int64_t ta, tb, oy = m * ty, x0, x1, u0;
                 wb_row_span(g, ty, tt, n, &ta, &tb);
@@ -458,12 +541,19 @@ void WB_NAME(4_output)(const nn_wino_geom *g, const float *mat, int64_t mstride,
                        int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
                        float *buf)
 {
-    wb_output(4, g, mat, mstride, ldm, ob, t0, nt, ep, y, buf);
+    wb_output(4, 1, g, mat, mstride, ldm, ob, t0, nt, ep, y, buf);
 }
 
 void WB_NAME(2_output)(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm,
                        int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
                        float *buf)
 {
-    wb_output(2, g, mat, mstride, ldm, ob, t0, nt, ep, y, buf);
+    wb_output(2, 1, g, mat, mstride, ldm, ob, t0, nt, ep, y, buf);
+}
+
+void WB_NAME(2s2_output)(const nn_wino_geom *g, const float *mat, int64_t mstride, int64_t ldm,
+                         int64_t ob, int64_t t0, int64_t nt, const nn_sgemm_epi *ep, float *y,
+                         float *buf)
+{
+    wb_output(2, 2, g, mat, mstride, ldm, ob, t0, nt, ep, y, buf);
 }

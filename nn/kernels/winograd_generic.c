@@ -1,4 +1,4 @@
-/* winograd_generic.c — the F(2x2, 3x3) and F(4x4, 3x3) transforms (see
+/* winograd_generic.c — the F(2x2, 3x3), F(4x4, 3x3) and stride-2 transforms (see
  * winograd.h) in portable C: winograd_body.h over 4-lane vectors (GCC
  * vector extension), what SCANLITE_ISA=generic runs; the same code as
  * winograd_avx2.c at another width, both tested against the definitions in

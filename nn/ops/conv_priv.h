@@ -1,7 +1,7 @@
 /* conv_priv.h — what the Conv op (op_conv.c: geometry, mode choice,
  * depthwise loops, reference, dispatch) shares with its two GEMM-based fast
  * paths: conv_gemm.c (im2col / 1x1 into our sgemm) and conv_wino.c
- * (Winograd for 3x3 stride 1). Each path owns its prepare (sets the
+ * (Winograd for 3x3 stride 1 and 2). Each path owns its prepare (sets the
  * scratch it needs per thread slot), its run and, for Winograd, its own
  * state (transformed weights) behind p->wino. */
 #ifndef NN_OPS_CONV_PRIV_H
@@ -80,19 +80,21 @@ void conv_gemm_run(const conv_task *t, nn_pool *pool);
  * not yet set) should run Winograd. prepare allocates p->wino, picks the
  * tile size and sets the split and p->slot_floats; w are the constant
  * weights [O, C, 3, 3]; u, when not NULL, the precomputed U of tile side
- * um from the model file ([(um+2)^2, O, C], FORMAT.md), used in place when
+ * um from the model file ([(um+2)^2, O, C], [25, O, C] at stride 2:
+ * FORMAT.md), used in place when
  * the kernel runs that tile size; clip: the fused activation clamps from
  * above (F(4x4)'s error is then kept out). w and u outlive the plan. */
 int conv_wino_fits(const conv_plan *p);
 nn_status conv_wino_prepare(conv_plan *p, const float *w, const float *u, int64_t um, int clip,
                             const char *name, nn_err *e);
 /* The U the kernel would run with at this geometry when U is precomputed
- * (no memory limit applies to a file's contents): a new [(m+2)^2, O, C]
+ * (no memory limit applies to a file's contents): a new [pos, O, C]
  * tensor from nn_aligned_alloc in *packed, *tag = m. */
 nn_status conv_wino_pack(const conv_plan *p, const float *w, int clip, nn_tensor *packed,
                          int64_t *tag, nn_err *e);
 void conv_wino_run(const conv_task *t, nn_pool *pool);
-/* "winograd F(4x4,3x3)" or "winograd F(2x2,3x3)", for profiles. */
+/* "winograd F(4x4,3x3)", "winograd F(2x2,3x3)" or "winograd F(2x2,3x3)
+ * stride 2", for profiles. */
 const char *conv_wino_name(const conv_plan *p);
 void conv_wino_release(conv_plan *p);
 

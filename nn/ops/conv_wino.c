@@ -1,6 +1,7 @@
 /* conv_wino.c — the Winograd path of Conv (see conv_priv.h): 3x3 stride-1
  * convs with constant weights and enough channels run Winograd F(4x4, 3x3)
- * or F(2x2, 3x3) (nn/kernels/winograd.h) with the weights transformed
+ * or F(2x2, 3x3), stride-2 ones F(2x2, 3x3) split by tap parity where
+ * its tiles fit the map (nn/kernels/winograd.h), with the weights transformed
  * into U [pos][O][C] once, at the first run, or ahead of time by the
  * converter (U from the model file, used in place); per block of tiles the input
  * transform packs pos matrices V_xi, pos sgemm calls give M_xi = U_xi V_xi,
@@ -96,18 +97,35 @@ static int64_t conv_wino_tiles(const conv_plan *p, int m)
     return ((p->g.oh + m - 1) / m) * ((p->g.ow + m - 1) / m);
 }
 
+/* A stride-2 conv runs F(2x2) when its products (25 per tile) are at most
+ * 4/5 of direct convolution's (9 per pixel): not where the tiles overhang
+ * the map too much (ResNet18's 14x14 -> 7x7 conv: 16 tiles for 49 pixels,
+ * 0.91 of direct; its 56 -> 28 and 28 -> 14 ones 0.69). */
+static int conv_wino_s2_pays(const conv_plan *p)
+{
+    return 125 * conv_wino_tiles(p, 2) <= 36 * p->g.oh * p->g.ow;
+}
+
 int conv_wino_fits(const conv_plan *p)
 {
-    return p->g.kh == 3 && p->g.kw == 3 && p->g.sh == 1 && p->g.sw == 1 && p->g.dh == 1 &&
+    int s = p->g.sh;
+    return p->g.kh == 3 && p->g.kw == 3 && (s == 1 || s == 2) && p->g.sw == s && p->g.dh == 1 &&
            p->g.dw == 1 && p->G == 1 && p->C >= CONV_WINO_MIN_CH && p->O >= CONV_WINO_MIN_CH &&
-           p->N * conv_wino_tiles(p, 2) >= CONV_WINO_MIN_TILES;
+           p->N * conv_wino_tiles(p, 2) >= CONV_WINO_MIN_TILES && (s == 1 || conv_wino_s2_pays(p));
 }
 
 /* The largest tile side p may run over n images (the converter's choice
- * for n = 1): 2 under Clip or with too few F(4x4) tiles, else 4. */
+ * for n = 1): 2 at stride 2, under Clip or with too few F(4x4) tiles,
+ * else 4. */
 static int conv_wino_m_max(const conv_plan *p, int clip, int64_t n)
 {
-    return clip || n * conv_wino_tiles(p, 4) < CONV_WINO4_MIN_TILES ? 2 : 4;
+    return p->g.sh == 2 || clip || n * conv_wino_tiles(p, 4) < CONV_WINO4_MIN_TILES ? 2 : 4;
+}
+
+/* The transforms of tile side m for p's stride and kernel ISA. */
+static const nn_wino_kernel *conv_wino_kernel(const conv_plan *p, int m, nn_isa isa)
+{
+    return p->g.sh == 2 ? nn_wino_s2_kernel_for(isa) : nn_wino_kernel_for(m, isa);
 }
 
 /* Plans variant v for tile side m: geometry, split, packed V stride;
@@ -115,7 +133,7 @@ static int conv_wino_m_max(const conv_plan *p, int clip, int64_t n)
 static int64_t conv_wino_plan_var(conv_plan *p, conv_wino_var *v, int m)
 {
     int64_t per_tile, cap, pos, total;
-    v->wk = nn_wino_kernel_for(m, p->k->isa);
+    v->wk = conv_wino_kernel(p, m, p->k->isa);
     pos = v->wk->pos;
     v->wg = (nn_wino_geom){.C = p->C, .H = p->g.ih, .W = p->g.iw, .pt = p->g.pt, .pl = p->g.pl,
                            .OH = p->g.oh, .OW = p->g.ow, .m = m};
@@ -203,7 +221,7 @@ nn_status conv_wino_pack(const conv_plan *p, const float *w, int clip, nn_tensor
     packed->data = NULL;
     if (st != NN_OK)
         return st;
-    wk = nn_wino_kernel_for(m, k->isa);
+    wk = conv_wino_kernel(p, m, k->isa);
     if (nn_size_mul((size_t)p->O * (size_t)p->C, (size_t)wk->pos * sizeof(float), &bytes) != 0 ||
         !(packed->data = nn_aligned_alloc(bytes)))
         return nn_err_set(e, NN_ERR_NOMEM, "Winograd weights of %lldx%lld channels",
@@ -216,7 +234,9 @@ nn_status conv_wino_pack(const conv_plan *p, const float *w, int clip, nn_tensor
 
 const char *conv_wino_name(const conv_plan *p)
 {
-    return p->wino->var.wk->m == 4 ? "winograd F(4x4,3x3)" : "winograd F(2x2,3x3)";
+    return p->wino->var.wk->m == 4        ? "winograd F(4x4,3x3)"
+         : p->wino->var.wk->stride == 2 ? "winograd F(2x2,3x3) stride 2"
+                                          : "winograd F(2x2,3x3)";
 }
 
 void conv_wino_release(conv_plan *p)

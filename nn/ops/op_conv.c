@@ -5,7 +5,7 @@
  * Y = act(Conv(X) + R) with Add's numpy broadcasting (R of rank <= 4).
  * Fast paths (ISA chosen at prepare):
  *  - GEMM (conv_gemm.c): im2col / 1x1 into our sgemm;
- *  - WINO (conv_wino.c): 3x3 stride-1 convs by Winograd;
+ *  - WINO (conv_wino.c): 3x3 stride-1 and stride-2 convs by Winograd;
  *  - DIRECT (here): one input channel per group (depthwise) is a direct loop.
  * Bias, residual and activation are fused into the GEMM store / output
  * transform (a residual that broadcasts takes a slower second pass).
@@ -43,19 +43,20 @@ static nn_status conv_res_shape(const nn_node *node, const nn_shape *r, conv_pla
 }
 
 /* A precomputed U (input 4) must be [(m+2)^2, O, C] for the node's
- * "packed" tile m (2 or 4) of a conv Winograd can run. */
+ * "packed" tile m (2 or 4) of a 3x3 stride-1 conv, or [25, O, C] with m = 2
+ * for a stride-2 one. */
 static nn_status conv_packed_check(const nn_node *node, const nn_shape *u, const conv_plan *p,
                                    nn_err *e)
 {
-    int64_t m = nn_node_get_int(node, "packed", 0);
+    int64_t m = nn_node_get_int(node, "packed", 0), s = p->g.sh;
     if (m != 2 && m != 4)
         return nn_err_set(e, NN_ERR_SHAPE, "node %s (Conv): precomputed weights with packed=%lld "
                           "(2 or 4 expected)", node->name, (long long)m);
-    if (p->g.kh != 3 || p->g.kw != 3 || p->g.sh != 1 || p->g.sw != 1 || p->g.dh != 1 ||
-        p->g.dw != 1 || p->G != 1 || u->ndim != 3 || u->d[0] != (m + 2) * (m + 2) ||
-        u->d[1] != p->O || u->d[2] != p->C)
+    if (p->g.kh != 3 || p->g.kw != 3 || (s != 1 && s != 2) || p->g.sw != s || (s == 2 && m != 2) ||
+        p->g.dh != 1 || p->g.dw != 1 || p->G != 1 || u->ndim != 3 ||
+        u->d[0] != (s == 2 ? 25 : (m + 2) * (m + 2)) || u->d[1] != p->O || u->d[2] != p->C)
         return nn_err_set(e, NN_ERR_SHAPE, "node %s (Conv): precomputed weights do not match a "
-                          "3x3 stride-1 conv of %lld->%lld channels with tile %lld",
+                          "3x3 stride-1 or -2 conv of %lld->%lld channels with tile %lld",
                           node->name, (long long)p->C, (long long)p->O, (long long)m);
     return NN_OK;
 }
