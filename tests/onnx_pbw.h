@@ -211,6 +211,19 @@ static inline void model_wrap(pbw *m, const pbw *g, int opset)
     w_msg(m, 8, &op);
 }
 
+/* The activation shape of the hand-built test graphs: [N, 2, 3, 3], N
+ * dynamic (a smaller rank takes the first dims). */
+static const int64_t X4[4] = {-1, 2, 3, 3};
+
+/* Declares graph input x and output y of rank nd (shape X4) in g, then
+ * wraps g into model m of opset. */
+static inline void model_wrap_xy(pbw *m, pbw *g, int nd, int opset)
+{
+    value_info(g, 11, "x", X4, nd);
+    value_info(g, 12, "y", X4, nd);
+    model_wrap(m, g, opset);
+}
+
 static inline nn_status read_model(const pbw *m, nn_graph **g, nn_err *e)
 {
     return io_onnx_read(m->b, m->n, g, e);

@@ -218,8 +218,6 @@ static void test_onnx_hostile(void)
 
 /* ---- opset normalisation ------------------------------------------------------- */
 
-static const int64_t X4[4] = {-1, 2, 3, 3};
-
 /* x.view(x.size(0), -1) as torch exports it with a dynamic batch:
  * Relu -> Shape -> Gather(0) -> Unsqueeze -> Concat(-1) -> Reshape. */
 static void test_onnx_shape_chain(void)
@@ -293,9 +291,7 @@ static void test_onnx_clip_softmax(void)
         w_msg(&gr, 1, &node);
         node_begin(&node, "Softmax", "sm", s_in, 1, s_out, 1);
         w_msg(&gr, 1, &node);
-        value_info(&gr, 11, "x", X4, 4);
-        value_info(&gr, 12, "y", X4, 4);
-        model_wrap(&m, &gr, opset);
+        model_wrap_xy(&m, &gr, 4, opset);
         nn_status st = read_model(&m, &g, &e);
         T_CHECKF(st == NN_OK, "opset %d: %s", opset, e.msg);
         if (st != NN_OK)
@@ -328,9 +324,7 @@ static void test_onnx_legacy_broadcast(void)
     w_msg(&gr, 1, &node);
     tensor_f32(&t, "bias", bd, 1, bias, 2, 1);
     w_msg(&gr, 5, &t);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 6);
+    model_wrap_xy(&m, &gr, 4, 6);
     nn_status st = read_model(&m, &g, &e);
     T_CHECKF(st == NN_OK, "%s", e.msg);
     if (st == NN_OK) {
@@ -388,9 +382,7 @@ static void test_onnx_legacy_attrs(void)
     w_msg(&gr, 1, &node);
     tensor_f32(&t, "s", sd, 1, sv, 2, 1);
     w_msg(&gr, 5, &t);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 5);
+    model_wrap_xy(&m, &gr, 4, 5);
     g = NULL;
     T_CHECKF(read_model(&m, &g, &e) == NN_OK, "%s", e.msg);
     T_CHECK(g && g->nodes[0].op == NN_OP_BATCHNORM && g->nodes[0].n_inputs == 5 &&
@@ -402,9 +394,7 @@ static void test_onnx_legacy_attrs(void)
     attr_ints(&node, "paddings", paddings, 8);
     attr_str(&node, "mode", "edge");
     w_msg(&gr, 1, &node);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 1);
+    model_wrap_xy(&m, &gr, 4, 1);
     g = NULL;
     T_CHECKF(read_model(&m, &g, &e) == NN_OK, "%s", e.msg);
     T_CHECK(g && nn_node_get_ints(&g->nodes[0], "pads", v, 8) == 8 && memcmp(v, paddings, sizeof v) == 0);
@@ -417,9 +407,7 @@ static void test_onnx_legacy_attrs(void)
     attr_ints(&node, "ends", ends, 1);
     attr_ints(&node, "axes", axes, 1);
     w_msg(&gr, 1, &node);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 9);
+    model_wrap_xy(&m, &gr, 4, 9);
     g = NULL;
     T_CHECKF(read_model(&m, &g, &e) == NN_OK, "%s", e.msg);
     T_CHECK(g && nn_node_get_ints(&g->nodes[0], "starts", v, 8) == 1 && v[0] == 1);

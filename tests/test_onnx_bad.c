@@ -11,8 +11,6 @@
 #include "tests/onnx_pbw.h"
 #include "tests/tassert.h"
 
-static const int64_t X4[4] = {-1, 2, 3, 3};
-
 /* One-node graph x -> op -> y with optional extra output used as a graph
  * output; returns the status. */
 static nn_status one_node(const char *op, const char *domain, int opset, const int64_t *xdims,
@@ -58,9 +56,7 @@ static void test_onnx_unsupported(void)
     node_begin(&node, "Relu", "r", in, 1, out, 1);
     attr_int(&node, "mystery", 3);
     w_msg(&gr, 1, &node);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
+    model_wrap_xy(&m, &gr, 4, 13);
     T_CHECK(read_model(&m, &g, &e) == NN_ERR_UNSUPPORTED && strstr(e.msg, "mystery"));
 
     /* 1-D convolution (weight [2, 2, 3]) */
@@ -72,9 +68,7 @@ static void test_onnx_unsupported(void)
     w_msg(&gr, 1, &node);
     tensor_f32(&t, "w", wd, 3, wv, 12, 1);
     w_msg(&gr, 5, &t);
-    value_info(&gr, 11, "x", X4, 3);
-    value_info(&gr, 12, "y", X4, 3);
-    model_wrap(&m, &gr, 13);
+    model_wrap_xy(&m, &gr, 3, 13);
     T_CHECK(read_model(&m, &g, &e) == NN_ERR_UNSUPPORTED && strstr(e.msg, "2-D"));
 
     /* 3-D pooling */
@@ -83,9 +77,7 @@ static void test_onnx_unsupported(void)
     node_begin(&node, "MaxPool", "mp", in, 1, out, 1);
     attr_ints(&node, "kernel_shape", k3, 3);
     w_msg(&gr, 1, &node);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
+    model_wrap_xy(&m, &gr, 4, 13);
     T_CHECK(read_model(&m, &g, &e) == NN_ERR_UNSUPPORTED && strstr(e.msg, "2-D"));
 
     /* BatchNormalization in training mode */
@@ -99,9 +91,7 @@ static void test_onnx_unsupported(void)
     t.n = 0;
     tensor_f32(&t, "s", sd, 1, sv, 2, 1);
     w_msg(&gr, 5, &t);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 15);
+    model_wrap_xy(&m, &gr, 4, 15);
     T_CHECK(read_model(&m, &g, &e) == NN_ERR_UNSUPPORTED && strstr(e.msg, "training_mode"));
 }
 
@@ -113,9 +103,7 @@ static nn_status read_add_with(const pbw *node, const pbw *t, nn_err *e)
     nn_graph *g = NULL;
     w_msg(&gr, 1, node);
     w_msg(&gr, 5, t);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
+    model_wrap_xy(&m, &gr, 4, 13);
     nn_status st = read_model(&m, &g, e);
     nn_graph_free(g);
     return st;
@@ -170,9 +158,7 @@ static void test_onnx_malformed(void)
     gr.n = 0;
     node_begin(&node, "Relu", "r", undef_in, 1, out, 1);
     w_msg(&gr, 1, &node);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
+    model_wrap_xy(&m, &gr, 4, 13);
     T_CHECK(read_model(&m, &g, &e) == NN_ERR_FORMAT && strstr(e.msg, "nope"));
     /* the same output produced twice */
     gr.n = 0;
@@ -180,9 +166,7 @@ static void test_onnx_malformed(void)
     w_msg(&gr, 1, &node);
     node_begin(&node, "Relu", "r2", in, 1, out, 1);
     w_msg(&gr, 1, &node);
-    value_info(&gr, 11, "x", X4, 4);
-    value_info(&gr, 12, "y", X4, 4);
-    model_wrap(&m, &gr, 13);
+    model_wrap_xy(&m, &gr, 4, 13);
     T_CHECK(read_model(&m, &g, &e) == NN_ERR_FORMAT && strstr(e.msg, "twice"));
     /* no opset_import in an ir_version 7 model */
     gr.n = 0;
