@@ -166,6 +166,8 @@ static double wino_conv(const nn_wino_kernel *wk, const nn_sgemm_kernel *k, cons
     buf = malloc((size_t)wk->buf_floats(&g) * sizeof(float));
     for (int64_t i = 0; i < s->n * s->c * s->h * s->w; i++)
         x[i] = wrand(&seed);
+    for (int64_t i = 0; i < pos * vstride; i++)
+        v[i] = NAN;     /* a row no range transforms shows in the error */
     for (int64_t i = 0; i < s->o * s->c * 9; i++)
         w[i] = wrand(&seed);
     for (int64_t i = 0; i < s->o; i++)
@@ -179,13 +181,19 @@ static double wino_conv(const nn_wino_kernel *wk, const nn_sgemm_kernel *k, cons
         u[(pos / 2) * s->o * s->c + s->c / 2] += 0.01f;
     for (int64_t t0 = 0; t0 < total; t0 += nb) {
         int64_t nt = total - t0 < nb ? total - t0 : nb;
-        for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
-            int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
-            int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
-            wk->input(k, &g, x + n * s->c * s->h * s->w, a, b - a, n * T + a - t0, v, vstride,
-                      buf);
+        /* in two channel ranges, as threads sharing one block do */
+        for (int h = 0; h < 2; h++) {
+            nn_wino_geom gc = g;
+            gc.c0 = h ? s->c / 3 : 0;
+            gc.c1 = h ? s->c : s->c / 3;
+            for (int64_t n = t0 / T; n * T < t0 + nt; n++) {
+                int64_t a = (t0 > n * T ? t0 : n * T) - n * T;
+                int64_t b = (t0 + nt < n * T + T ? t0 + nt : n * T + T) - n * T;
+                wk->input(k, &gc, x + n * s->c * s->h * s->w, a, b - a, n * T + a - t0, v,
+                          vstride, buf);
+            }
+            nn_wino_input_pad(k, (int)pos, s->c, gc.c0, gc.c1, nt, v, vstride);
         }
-        nn_wino_input_pad(k, (int)pos, s->c, nt, v, vstride);
         for (int64_t xi = 0; xi < pos; xi++)
             nn_sgemm_run(k, s->o, nt, s->c, u + xi * s->o * s->c, s->c, v + xi * vstride,
                          mat + xi * mstride, nt, NULL);

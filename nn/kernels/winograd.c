@@ -51,14 +51,16 @@ void nn_wino_geom_tiles(nn_wino_geom *g)
 {
     g->th = (g->OH + g->m - 1) / g->m;
     g->tw = (g->OW + g->m - 1) / g->m;
+    g->c0 = 0;
+    g->c1 = g->C;
 }
 
-void nn_wino_input_pad(const nn_sgemm_kernel *k, int pos, int64_t C, int64_t cols, float *v,
-                       int64_t vstride)
+void nn_wino_input_pad(const nn_sgemm_kernel *k, int pos, int64_t C, int64_t c0, int64_t c1,
+                       int64_t cols, float *v, int64_t vstride)
 {
     int64_t nr = k->nr, pad = (nr - cols % nr) % nr;
     for (int xi = 0; xi < pos && pad > 0; xi++)
-        for (int64_t c = 0; c < C; c++)
+        for (int64_t c = c0; c < c1; c++)
             memset(v + xi * vstride + (cols / nr) * C * nr + c * nr + cols % nr, 0,
                    (size_t)pad * sizeof(float));
 }

@@ -35,9 +35,11 @@
 #define NN_WINO_SLACK 8
 
 /* Geometry of one conv for the transforms: input [C, H, W] (one image),
- * pads top/left, output OH x OW, th x tw tiles of m x m outputs. */
+ * pads top/left, output OH x OW, th x tw tiles of m x m outputs; the input
+ * transform covers channels [c0, c1) (all C unless narrowed, so that
+ * threads can share one block's transform). */
 typedef struct nn_wino_geom {
-    int64_t C, H, W, pt, pl, OH, OW, m, th, tw;
+    int64_t C, H, W, pt, pl, OH, OW, m, th, tw, c0, c1;
 } nn_wino_geom;
 
 /* The transforms of one tile size for one ISA. All three are
@@ -48,9 +50,9 @@ typedef struct nn_wino_geom {
  *   streams in different cache sets). Ranges may be transformed by
  *   different threads.
  * buf_floats: floats of the row buffer input and output need for g.
- * input: tiles [t0, t0 + nt) of one image x [C, H, W] (zero padding
- *   outside) into columns [col0, col0 + nt) of the pos matrices V_xi
- *   [C, cols] packed for sgemm kernel k (see sgemm.h), matrix xi at v + xi *
+ * input: tiles [t0, t0 + nt) of channels [g->c0, g->c1) of one image x
+ *   [C, H, W] (zero padding outside) into columns [col0, col0 + nt) of
+ *   those rows of the pos matrices V_xi [C, cols] packed for sgemm kernel k (see sgemm.h), matrix xi at v + xi *
  *   vstride (vstride >= nn_sgemm_packed_b_floats(k, C, cols)). Several
  *   images may fill one block of columns (one thread fills a block, in
  *   column order, then calls nn_wino_input_pad): the transforms write
@@ -81,11 +83,12 @@ const nn_wino_kernel *nn_wino_kernel_for(int m, nn_isa isa);
 /* The same for F(2x2, 3x3) at stride 2 (25 positions: winograd_body.h). */
 const nn_wino_kernel *nn_wino_s2_kernel_for(nn_isa isa);
 
-/* Sets th, tw from OH, OW and m. */
+/* Sets th, tw from OH, OW and m, and the channel range to [0, C). */
 void nn_wino_geom_tiles(nn_wino_geom *g);
-/* Zeroes the pad columns [cols, round_up(cols, nr)) of the pos packed V_xi. */
-void nn_wino_input_pad(const nn_sgemm_kernel *k, int pos, int64_t C, int64_t cols, float *v,
-                       int64_t vstride);
+/* Zeroes the pad columns [cols, round_up(cols, nr)) of rows [c0, c1) of
+ * the pos packed V_xi [C, cols]. */
+void nn_wino_input_pad(const nn_sgemm_kernel *k, int pos, int64_t C, int64_t c0, int64_t c1,
+                       int64_t cols, float *v, int64_t vstride);
 
 /* ---- The transforms per tile size and ISA (winograd_body.h, built by
  * winograd_generic.c and winograd_avx2.c): f32_wino<t>_<part>_<isa>, t 2,

@@ -411,7 +411,7 @@ WB_INLINE void wb_input(int m, int st, const nn_sgemm_kernel *k, const nn_wino_g
     memset(buf, 0, (size_t)(qf + (pm + 3) * rf) * sizeof(float));
     for (int64_t d0 = 0; d0 < nt; d0 += WB_QB) {
         int64_t n = nt - d0 < WB_QB ? nt - d0 : WB_QB, col = col0 + d0, s = col % WB_W;
-        for (int64_t c = 0; c < g->C; c++) {
+        for (int64_t c = g->c0; c < g->c1; c++) {
             wb_patches(pm, st == 2 ? 5 : pm + 2, g, x + c * g->H * g->W, t0 + d0, n, s, q, rp,
                        rz);
             for (int64_t u = 0; u < s + n; u += WB_W) {
