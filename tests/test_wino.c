@@ -406,7 +406,8 @@ static void test_tile_choice(void)
  * Clip (F(2x2)), a batch of 3 whose blocks cross images, a channel count
  * whose F(4x4) weights exceed the batch-1 budget (F(2x2)), a 7x7 map at
  * batch 8 (F(4x4): four tiles per image, blocks of four images), stride 2
- * (residual, Clip on an odd map at batch 3, 64 channels at 56x56). */
+ * (residual, Clip on an odd map at batch 3, 64 channels at 56x56), and a
+ * 56x56 map whose last block of tiles the threads split. */
 static void test_conv_op(void)
 {
     static const struct {
@@ -416,6 +417,7 @@ static void test_conv_op(void)
         {1, 32, 20, 24, 0, 0, 1}, {1, 32, 20, 24, 1, 1, 1}, {1, 24, 17, 40, 2, 0, 1},
         {3, 16, 9, 21, 1, 1, 1},  {1, 192, 14, 160, 1, 0, 1}, {8, 16, 7, 24, 1, 1, 1},
         {1, 32, 28, 40, 1, 1, 2}, {3, 17, 27, 24, 2, 0, 2}, {1, 64, 56, 32, 0, 0, 2},
+        {1, 64, 56, 32, 1, 1, 1},
     };
     const char *old = getenv("SCANLITE_ISA");
     char *saved = old ? strdup(old) : NULL;
@@ -429,11 +431,13 @@ static void test_conv_op(void)
                      i, e);
         }
         /* 28x28 (49 F(4x4) tiles: a last panel of one column), 14x14
-         * (F(2x2) at batch 1, F(4x4) at batch 3) and 7x7 at batch 8 */
+         * (F(2x2) at batch 1, F(4x4) at batch 3), 7x7 at batch 8 and
+         * 56x56 (196 tiles: 6 blocks of 32, then 4 split by output
+         * channels between 2 or 3 threads) */
         T_CHECKF(op_threads_same(1, 32, 28, 20, 1) && op_threads_same(3, 16, 28, 30, 1) &&
                  op_threads_same(1, 192, 14, 160, 1) && op_threads_same(3, 192, 14, 160, 1) &&
                  op_threads_same(8, 16, 7, 24, 1) && op_threads_same(1, 64, 56, 32, 2) &&
-                 op_threads_same(3, 24, 28, 40, 2),
+                 op_threads_same(3, 24, 28, 40, 2) && op_threads_same(1, 64, 56, 32, 1),
                  "%s: results depend on the thread count", nn_isa_name((nn_isa)isa));
     }
     if (saved) {

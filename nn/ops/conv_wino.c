@@ -55,6 +55,8 @@ typedef struct conv_wino_var {
     const nn_wino_kernel *wk;
     nn_wino_geom wg;
     int64_t nb, tiles, ob, oblocks;     /* as in conv_plan, for this tile size */
+    int64_t oblast, olast;              /* the last block of tiles: olast blocks of oblast
+                                           output channels (see conv_wino_plan_var) */
     int64_t pb_floats;                  /* stride of the packed V_xi */
 } conv_wino_var;
 
@@ -165,6 +167,18 @@ static int64_t conv_wino_plan_var(conv_plan *p, conv_wino_var *v, int m)
     v->tiles = (total + v->nb - 1) / v->nb;
     v->ob = p->ob;
     v->oblocks = p->oblocks;
+    /* a last block of a few tiles (a 56x56 map: 6 blocks of 32 F(4x4)
+     * tiles, then 4) costs more than its share (its products are too
+     * narrow for the register tiles: 0.6 of a full block's time for 1/8
+     * of its tiles), and the thread that runs it finishes last: it is
+     * split by output channels between the threads */
+    v->oblast = v->ob;
+    v->olast = v->oblocks;
+    if (v->tiles > 1 && v->oblocks == 1 && p->slots > 1 &&
+        4 * (total - (v->tiles - 1) * v->nb) <= v->nb) {
+        v->oblast = conv_round_up((p->og + p->slots - 1) / p->slots, p->k->mr);
+        v->olast = (p->og + v->oblast - 1) / v->oblast;
+    }
     v->pb_floats = odd_lines(nn_sgemm_packed_b_floats(p->k, p->C, v->nb));
     return pos * v->pb_floats + pos * conv_wino_mstride(v->ob * v->nb) +
            conv_round_up(v->wk->buf_floats(&v->wg), 16);
@@ -343,10 +357,12 @@ static void conv_wino_items(void *arg, int64_t begin, int64_t end)
     int64_t total = p->N * v->wg.th * v->wg.tw;
     float *slot = conv_wino_slot(j);
     for (int64_t it = begin; it < end; it++) {
-        int64_t ob = it % v->oblocks, tile = it / v->oblocks;
-        int64_t p0 = tile * v->nb, o0 = ob * v->ob;
+        int64_t head = (v->tiles - 1) * v->oblocks, last = it >= head;
+        int64_t ob = last ? it - head : it % v->oblocks, tile = last ? v->tiles - 1 : it / v->oblocks;
+        int64_t width = last ? v->oblast : v->ob;
+        int64_t p0 = tile * v->nb, o0 = ob * width;
         int64_t np = p0 + v->nb < total ? v->nb : total - p0;
-        int64_t o1 = o0 + v->ob < p->og ? o0 + v->ob : p->og;
+        int64_t o1 = o0 + width < p->og ? o0 + width : p->og;
         conv_wino_input_block(j, p0, np, 0, p->C, slot, conv_wino_slot_buf(v, slot));
         conv_wino_block_out(j, p0, np, o0, o1, slot, conv_wino_slot_m(v, slot),
                             conv_wino_slot_buf(v, slot));
@@ -402,5 +418,6 @@ void conv_wino_run(const conv_task *t, nn_pool *pool)
         nn_pool_for_each(pool, cw->var.oblocks, conv_wino_shared_items, &j);
         return;
     }
-    nn_pool_for_each(pool, cw->var.tiles * cw->var.oblocks, conv_wino_items, &j);
+    nn_pool_for_each(pool, (cw->var.tiles - 1) * cw->var.oblocks + cw->var.olast,
+                     conv_wino_items, &j);
 }
