@@ -4,6 +4,9 @@
  * subcommands live in server/ (server/srv_cli.h). */
 #include <stdio.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "nn/scanlite.h"
 #include "server/srv_cli.h"
@@ -36,8 +39,20 @@ static void usage(FILE *f)
         fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* Blocks of up to this many bytes come from the heap and stay there when
+ * freed, instead of fresh mappings: an image's buffers (a 0.3 MP JPEG: ~4
+ * MB of decoder output, RGB copy and resize rows) otherwise page-fault
+ * anew for every image the server or `predict` decodes (2nd-4th decode
+ * of a 517x606 JPEG: 3.65 -> 2.5 ms). Larger blocks (huge images) are
+ * still mapped and returned. */
+#define SCANLITE_HEAP_KEEP (64 << 20)
+
 int main(int argc, char **argv)
 {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, SCANLITE_HEAP_KEEP);
+    mallopt(M_TRIM_THRESHOLD, SCANLITE_HEAP_KEEP);
+#endif
     if (argc < 2) {
         usage(stderr);
         return 2;
