@@ -18,6 +18,7 @@ typedef struct io_image {
     int w, h;
     int c;                  /* 1 (gray) or 3 (RGB) */
     uint8_t *px;            /* h*w*c bytes, row-major interleaved; owned */
+    int px_stb;             /* px is the decoder's buffer (freed by stb), else malloc's */
 } io_image;
 
 /* Header-only probe: size and channels in the file (1..4). */
