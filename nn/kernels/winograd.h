@@ -52,10 +52,12 @@ typedef struct nn_wino_geom {
  * buf_floats: floats of the row buffer input and output need for g.
  * input: tiles [t0, t0 + nt) of channels [g->c0, g->c1) of one image x
  *   [C, H, W] (zero padding outside) into columns [col0, col0 + nt) of
- *   those rows of the pos matrices V_xi [C, cols] packed for sgemm kernel k (see sgemm.h), matrix xi at v + xi *
- *   vstride (vstride >= nn_sgemm_packed_b_floats(k, C, cols)). Several
- *   images may fill one block of columns (one thread fills a block, in
- *   column order, then calls nn_wino_input_pad): the transforms write
+ *   those rows of the pos matrices V_xi [C, cols] packed for sgemm kernel
+ *   k (see sgemm.h), matrix xi at v + xi * vstride (vstride >=
+ *   nn_sgemm_packed_b_floats(k, C, cols)). Several images may fill one
+ *   block of columns (one thread fills a block's rows [c0, c1), in column
+ *   order, then calls nn_wino_input_pad for them; threads may fill other
+ *   rows of the block at the same time): the transforms write
  *   whole vectors, so columns up to round_up(col0 + nt, 8) may get values
  *   that the next call or the pad overwrites.
  * output: mat holds pos matrices M_xi [ob, ldm] at mat + xi * mstride

@@ -358,7 +358,8 @@ static void conv_wino_items(void *arg, int64_t begin, int64_t end)
     float *slot = conv_wino_slot(j);
     for (int64_t it = begin; it < end; it++) {
         int64_t head = (v->tiles - 1) * v->oblocks, last = it >= head;
-        int64_t ob = last ? it - head : it % v->oblocks, tile = last ? v->tiles - 1 : it / v->oblocks;
+        int64_t ob = last ? it - head : it % v->oblocks;
+        int64_t tile = last ? v->tiles - 1 : it / v->oblocks;
         int64_t width = last ? v->oblast : v->ob;
         int64_t p0 = tile * v->nb, o0 = ob * width;
         int64_t np = p0 + v->nb < total ? v->nb : total - p0;
