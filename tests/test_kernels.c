@@ -393,14 +393,15 @@ static void test_conv_schedules(void)
  * split pixels, output channels or images, never K, and a pixel sums in
  * the same order whichever tile holds it): wide (3x3 stride 2), deep with
  * a dot-product last panel (7x7 output; at batch 2 the 2 threads take an
- * image each), indirect (output rows of 32); and Winograd F(2x2) on a 7x7
- * map at batch 1 (items of tile blocks). */
+ * image each), indirect (output rows of 32; 144 panels of 16: chunks of
+ * 48 at 1 and 3 threads, 36 at 2); and Winograd F(2x2) on a 7x7 map at
+ * batch 1 (items of tile blocks). */
 static void test_conv_thread_bits(void)
 {
     /* n, c, h, w, o, k, s, pad */
     static const int64_t cases[][8] = {
         {2, 16, 30, 30, 24, 3, 2, 1}, {1, 64, 13, 13, 96, 3, 2, 1}, {2, 64, 13, 13, 96, 3, 2, 1},
-        {2, 3, 20, 64, 20, 7, 2, 3},  {1, 64, 7, 7, 96, 3, 1, 1},
+        {2, 3, 20, 64, 20, 7, 2, 3},  {1, 64, 7, 7, 96, 3, 1, 1},  {1, 3, 144, 64, 4, 7, 2, 3},
     };
     static float x[2 * 16 * 30 * 30], y1[16384], yt[16384];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -459,8 +459,21 @@ static void conv_deep_image_run(void *arg, int64_t begin, int64_t end)
     }
 }
 
+/* Panels per chunk of the indirect schedule (at most CONV_IND_PANELS):
+ * as many chunks as that needs, rounded up to a multiple of the plan's
+ * threads, so that they share the chunks evenly (ResNet18's stem, 784
+ * panels: 14 of 56 instead of 12 of 64 and one of 16; the stem at 2
+ * threads 1.20 -> 1.18 ms). Each panel sums alone, so the chunking never
+ * changes the result. */
+static int64_t conv_ind_chunk(const conv_plan *p)
+{
+    int64_t panels = p->ohw / p->k->nr;
+    int64_t n = conv_round_up((panels + CONV_IND_PANELS - 1) / CONV_IND_PANELS, p->slots);
+    return n > 0 ? (panels + n - 1) / n : 1;
+}
+
 /* Indirect schedule, image j->n0 (copied when COPY): chunk i computes
- * every output channel of panels [i, i + 1) * CONV_IND_PANELS. */
+ * every output channel of panels [i, i + 1) * conv_ind_chunk(p). */
 static void conv_ind_gemm(void *arg, int64_t begin, int64_t end)
 {
     const conv_job *j = arg;
@@ -468,14 +481,14 @@ static void conv_ind_gemm(void *arg, int64_t begin, int64_t end)
     const conv_plan *p = t->p;
     const nn_geom2d *g = &p->g;
     conv_src s = conv_src_of(t, j->n0);
-    int64_t nr = p->k->nr, panels = p->ohw / nr;
+    int64_t nr = p->k->nr, panels = p->ohw / nr, chunk = conv_ind_chunk(p);
     const float *brow[CONV_IND_MAX_K];      /* B row r at output pixel 0 */
     int64_t poff[CONV_IND_PANELS];
     for (int64_t r = 0; r < p->kk; r++)
         brow[r] = conv_src_tap(p, &s, 0, r);
     for (int64_t i = begin; i < end; i++) {
-        int64_t j0 = i * CONV_IND_PANELS;
-        int64_t j1 = j0 + CONV_IND_PANELS < panels ? j0 + CONV_IND_PANELS : panels;
+        int64_t j0 = i * chunk;
+        int64_t j1 = j0 + chunk < panels ? j0 + chunk : panels;
         nn_sgemm_epi ep = conv_item_epi(t, j->n0, 0, j0 * nr);
         for (int64_t q = j0; q < j1; q++)
             poff[q - j0] = q * nr / g->ow * g->sh * s.row + q * nr % g->ow * s.step;
@@ -542,7 +555,7 @@ void conv_gemm_run(const conv_task *t, nn_pool *pool)
         if (copy)
             nn_pool_for(pool, p->C, 1, conv_copy_run, &j);
         if (conv_gemm_ind(p))
-            nn_pool_for_each(pool, (p->ohw / p->k->nr + CONV_IND_PANELS - 1) / CONV_IND_PANELS,
+            nn_pool_for_each(pool, (p->ohw / p->k->nr + conv_ind_chunk(p) - 1) / conv_ind_chunk(p),
                              conv_ind_gemm, &j);
         else
             nn_pool_for_each(pool, (j.n1 - j.n0) * p->G * p->tiles * p->oblocks, conv_gemm_items,
