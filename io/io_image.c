@@ -281,10 +281,10 @@ static inline uint8_t luma(const uint8_t *rgb)
 }
 
 /* src: n pixels of sc (1..4) channels; dst: n pixels of dc (1 or 3).
- * Alpha is dropped without compositing, as PIL's convert does. */
-/* dst may be src when dc <= sc (in place, front to back: pixel i is read
- * before it is written, and its writes end at byte dc*i + 3 < sc*(i + 1),
- * where the pixels still to read begin). */
+ * Alpha is dropped without compositing, as PIL's convert does. dst may be
+ * src when dc <= sc (in place, front to back: pixel i is read before it
+ * is written, and its writes end at byte dc*i + 3 < sc*(i + 1), where the
+ * pixels still to read begin). */
 static void channels_convert(const uint8_t *src, int sc, uint8_t *dst, int dc, size_t n)
 {
     size_t i = 0;

@@ -56,7 +56,8 @@ struct sl_session {
                                    on this many CPUs, those the network leaves free */
     unsigned long tick;
     sl_plan_slot plans[SL_MAX_PLANS];
-    float *input;               /* [in_c * in_h * in_w] preprocessed image */
+    float *input;               /* [in_c * in_h * in_w] preprocessed image of sl_explain_image
+                                   (sl_predict_image preprocesses into the plan's input) */
     float *raw;                 /* [out_size] */
     float *probs;               /* [n_labels] */
     struct nn_gradcam *explain; /* owned; created by the first sl_explain*,
