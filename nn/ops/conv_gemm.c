@@ -554,12 +554,13 @@ void conv_gemm_run(const conv_task *t, nn_pool *pool)
         conv_job j = {t, n, copy ? n + 1 : p->N, pool};
         if (copy)
             nn_pool_for(pool, p->C, 1, conv_copy_run, &j);
-        if (conv_gemm_ind(p))
-            nn_pool_for_each(pool, (p->ohw / p->k->nr + conv_ind_chunk(p) - 1) / conv_ind_chunk(p),
-                             conv_ind_gemm, &j);
-        else
+        if (conv_gemm_ind(p)) {
+            int64_t chunk = conv_ind_chunk(p);
+            nn_pool_for_each(pool, (p->ohw / p->k->nr + chunk - 1) / chunk, conv_ind_gemm, &j);
+        } else {
             nn_pool_for_each(pool, (j.n1 - j.n0) * p->G * p->tiles * p->oblocks, conv_gemm_items,
                              &j);
+        }
         if (!copy && !conv_gemm_ind(p))
             break;              /* the wide items of every image ran at once */
     }
